@@ -1,0 +1,412 @@
+//! kubectl-upgrade's benchmark: runs the real binaries against the in-repo test API server
+//! (`kube-testserver`) and reports wall time, peak RSS, API requests and PDB violations.
+//!
+//!   cargo build --release --workspace --bins && target/release/upgrade-bench [check|drain|all]
+//!
+//! check: 5,000 nodes and 150,000 pods; `kubectl-upgrade check` vs. the floor (the same kube
+//!        client merely paging through the same lists, in a child process too).
+//! drain: twin nodes with 110 pods each (most under PDBs with maxUnavailable 20%, replacements
+//!        Ready after a delay); `kubectl drain` on one server, `kubectl-upgrade drain` on its twin.
+
+use anyhow::{bail, Context, Result};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::api::{Api, ListParams};
+use kube_testserver::{builders, Cluster, Options, TestServer};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Run {
+    wall: Duration,
+    max_rss_kb: i64,
+    code: i32,
+}
+
+/// Spawn a command and wait for it with wait4, to read its own peak RSS.
+fn measure(cmd: &mut Command) -> Result<Run> {
+    let start = Instant::now();
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("spawn {cmd:?}"))?;
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: plain FFI call with valid pointers; we reap our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = start.elapsed();
+    if rc != pid {
+        bail!("wait4 failed for {cmd:?}");
+    }
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    Ok(Run {
+        wall,
+        max_rss_kb: usage.ru_maxrss,
+        code,
+    })
+}
+
+/// Runs measured commands from a process spawned before the big cluster is built: a child
+/// forked from the benchmark itself would inherit its RSS in `ru_maxrss` (Linux records the
+/// pre-exec peak), so every figure would include the simulated cluster's memory.
+struct Launcher {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Launcher {
+    fn start() -> Result<Launcher> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("launcher")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdin = child.stdin.take().context("launcher stdin")?;
+        let stdout = std::io::BufReader::new(child.stdout.take().context("launcher stdout")?);
+        Ok(Launcher {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+
+    fn run(&mut self, argv: &[String]) -> Result<Run> {
+        use std::io::{BufRead, Write};
+        writeln!(self.stdin, "{}", serde_json::to_string(argv)?)?;
+        self.stdin.flush()?;
+        let mut line = String::new();
+        self.stdout.read_line(&mut line)?;
+        let v: serde_json::Value = serde_json::from_str(&line).context("launcher answer")?;
+        if let Some(e) = v["error"].as_str() {
+            bail!("launcher: {e}");
+        }
+        Ok(Run {
+            wall: Duration::from_micros(v["wall_us"].as_u64().unwrap_or(0)),
+            max_rss_kb: v["max_rss_kb"].as_i64().unwrap_or(0),
+            code: v["code"].as_i64().unwrap_or(-1) as i32,
+        })
+    }
+}
+
+impl Drop for Launcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The launcher's loop: one JSON argv per line in, one JSON measurement per line out.
+fn launcher_loop() -> Result<()> {
+    use std::io::{BufRead, Write};
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout();
+    for line in stdin.lock().lines() {
+        let argv: Vec<String> = serde_json::from_str(&line?)?;
+        let answer = match argv.split_first() {
+            None => serde_json::json!({"error": "empty argv"}),
+            Some((prog, rest)) => match measure(Command::new(prog).args(rest)) {
+                Ok(r) => {
+                    serde_json::json!({"wall_us": r.wall.as_micros() as u64, "max_rss_kb": r.max_rss_kb, "code": r.code})
+                }
+                Err(e) => serde_json::json!({"error": e.to_string()}),
+            },
+        };
+        writeln!(out, "{answer}")?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+fn sibling(name: &str) -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let path = exe.with_file_name(name);
+    if !path.exists() {
+        bail!(
+            "{} not found: build it first with `cargo build --release --workspace --bins`",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// The floor: the same kube client paging through the same lists, discarding every page.
+async fn floor(kubeconfig: &Path) -> Result<()> {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig)?;
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+    let client = kube::Client::try_from(config)?;
+    client.apiserver_version().await?;
+    async fn pages<K>(api: Api<K>) -> Result<usize>
+    where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        let mut lp = ListParams::default().limit(500);
+        let mut n = 0;
+        loop {
+            let page = api.list(&lp).await?;
+            n += page.items.len();
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(c) => lp.continue_token = Some(c),
+                None => return Ok(n),
+            }
+        }
+    }
+    pages(Api::<PodDisruptionBudget>::all(client.clone())).await?;
+    let _ = Api::<ConfigMap>::namespaced(client.clone(), "kube-system")
+        .get_opt("kubeadm-config")
+        .await?;
+    let (a, b) = tokio::join!(
+        pages(Api::<Node>::all(client.clone())),
+        pages(Api::<Pod>::all(client.clone()))
+    );
+    a?;
+    b?;
+    Ok(())
+}
+
+fn bench_check(launcher: &mut Launcher, nodes: usize, pods: usize, runs: usize) -> Result<()> {
+    let plugin = sibling("kubectl-upgrade")?.to_string_lossy().into_owned();
+    let me = std::env::current_exe()?.to_string_lossy().into_owned();
+    let t = Instant::now();
+    let cluster = builders::big_cluster(nodes, pods);
+    let built = t.elapsed();
+    let server = TestServer::start(cluster);
+    let kubeconfig = server.kubeconfig().to_string_lossy().into_owned();
+    println!("check benchmark: {nodes} nodes, {pods} pods (cluster built in {built:.2?}), {runs} run(s) each, median");
+    let mut floor_walls = Vec::new();
+    let mut floor_rss = 0;
+    let mut check_walls = Vec::new();
+    let mut check_rss = 0;
+    for _ in 0..runs {
+        let f = launcher.run(&[me.clone(), "floor".into(), kubeconfig.clone()])?;
+        if f.code != 0 {
+            bail!("floor run failed with exit code {}", f.code);
+        }
+        floor_walls.push(f.wall);
+        floor_rss = floor_rss.max(f.max_rss_kb);
+        let before = server.total_requests();
+        let c = launcher.run(&[
+            plugin.clone(),
+            "check".into(),
+            "-o".into(),
+            "json".into(),
+            "--kubeconfig".into(),
+            kubeconfig.clone(),
+        ])?;
+        if !(0..=2).contains(&c.code) {
+            bail!("check failed with exit code {}", c.code);
+        }
+        println!(
+            "  check run: {:.2?}, peak RSS {} MB, {} API requests",
+            c.wall,
+            c.max_rss_kb / 1024,
+            server.total_requests() - before
+        );
+        check_walls.push(c.wall);
+        check_rss = check_rss.max(c.max_rss_kb);
+    }
+    let fw = median(floor_walls);
+    let cw = median(check_walls);
+    println!(
+        "  floor (page through the same lists): {fw:.2?}, peak RSS {} MB",
+        floor_rss / 1024
+    );
+    println!(
+        "  kubectl-upgrade check:               {cw:.2?}, peak RSS {} MB",
+        check_rss / 1024
+    );
+    println!(
+        "  ratio check/floor: {:.2}x (target <= 1.3x); peak RSS {} MB (target <= 150 MB)",
+        cw.as_secs_f64() / fw.as_secs_f64(),
+        check_rss / 1024
+    );
+    Ok(())
+}
+
+/// One node with `pods` pods: a few DaemonSet pods, the rest in ReplicaSets of 10, most under
+/// PDBs with maxUnavailable 20%; four spare nodes take the replacements.
+fn drain_cluster(pods: usize) -> Cluster {
+    let mut c = Cluster::new();
+    c.add_node(builders::node("target", "v1.32.3"));
+    for i in 0..4 {
+        c.add_node(builders::node(&format!("spare-{i}"), "v1.33.2"));
+    }
+    let daemons = 5.min(pods);
+    for i in 0..daemons {
+        c.add_pod(
+            builders::pod("kube-system", &format!("ds-{i}-target"), "target")
+                .owner("DaemonSet", &format!("ds-{i}"))
+                .labels(&[("ds", &format!("ds-{i}"))])
+                .build(),
+        );
+    }
+    let rest = pods - daemons;
+    let sets = rest.div_ceil(10);
+    for s in 0..sets {
+        let app = format!("app-{s}");
+        let rs = format!("{app}-5c9d7");
+        for r in 0..10.min(rest - s * 10) {
+            c.add_pod(
+                builders::pod("bench", &format!("{rs}-{r:03}"), "target")
+                    .owner("ReplicaSet", &rs)
+                    .labels(&[("app", &app)])
+                    .build(),
+            );
+        }
+        // Most (not all) sets have a PDB.
+        if s % 10 != 9 {
+            c.add_pdb(builders::pdb_max_unavailable(
+                "bench",
+                &app,
+                &[("app", &app)],
+                IntOrString::String("20%".into()),
+            ));
+        }
+    }
+    c
+}
+
+fn bench_drain(pods: usize) -> Result<()> {
+    let plugin = sibling("kubectl-upgrade")?;
+    let opts = || Options {
+        git_version: "v1.33.2".into(),
+        ready_delay: Duration::from_millis(500),
+        grace_cap: Duration::from_millis(200),
+        ..Options::default()
+    };
+    println!("drain benchmark: twin nodes with {pods} pods each, PDBs maxUnavailable 20%, replacements Ready after 500 ms");
+    let kubectl = which("kubectl");
+    let ours_server = TestServer::start_with(drain_cluster(pods), opts());
+    let ours = measure(
+        Command::new(&plugin)
+            .args([
+                "drain",
+                "target",
+                "--ignore-daemonsets",
+                "--delete-emptydir-data",
+                "--timeout",
+                "300s",
+                "--kubeconfig",
+            ])
+            .arg(ours_server.kubeconfig()),
+    )?;
+    let ours_left = pods_left(&ours_server);
+    println!(
+        "  kubectl-upgrade drain: {:.2?}, exit {}, {} API requests ({} evictions), PDB violations {}, pods left {}",
+        ours.wall,
+        ours.code,
+        ours_server.total_requests(),
+        ours_server.count("create", "pods/eviction"),
+        ours_server.pdb_violations(),
+        ours_left
+    );
+    match kubectl {
+        None => println!("  kubectl drain: skipped (kubectl not on PATH)"),
+        Some(kubectl) => {
+            let theirs_server = TestServer::start_with(drain_cluster(pods), opts());
+            let theirs = measure(
+                Command::new(kubectl)
+                    .arg("--kubeconfig")
+                    .arg(theirs_server.kubeconfig())
+                    .args([
+                        "drain",
+                        "target",
+                        "--ignore-daemonsets",
+                        "--delete-emptydir-data",
+                        "--timeout=300s",
+                    ]),
+            )?;
+            println!(
+                "  kubectl drain:         {:.2?}, exit {}, {} API requests ({} evictions), PDB violations {}, pods left {}",
+                theirs.wall,
+                theirs.code,
+                theirs_server.total_requests(),
+                theirs_server.count("create", "pods/eviction"),
+                theirs_server.pdb_violations(),
+                pods_left(&theirs_server)
+            );
+            println!(
+                "  ratio ours/kubectl: {:.2}x (target <= 0.6x)",
+                ours.wall.as_secs_f64() / theirs.wall.as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn pods_left(server: &TestServer) -> usize {
+    server.with_state(|c| {
+        c.pods()
+            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some("target"))
+            .filter(|p| {
+                !p.metadata
+                    .owner_references
+                    .as_ref()
+                    .is_some_and(|o| o.iter().any(|r| r.kind == "DaemonSet"))
+            })
+            .count()
+    })
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |flag: &str, default: usize| -> Result<usize> {
+        match args.iter().position(|a| a == flag) {
+            Some(i) => args
+                .get(i + 1)
+                .with_context(|| format!("{flag} needs a value"))?
+                .parse()
+                .with_context(|| format!("{flag} needs a number")),
+            None => Ok(default),
+        }
+    };
+    match args.first().map(String::as_str).unwrap_or("all") {
+        "floor" => {
+            let kubeconfig = args.get(1).context("floor KUBECONFIG")?;
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?
+                .block_on(floor(Path::new(kubeconfig)))
+        }
+        "launcher" => launcher_loop(),
+        "check" => bench_check(
+            &mut Launcher::start()?,
+            arg("--nodes", 5000)?,
+            arg("--pods", 150_000)?,
+            arg("--runs", 3)?,
+        ),
+        "drain" => bench_drain(arg("--pods", 110)?),
+        "all" => {
+            bench_check(
+                &mut Launcher::start()?,
+                arg("--nodes", 5000)?,
+                arg("--pods", 150_000)?,
+                arg("--runs", 3)?,
+            )?;
+            bench_drain(arg("--pods", 110)?)
+        }
+        other => bail!("unknown benchmark '{other}': use check, drain or all"),
+    }
+}

@@ -1,0 +1,159 @@
+//! `check` and `snapshot`: read the inventory (live or from a snapshot), apply the pure
+//! policy, render the report.
+
+use crate::cli::{Global, OutputFormat};
+use crate::exit::{CliError, Code};
+use crate::inventory::live::{self, Sink};
+use crate::inventory::snapshot::{self, SnapshotWriter};
+use crate::inventory::{Inventory, Reducer};
+use crate::report::{self, CheckReport, Context};
+use crate::version::Minor;
+use crate::{releases, render};
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Examples:
+  # Check the current context's cluster
+  kubectl upgrade check
+  # Plan the path to 1.33 and show every node
+  kubectl upgrade check --to v1.33 -o wide
+  # Offline, from a snapshot (or a plain `kubectl get nodes,pods,pdb,cm -A -o json`)
+  kubectl upgrade check --snapshot cluster.json -o json
+  # Reproducible verdicts for a given day
+  kubectl upgrade check --snapshot examples/kubeadm-mid-upgrade.json --now 2026-11-23
+
+Exit codes: 0 all ok, 1 warnings only, 2 violations or unsupported, 3 could not read the cluster, 64 usage.")]
+pub struct CheckArgs {
+    /// Read the cluster from a snapshot file instead of the API.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+    /// Target version for the path (default: the newest minor in the release data).
+    #[arg(long, value_name = "vX.Y")]
+    pub to: Option<String>,
+    /// Compute support-window verdicts for this day (YYYY-MM-DD) instead of today (UTC).
+    #[arg(long, value_name = "DATE")]
+    pub now: Option<String>,
+    /// Release calendar to use instead of the compiled-in one (same YAML format as data/releases.yaml).
+    #[arg(long, value_name = "FILE")]
+    pub releases: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Examples:
+  kubectl upgrade snapshot > cluster.json
+  kubectl upgrade check --snapshot cluster.json
+
+Pods are stripped to name, namespace, labels, owner, node, images, emptyDir volumes and phase:
+no environment, no secrets, no managedFields.")]
+pub struct SnapshotArgs {}
+
+/// Parse `--to`.
+pub fn parse_target(to: Option<&str>) -> Result<Option<Minor>, CliError> {
+    to.map(|t| {
+        t.parse::<Minor>().map_err(|_| {
+            CliError::usage(format!(
+                "malformed --to '{t}': expected vMAJOR.MINOR or vMAJOR.MINOR.PATCH, e.g. v1.33"
+            ))
+        })
+    })
+    .transpose()
+}
+
+/// Parse `--now`, default today in UTC.
+pub fn parse_today(now: Option<&str>) -> Result<jiff::civil::Date, CliError> {
+    match now {
+        Some(s) => s.parse::<jiff::civil::Date>().map_err(|_| {
+            CliError::usage(format!(
+                "malformed --now '{s}': expected YYYY-MM-DD, e.g. 2026-11-23"
+            ))
+        }),
+        None => Ok(jiff::Timestamp::now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date()),
+    }
+}
+
+/// Read the live cluster into an inventory.
+pub async fn read_live(global: &Global) -> Result<Inventory, CliError> {
+    let conn = global.connect.connect().await?;
+    let mut reducer = Reducer::new(conn.description.clone());
+    let (meta, (kubectl, kubectl_note)) = tokio::join!(
+        live::read(&conn, &mut reducer),
+        live::kubectl_client_version()
+    );
+    let meta = meta?;
+    reducer.set_server_version(meta.server_version);
+    reducer.set_kubectl_version(kubectl);
+    for n in meta.notes.into_iter().chain(kubectl_note) {
+        reducer.note(n);
+    }
+    Ok(reducer.finish())
+}
+
+pub async fn build_report(args: &CheckArgs, global: &Global) -> Result<CheckReport, CliError> {
+    // Validate every input before touching the network.
+    let target = parse_target(args.to.as_deref())?;
+    let today = parse_today(args.now.as_deref())?;
+    let calendar = match &args.releases {
+        Some(path) => releases::load(path)?,
+        None => releases::builtin(),
+    };
+    let inv = match &args.snapshot {
+        Some(path) => snapshot::read_file(path)?.finish(),
+        None => read_live(global).await?,
+    };
+    report::build(
+        &inv,
+        &Context {
+            calendar: &calendar,
+            today,
+            target,
+        },
+    )
+}
+
+pub async fn run_check(args: &CheckArgs, global: &Global) -> Result<Code, CliError> {
+    let report = build_report(args, global).await?;
+    let text = match global.output {
+        OutputFormat::Json | OutputFormat::Yaml => render::machine(&report, global.output)?,
+        OutputFormat::Table => render::human(&report, false, render::use_colour()),
+        OutputFormat::Wide => render::human(&report, true, render::use_colour()),
+    };
+    write_stdout(&text)?;
+    Ok(match report.summary.exit_code {
+        0 => Code::Ok,
+        1 => Code::Warnings,
+        _ => Code::Violations,
+    })
+}
+
+fn write_stdout(text: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        // `| head` closing the pipe is not an error worth a message.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CliError::usage(format!("cannot write to stdout: {e}"))),
+    }
+}
+
+pub async fn run_snapshot(_args: &SnapshotArgs, global: &Global) -> Result<Code, CliError> {
+    let conn = global.connect.connect().await?;
+    let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+    let mut writer = SnapshotWriter::begin(out)
+        .map_err(|e| CliError::usage(format!("cannot write the snapshot: {e}")))?;
+    let (meta, (kubectl, kubectl_note)) = tokio::join!(
+        live::read(&conn, &mut writer as &mut dyn Sink),
+        live::kubectl_client_version()
+    );
+    let mut meta = meta?;
+    meta.notes.extend(kubectl_note);
+    writer
+        .finish(&meta.into_snapshot_meta(kubectl))
+        .map_err(|e| CliError::usage(format!("cannot write the snapshot: {e}")))?;
+    Ok(Code::Ok)
+}

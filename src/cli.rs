@@ -1,0 +1,77 @@
+//! Command-line definition. Program name is `kubectl upgrade` in help, as users type it.
+
+use crate::check::{CheckArgs, SnapshotArgs};
+use crate::completion::CompletionArgs;
+use crate::connect::ConnectOpts;
+use crate::drain::cli::{CordonArgs, DrainArgs, DrainNextArgs, UncordonArgs};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0   ok: all checks pass / node drained / nothing to do
+  1   check: warnings only
+  2   check: skew violations or unsupported version; drain: blocked or timed out (node left cordoned)
+  3   could not read or change the cluster (connect, auth, RBAC, API error)
+  4   drain-next: a node drained earlier is still in progress (use --allow-another)
+  64  usage error (bad flag, malformed version, unreadable file)
+  130 interrupted (node left cordoned; rerun the printed command to resume)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl upgrade",
+    bin_name = "kubectl upgrade",
+    version,
+    about = "Make Kubernetes cluster upgrades safe and boring: version skew, support window, \
+             one-minor-at-a-time path, and PDB-aware drains through the Eviction API.",
+    after_help = EXIT_CODES_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct Global {
+    #[command(flatten)]
+    pub connect: ConnectOpts,
+    /// Output format: table (default), wide (per node), json or yaml.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// Namespace for commands that take one (drain's --pod-selector scope). Default: all.
+    #[arg(short = 'n', long, global = true, value_name = "NS")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    #[default]
+    Table,
+    Wide,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Report every component's version, skew verdicts, support window, the upgrade path and drain blockers.
+    Check(CheckArgs),
+    /// Capture what `check` needs as one JSON file, for `check --snapshot` offline.
+    Snapshot(SnapshotArgs),
+    /// Mark nodes unschedulable.
+    Cordon(CordonArgs),
+    /// Mark nodes schedulable again (checks drain-next nodes are back at the target).
+    Uncordon(UncordonArgs),
+    /// Cordon a node and evict its pods through the Eviction API, respecting PodDisruptionBudgets.
+    Drain(DrainArgs),
+    /// Pick the next node to upgrade, cordon it and drain it.
+    DrainNext(DrainNextArgs),
+    /// Print shell completion scripts, or the kubectl plugin completion shim.
+    Completion(CompletionArgs),
+    /// Print the plugin version, commit and release-data date.
+    Version,
+}

@@ -1,0 +1,754 @@
+//! Command-line layer of cordon, uncordon, drain and drain-next.
+
+use crate::cli::{Global, OutputFormat};
+use crate::connect::{api_error, parse_duration, Connection};
+use crate::drain::engine::{self, DrainOptions, Outcome, Summary};
+use crate::drain::filters::FilterOptions;
+use crate::drain::order::{self, Standing};
+use crate::exit::{CliError, Code};
+use crate::nodes::{self, DryRun, Progress};
+use clap::{Args, ValueEnum};
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, ListParams};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// `--dry-run` values (bare `--dry-run` means `client`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DryRunArg {
+    /// Do it for real.
+    None,
+    /// Print what would happen; send no change.
+    Client,
+    /// Send every change with dryRun=All: the API server validates, nothing persists.
+    Server,
+}
+
+impl DryRunArg {
+    fn mode(v: Option<DryRunArg>) -> DryRun {
+        match v {
+            None | Some(DryRunArg::None) => DryRun::None,
+            Some(DryRunArg::Client) => DryRun::Client,
+            Some(DryRunArg::Server) => DryRun::Server,
+        }
+    }
+}
+
+const CORDON_EXAMPLES: &str = "\
+Examples:
+  # Mark two nodes unschedulable
+  kubectl upgrade cordon node-1 node-2
+
+  # Cordon every worker in a pool (label selector)
+  kubectl upgrade cordon -l pool=blue
+
+  # Show what would change
+  kubectl upgrade cordon node-1 --dry-run";
+
+const UNCORDON_EXAMPLES: &str = "\
+Examples:
+  # Make a node schedulable again (drain-next nodes must be Ready at the target version)
+  kubectl upgrade uncordon node-1
+
+  # Uncordon even though the node is not back at its target version
+  kubectl upgrade uncordon node-1 --force
+
+Exit codes: 0 uncordoned; 2 refused (node not Ready or kubelet not at the target); 3 API error.";
+
+const DRAIN_EXAMPLES: &str = "\
+Examples:
+  # Drain a node through the Eviction API (DaemonSet and mirror pods are skipped)
+  kubectl upgrade drain node-1
+
+  # Also remove unmanaged pods and pods with emptyDir data, give up after 10 minutes
+  kubectl upgrade drain node-1 --force --delete-emptydir-data --timeout 10m
+
+  # See the plan without changing anything (lists every blocked pod and PDB at once)
+  kubectl upgrade drain node-1 --dry-run
+
+  # Ask the API server to validate every eviction, without persisting anything
+  kubectl upgrade drain node-1 --dry-run=server
+
+  # Only pods of one app, 4 eviction requests at a time, JSON summary for scripts
+  kubectl upgrade drain node-1 --pod-selector app=web --concurrency 4 -o json
+
+Before cordoning, the drain checks for pods that would block it (unmanaged, emptyDir) and PDBs
+that can never allow an eviction (minAvailable = all pods, maxUnavailable 0, ...). If any, it
+stops with exit code 2 and the node untouched. After cordoning, every failure leaves the node
+cordoned; nothing is ever uncordoned implicitly.
+
+Exit codes: 0 drained or nothing to do; 2 blocked or timed out (node left cordoned);
+3 API/auth/RBAC error; 64 usage; 130 interrupted (node left cordoned, rerun to resume).";
+
+const DRAIN_NEXT_EXAMPLES: &str = "\
+Examples:
+  # Drain the next node to upgrade to the API server's version
+  kubectl upgrade drain-next
+
+  # Upgrade nodes to v1.33.2, workers of one pool only, showing the choice first
+  kubectl upgrade drain-next --to v1.33.2 -l pool=blue --dry-run
+
+  # Uncordon nodes that came back Ready at the target, then drain the next one
+  kubectl upgrade drain-next --uncordon-upgraded
+
+  # Drain a specific node even though it is NotReady or cordoned by someone else
+  kubectl upgrade drain-next node-7
+
+Order: control-plane nodes first, then workers; oldest kubelet first, then by name. One node at a
+time: while a node drained by drain-next is cordoned and not yet back at the target version,
+drain-next stops with exit code 4 (use --allow-another). An interrupted drain is resumed by the
+next run (progress is recorded in the node annotation kubectl-upgrade.io/drain-progress).
+
+Exit codes: 0 drained or nothing to do; 2 blocked, timed out, or only skipped nodes left;
+3 API/auth/RBAC error; 4 another node still in progress; 64 usage; 130 interrupted.";
+
+/// `kubectl upgrade cordon NODE...`
+#[derive(Debug, Clone, Args)]
+#[command(after_help = CORDON_EXAMPLES)]
+pub struct CordonArgs {
+    /// Nodes to mark unschedulable.
+    #[arg(required_unless_present = "selector")]
+    pub nodes: Vec<String>,
+    /// Select nodes by label instead (e.g. pool=blue).
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// client: print only; server: send with dryRun=All. Bare --dry-run means client.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "client")]
+    pub dry_run: Option<DryRunArg>,
+}
+
+/// `kubectl upgrade uncordon NODE...`
+#[derive(Debug, Clone, Args)]
+#[command(after_help = UNCORDON_EXAMPLES)]
+pub struct UncordonArgs {
+    /// Nodes to mark schedulable again.
+    #[arg(required_unless_present = "selector")]
+    pub nodes: Vec<String>,
+    /// Select nodes by label instead.
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// Uncordon nodes drained by drain-next even if not Ready or not at the target version.
+    #[arg(long)]
+    pub force: bool,
+    /// client: print only; server: send with dryRun=All. Bare --dry-run means client.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "client")]
+    pub dry_run: Option<DryRunArg>,
+}
+
+/// The flags drain and drain-next share.
+#[derive(Debug, Clone, Args)]
+pub struct DrainFlags {
+    /// Also evict pods not managed by a controller (they are not recreated).
+    #[arg(long)]
+    pub force: bool,
+    /// Also evict pods using emptyDir (their local data is lost).
+    #[arg(long, alias = "delete-local-data")]
+    pub delete_emptydir_data: bool,
+    /// Accepted for kubectl compatibility: DaemonSet pods are always skipped (and listed).
+    #[arg(long)]
+    pub ignore_daemonsets: bool,
+    /// Only remove pods matching this label selector.
+    #[arg(long, value_name = "SELECTOR")]
+    pub pod_selector: Option<String>,
+    /// Seconds each pod gets to terminate; negative uses the pod's own.
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true, value_name = "SECONDS")]
+    pub grace_period: i64,
+    /// Give up after this long (e.g. 5m), leaving the node cordoned; 0 waits forever.
+    #[arg(long, default_value = "0s", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+    /// Skip pods deleted more than this many seconds ago (0: wait for them).
+    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+    pub skip_wait_for_delete_timeout: u64,
+    /// DELETE pods instead of evicting them. Bypasses every PodDisruptionBudget.
+    #[arg(long)]
+    pub disable_eviction: bool,
+    /// Go ahead despite PDBs that can never allow an eviction or pods under several PDBs.
+    #[arg(long)]
+    pub ignore_blockers: bool,
+    /// Eviction requests in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// client: print the plan; server: dry-run every eviction. Bare --dry-run means client.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "client")]
+    pub dry_run: Option<DryRunArg>,
+}
+
+/// `kubectl upgrade drain NODE`
+#[derive(Debug, Clone, Args)]
+#[command(after_help = DRAIN_EXAMPLES)]
+pub struct DrainArgs {
+    /// The node to drain.
+    pub node: String,
+    #[command(flatten)]
+    pub flags: DrainFlags,
+}
+
+/// `kubectl upgrade drain-next`
+#[derive(Debug, Clone, Args)]
+#[command(after_help = DRAIN_NEXT_EXAMPLES)]
+pub struct DrainNextArgs {
+    /// Drain this node next (even NotReady or cordoned by someone else).
+    pub node: Option<String>,
+    /// Target version (default: the API server's version).
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+    /// Only consider nodes matching this label selector.
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// Drain another node although one drained earlier is not back at the target yet.
+    #[arg(long)]
+    pub allow_another: bool,
+    /// First uncordon nodes drained earlier that came back Ready at the target.
+    #[arg(long)]
+    pub uncordon_upgraded: bool,
+    #[command(flatten)]
+    pub flags: DrainFlags,
+}
+
+impl DrainFlags {
+    fn options(
+        &self,
+        global: &Global,
+        command: &'static str,
+        target: Option<String>,
+    ) -> DrainOptions {
+        DrainOptions {
+            filter: FilterOptions {
+                force: self.force,
+                delete_emptydir_data: self.delete_emptydir_data,
+                skip_wait_for_delete_timeout: (self.skip_wait_for_delete_timeout > 0)
+                    .then(|| Duration::from_secs(self.skip_wait_for_delete_timeout)),
+            },
+            pod_selector: self.pod_selector.clone(),
+            namespace: global.namespace.clone(),
+            grace_period: u32::try_from(self.grace_period).ok(),
+            timeout: (!self.timeout.is_zero()).then_some(self.timeout),
+            disable_eviction: self.disable_eviction,
+            ignore_blockers: self.ignore_blockers,
+            concurrency: usize::from(self.concurrency),
+            dry_run: DryRunArg::mode(self.dry_run),
+            target,
+            command,
+            resume_command: resume_command(),
+            live: !matches!(global.output, OutputFormat::Json | OutputFormat::Yaml),
+        }
+    }
+}
+
+/// The command line as typed, as `kubectl upgrade ...`, quoted for a POSIX shell.
+fn resume_command() -> String {
+    let mut parts = vec!["kubectl".to_string(), "upgrade".to_string()];
+    parts.extend(std::env::args().skip(1).map(|a| shell_quote(&a)));
+    parts.join(" ")
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// A channel that turns true on Ctrl-C (SIGINT).
+fn interrupt_channel() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupt: stopping new evictions; the node stays cordoned");
+            tx.send_replace(true);
+            // A second Ctrl-C exits at once.
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(Code::Interrupted.as_i32());
+            }
+        }
+    });
+    rx
+}
+
+async fn node_names(
+    conn: &Connection,
+    named: &[String],
+    selector: Option<&str>,
+) -> Result<Vec<String>, CliError> {
+    let mut names: Vec<String> = named.to_vec();
+    if let Some(sel) = selector {
+        let api: Api<Node> = Api::all(conn.client.clone());
+        let list = api
+            .list(&ListParams::default().labels(sel))
+            .await
+            .map_err(|e| api_error(&e, "list", "nodes", None, &conn.description))?;
+        names.extend(list.items.into_iter().filter_map(|n| n.metadata.name));
+    }
+    names.dedup();
+    if names.is_empty() {
+        return Err(CliError::usage(
+            "no nodes matched; name nodes or use -l/--selector",
+        ));
+    }
+    Ok(names)
+}
+
+#[derive(Serialize)]
+struct NodeResult {
+    node: String,
+    result: &'static str,
+    message: String,
+}
+
+fn print_results(results: &[NodeResult], global: &Global) {
+    match global.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(results).unwrap_or_default()
+        ),
+        OutputFormat::Yaml => print!("{}", serde_yaml::to_string(results).unwrap_or_default()),
+        _ => {
+            for r in results {
+                println!("{}", r.message);
+            }
+        }
+    }
+}
+
+fn dry_suffix(dry: DryRun) -> &'static str {
+    match dry {
+        DryRun::None => "",
+        DryRun::Client => " (dry run)",
+        DryRun::Server => " (server dry run)",
+    }
+}
+
+pub async fn run_cordon(args: &CordonArgs, global: &Global) -> Result<Code, CliError> {
+    let conn = global.connect.connect().await?;
+    let dry = DryRunArg::mode(args.dry_run);
+    let names = node_names(&conn, &args.nodes, args.selector.as_deref()).await?;
+    let api: Api<Node> = Api::all(conn.client.clone());
+    let mut results = Vec::new();
+    for name in names {
+        let node = api
+            .get_opt(&name)
+            .await
+            .map_err(|e| api_error(&e, "get", "nodes", Some(&name), &conn.description))?
+            .ok_or_else(|| CliError::api(format!("node {name} not found")))?;
+        if node
+            .spec
+            .as_ref()
+            .and_then(|s| s.unschedulable)
+            .unwrap_or(false)
+        {
+            results.push(NodeResult {
+                message: format!("node/{name} already cordoned"),
+                node: name,
+                result: "unchanged",
+            });
+            continue;
+        }
+        nodes::set_unschedulable(&conn.client, &name, true, None, dry, &conn.description).await?;
+        results.push(NodeResult {
+            message: format!("node/{name} cordoned{}", dry_suffix(dry)),
+            node: name,
+            result: "cordoned",
+        });
+    }
+    print_results(&results, global);
+    Ok(Code::Ok)
+}
+
+pub async fn run_uncordon(args: &UncordonArgs, global: &Global) -> Result<Code, CliError> {
+    let conn = global.connect.connect().await?;
+    let dry = DryRunArg::mode(args.dry_run);
+    let names = node_names(&conn, &args.nodes, args.selector.as_deref()).await?;
+    let api: Api<Node> = Api::all(conn.client.clone());
+    let mut results = Vec::new();
+    let mut refused = false;
+    for name in names {
+        let node = api
+            .get_opt(&name)
+            .await
+            .map_err(|e| api_error(&e, "get", "nodes", Some(&name), &conn.description))?
+            .ok_or_else(|| CliError::api(format!("node {name} not found")))?;
+        let facts = nodes::node_facts(&node);
+        if !args.force {
+            if let Err(why) = order::uncordon_check(&facts) {
+                refused = true;
+                results.push(NodeResult {
+                    node: name,
+                    result: "refused",
+                    message: format!("refused: {why}"),
+                });
+                continue;
+            }
+        }
+        if !facts.unschedulable && facts.progress.is_none() {
+            results.push(NodeResult {
+                message: format!("node/{name} already uncordoned"),
+                node: name,
+                result: "unchanged",
+            });
+            continue;
+        }
+        let clear = facts.progress.is_some().then_some(None);
+        nodes::set_unschedulable(&conn.client, &name, false, clear, dry, &conn.description).await?;
+        results.push(NodeResult {
+            message: format!("node/{name} uncordoned{}", dry_suffix(dry)),
+            node: name,
+            result: "uncordoned",
+        });
+    }
+    print_results(&results, global);
+    Ok(if refused { Code::Violations } else { Code::Ok })
+}
+
+fn print_summary(s: &Summary, global: &Global) {
+    match global.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(s).unwrap_or_default()),
+        OutputFormat::Yaml => print!("{}", serde_yaml::to_string(s).unwrap_or_default()),
+        _ => println!("{}", human_summary(s)),
+    }
+}
+
+fn human_summary(s: &Summary) -> String {
+    let mut out = s.message.clone();
+    if matches!(s.outcome, Outcome::Drained | Outcome::DryRun) && !s.skipped.is_empty() {
+        let names: Vec<String> = s
+            .skipped
+            .iter()
+            .map(|p| format!("{} ({})", p.pod, p.reason.describe()))
+            .collect();
+        out.push_str(&format!(
+            "\nskipped: {}",
+            crate::drain::pdb::some_names(&names, 10)
+        ));
+    }
+    if s.too_many_requests > 0 {
+        out.push_str(&format!(
+            "\n{} eviction request(s), {} refused by PDBs (429) and retried",
+            s.eviction_requests, s.too_many_requests
+        ));
+    }
+    out
+}
+
+fn summary_code(s: &Summary) -> Code {
+    s.outcome.code()
+}
+
+pub async fn run_drain(args: &DrainArgs, global: &Global) -> Result<Code, CliError> {
+    let conn = global.connect.connect_no_retry().await?;
+    let opts = args.flags.options(global, "drain", None);
+    let cancel = interrupt_channel();
+    let summary =
+        engine::drain_node(&conn.client, &conn.description, &args.node, &opts, cancel).await?;
+    print_summary(&summary, global);
+    Ok(summary_code(&summary))
+}
+
+/// drain-next's JSON/YAML output.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NextReport {
+    target: String,
+    node: Option<String>,
+    reason: String,
+    uncordoned: Vec<String>,
+    skipped: Vec<SkippedNode>,
+    queue: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    drain: Option<Summary>,
+}
+
+#[derive(Serialize)]
+struct SkippedNode {
+    node: String,
+    reason: String,
+}
+
+pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Code, CliError> {
+    let conn = global.connect.connect_no_retry().await?;
+    let client = &conn.client;
+    let dry = DryRunArg::mode(args.flags.dry_run);
+    let target = match &args.to {
+        Some(t) => t.clone(),
+        None => {
+            client
+                .apiserver_version()
+                .await
+                .map_err(|e| api_error(&e, "get", "/version", None, &conn.description))?
+                .git_version
+        }
+    };
+    if order::triple(&target).is_none() {
+        return Err(CliError::usage(format!(
+            "cannot read target version '{target}'; use e.g. --to v1.33.2"
+        )));
+    }
+    let api: Api<Node> = Api::all(client.clone());
+    let list_nodes = |lp: ListParams| {
+        let api = api.clone();
+        let desc = conn.description.clone();
+        async move {
+            api.list(&lp)
+                .await
+                .map(|l| l.items)
+                .map_err(|e| api_error(&e, "list", "nodes", None, &desc))
+        }
+    };
+    let mut all: Vec<_> = list_nodes(ListParams::default())
+        .await?
+        .iter()
+        .map(nodes::node_facts)
+        .collect();
+    let selected: Option<BTreeSet<String>> = match &args.selector {
+        Some(sel) => Some(
+            list_nodes(ListParams::default().labels(sel))
+                .await?
+                .into_iter()
+                .filter_map(|n| n.metadata.name)
+                .collect(),
+        ),
+        None => None,
+    };
+    let mut report = NextReport {
+        target: target.clone(),
+        node: None,
+        reason: String::new(),
+        uncordoned: vec![],
+        skipped: vec![],
+        queue: vec![],
+        drain: None,
+    };
+
+    // Uncordon nodes that came back at the target.
+    let standing = order::in_progress(&all, &target);
+    if args.uncordon_upgraded {
+        for (name, st, _) in &standing {
+            if *st == Standing::Upgraded {
+                nodes::set_unschedulable(client, name, false, Some(None), dry, &conn.description)
+                    .await?;
+                eprintln!(
+                    "uncordoned {name}: Ready at the target {target}{}",
+                    dry_suffix(dry)
+                );
+                report.uncordoned.push(name.clone());
+            }
+        }
+        for n in &mut all {
+            if report.uncordoned.contains(&n.name) && !dry.is_dry() {
+                n.unschedulable = false;
+                n.progress = None;
+            }
+        }
+    }
+    let standing: Vec<_> = standing
+        .into_iter()
+        .filter(|(n, _, _)| !report.uncordoned.contains(n))
+        .collect();
+    for (name, st, _) in &standing {
+        if *st == Standing::Upgraded {
+            eprintln!(
+                "note: {name} is back Ready at the target but still cordoned: `kubectl upgrade uncordon {name}` or rerun with --uncordon-upgraded"
+            );
+        }
+    }
+    let unfinished = standing.iter().find(|(n, st, _)| {
+        *st == Standing::Unfinished
+            && (args.node.is_none()
+                || args.node.as_deref() == Some(n.as_str())
+                || !args.allow_another)
+    });
+    let waiting: Vec<&(String, Standing, Progress)> = standing
+        .iter()
+        .filter(|(_, st, _)| *st == Standing::AwaitingUpgrade)
+        .collect();
+
+    let (name, reason) = if let Some((name, _, p)) = unfinished {
+        (
+            name.clone(),
+            format!(
+                "resuming: its drain by {} stopped in state '{}' at {}",
+                p.by,
+                p.state.as_str(),
+                p.time
+            ),
+        )
+    } else {
+        if !waiting.is_empty() && !args.allow_another {
+            let list: Vec<String> = waiting
+                .iter()
+                .map(|(n, _, p)| {
+                    format!(
+                        "{n} (drained {} for {})",
+                        p.time,
+                        p.target.as_deref().unwrap_or(&target)
+                    )
+                })
+                .collect();
+            let msg = format!(
+                "another node is still in progress: {}; upgrade it until it is Ready at the target, then `kubectl upgrade uncordon NODE` (or rerun with --uncordon-upgraded); --allow-another drains a further node anyway",
+                list.join(", ")
+            );
+            report.reason = msg.clone();
+            emit_next(&report, global, &msg);
+            return Ok(Code::InProgress);
+        }
+        let exclude: BTreeSet<String> = standing.iter().map(|(n, _, _)| n.clone()).collect();
+        let sel = order::select(
+            &all,
+            &target,
+            selected.as_ref(),
+            args.node.as_deref(),
+            &exclude,
+        )
+        .map_err(CliError::usage)?;
+        report.skipped = sel
+            .skipped
+            .iter()
+            .map(|(n, r)| SkippedNode {
+                node: n.clone(),
+                reason: r.clone(),
+            })
+            .collect();
+        report.queue = sel.queue.clone();
+        for (n, r) in &sel.skipped {
+            eprintln!("skipped {n}: {r}");
+        }
+        match sel.next {
+            Some(c) => (c.name, c.reason),
+            None => {
+                let behind = sel.skipped.len();
+                let msg = if behind == 0 {
+                    format!(
+                        "nothing to do: all {} considered node(s) run kubelet at or above {target}",
+                        sel.at_target
+                    )
+                } else {
+                    format!(
+                        "no node can be drained now: {behind} node(s) below {target} were skipped (listed above); name one to drain it anyway"
+                    )
+                };
+                report.reason = msg.clone();
+                emit_next(&report, global, &msg);
+                return Ok(if behind == 0 {
+                    Code::Ok
+                } else {
+                    Code::Violations
+                });
+            }
+        }
+    };
+    report.node = Some(name.clone());
+    report.reason = reason.clone();
+    eprintln!("next: {name}: {reason}");
+    let opts = args
+        .flags
+        .options(global, "drain-next", Some(target.clone()));
+    let cancel = interrupt_channel();
+    let summary = engine::drain_node(client, &conn.description, &name, &opts, cancel).await?;
+    let code = summary_code(&summary);
+    let mut text = human_summary(&summary);
+    if summary.outcome == Outcome::Drained || summary.outcome == Outcome::NothingToDo {
+        text.push_str(&format!(
+            "\nnext: upgrade {name} to {target}, then run `kubectl upgrade uncordon {name}` (or `kubectl upgrade drain-next --uncordon-upgraded`)"
+        ));
+    }
+    report.drain = Some(summary);
+    emit_next(&report, global, &text);
+    Ok(code)
+}
+
+fn emit_next(report: &NextReport, global: &Global, text: &str) {
+    match global.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(report).unwrap_or_default()
+        ),
+        OutputFormat::Yaml => print!("{}", serde_yaml::to_string(report).unwrap_or_default()),
+        _ => println!("{text}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::Parser;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("node-1"), "node-1");
+        assert_eq!(
+            shell_quote("--pod-selector=app=web"),
+            "--pod-selector=app=web"
+        );
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn dry_run_flag_forms() {
+        let parse = |args: &[&str]| {
+            let mut v = vec!["kubectl-upgrade", "drain", "n1"];
+            v.extend_from_slice(args);
+            match Cli::try_parse_from(v).map(|c| c.command) {
+                Ok(crate::cli::Command::Drain(d)) => Some(DryRunArg::mode(d.flags.dry_run)),
+                _ => None,
+            }
+        };
+        assert_eq!(parse(&[]), Some(DryRun::None));
+        assert_eq!(parse(&["--dry-run"]), Some(DryRun::Client));
+        assert_eq!(parse(&["--dry-run=client"]), Some(DryRun::Client));
+        assert_eq!(parse(&["--dry-run=server"]), Some(DryRun::Server));
+        assert_eq!(parse(&["--dry-run=none"]), Some(DryRun::None));
+        assert_eq!(parse(&["--dry-run=bogus"]), None);
+    }
+
+    #[test]
+    fn drain_flags_map_to_options() {
+        let cli = Cli::try_parse_from([
+            "kubectl-upgrade",
+            "drain",
+            "n1",
+            "--force",
+            "--delete-emptydir-data",
+            "--grace-period",
+            "7",
+            "--timeout",
+            "2m",
+            "--skip-wait-for-delete-timeout",
+            "30",
+            "--concurrency",
+            "3",
+            "--ignore-daemonsets",
+        ])
+        .unwrap();
+        let crate::cli::Command::Drain(d) = cli.command else {
+            panic!("not drain")
+        };
+        let o = d.flags.options(&cli.global, "drain", None);
+        assert!(o.filter.force && o.filter.delete_emptydir_data);
+        assert_eq!(o.grace_period, Some(7));
+        assert_eq!(o.timeout, Some(Duration::from_secs(120)));
+        assert_eq!(
+            o.filter.skip_wait_for_delete_timeout,
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(o.concurrency, 3);
+        let cli = Cli::try_parse_from(["kubectl-upgrade", "drain", "n1"]).unwrap();
+        let crate::cli::Command::Drain(d) = cli.command else {
+            panic!("not drain")
+        };
+        let o = d.flags.options(&cli.global, "drain", None);
+        assert_eq!(o.grace_period, None);
+        assert_eq!(o.timeout, None);
+        assert!(
+            Cli::try_parse_from(["kubectl-upgrade", "drain", "n1", "--concurrency", "0"]).is_err()
+        );
+    }
+}

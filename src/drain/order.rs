@@ -1,0 +1,426 @@
+//! drain-next's choice of node: candidates are nodes whose kubelet is older than the target;
+//! control-plane nodes first, then workers, oldest kubelet first, then by name. NotReady nodes
+//! and nodes cordoned by someone else are reported and skipped unless named. Also the
+//! one-node-at-a-time bookkeeping read from the progress annotation, and uncordon's check.
+
+use crate::inventory::NodeFacts;
+use crate::nodes::{Progress, ProgressState};
+use std::collections::BTreeSet;
+
+/// `major.minor.patch` of a Kubernetes version string (`v1.33.2`, `v1.30.2-eks-1`, `1.29.0+k3s1`).
+pub fn triple(v: &str) -> Option<(u64, u64, u64)> {
+    let v = v.trim();
+    let v = v.strip_prefix('v').unwrap_or(v);
+    let core_end = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let mut parts = v[..core_end].split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    let patch = parts
+        .next()
+        .filter(|p| !p.is_empty())
+        .map_or(Some(0), |p| p.parse().ok())?;
+    Some((major, minor, patch))
+}
+
+/// Is the node's kubelet at (or past) `target`? `None` when either version is unreadable.
+pub fn at_target(kubelet: &str, target: &str) -> Option<bool> {
+    Some(triple(kubelet)? >= triple(target)?)
+}
+
+/// The node drain-next picked, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub name: String,
+    pub control_plane: bool,
+    pub kubelet: String,
+    /// One sentence: why this node now.
+    pub reason: String,
+}
+
+/// The outcome of [`select`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub next: Option<Candidate>,
+    /// The other candidates, in order.
+    pub queue: Vec<String>,
+    /// Nodes passed over, with the reason.
+    pub skipped: Vec<(String, String)>,
+    /// Nodes already at the target (within the selection).
+    pub at_target: usize,
+}
+
+/// Choose the next node. `selected` (from `--selector`, applied server-side) limits the nodes
+/// considered; `named` forces one node (even NotReady or cordoned); `exclude` are nodes already
+/// in progress by drain-next (skipped with `--allow-another`).
+pub fn select(
+    nodes: &[NodeFacts],
+    target: &str,
+    selected: Option<&BTreeSet<String>>,
+    named: Option<&str>,
+    exclude: &BTreeSet<String>,
+) -> Result<Selection, String> {
+    let target_v =
+        triple(target).ok_or_else(|| format!("cannot read target version '{target}'"))?;
+    let mut sel = Selection::default();
+    if let Some(name) = named {
+        let node = nodes
+            .iter()
+            .find(|n| n.name == name)
+            .ok_or_else(|| format!("node {name} not found"))?;
+        match triple(&node.kubelet_version) {
+            Some(v) if v >= target_v => {
+                sel.at_target = 1;
+                sel.skipped.push((
+                    name.to_string(),
+                    format!(
+                        "kubelet {} is already at target {target}",
+                        node.kubelet_version
+                    ),
+                ));
+            }
+            _ => {
+                sel.next = Some(Candidate {
+                    name: name.to_string(),
+                    control_plane: node.is_control_plane(),
+                    kubelet: node.kubelet_version.clone(),
+                    reason: format!(
+                        "named on the command line; kubelet {} < target {target}",
+                        node.kubelet_version
+                    ),
+                });
+            }
+        }
+        return Ok(sel);
+    }
+    let mut candidates: Vec<(&NodeFacts, (u64, u64, u64))> = Vec::new();
+    for n in nodes {
+        if selected.is_some_and(|s| !s.contains(&n.name)) || exclude.contains(&n.name) {
+            continue;
+        }
+        let Some(v) = triple(&n.kubelet_version) else {
+            sel.skipped.push((
+                n.name.clone(),
+                format!("unreadable kubelet version '{}'", n.kubelet_version),
+            ));
+            continue;
+        };
+        if v >= target_v {
+            sel.at_target += 1;
+            continue;
+        }
+        if !n.ready {
+            sel.skipped
+                .push((n.name.clone(), "NotReady (name it to drain anyway)".into()));
+            continue;
+        }
+        if n.unschedulable {
+            sel.skipped.push((
+                n.name.clone(),
+                "cordoned by someone else (name it to drain anyway)".into(),
+            ));
+            continue;
+        }
+        candidates.push((n, v));
+    }
+    candidates.sort_by(|(a, av), (b, bv)| {
+        b.is_control_plane()
+            .cmp(&a.is_control_plane())
+            .then(av.cmp(bv))
+            .then(a.name.cmp(&b.name))
+    });
+    let total = candidates.len();
+    let mut iter = candidates.into_iter();
+    if let Some((n, _)) = iter.next() {
+        let role = if n.is_control_plane() {
+            "control-plane node"
+        } else {
+            "worker"
+        };
+        sel.next = Some(Candidate {
+            name: n.name.clone(),
+            control_plane: n.is_control_plane(),
+            kubelet: n.kubelet_version.clone(),
+            reason: format!(
+                "{role} with kubelet {} < target {target} (order: control plane first, then oldest kubelet, then name; {total} node(s) left including this one)",
+                n.kubelet_version
+            ),
+        });
+    }
+    sel.queue = iter.map(|(n, _)| n.name.clone()).collect();
+    Ok(sel)
+}
+
+/// Where a node drained by us stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// Drain started but did not finish (interrupted or failed): drain-next resumes it.
+    Unfinished,
+    /// Drained, still cordoned, not yet back Ready at the target: the upgrade is in progress.
+    AwaitingUpgrade,
+    /// Drained, Ready and at the target but still cordoned: ready to uncordon.
+    Upgraded,
+}
+
+/// Classify every node carrying our progress annotation (written by drain-next) that is still
+/// cordoned. Nodes uncordoned since (stale annotation) are left out.
+pub fn in_progress(nodes: &[NodeFacts], target: &str) -> Vec<(String, Standing, Progress)> {
+    let mut out = Vec::new();
+    for n in nodes {
+        let Some(p) = Progress::parse(n.progress.as_deref()) else {
+            continue;
+        };
+        if !p.by_drain_next() || !n.unschedulable {
+            continue;
+        }
+        let goal = p.target.clone().unwrap_or_else(|| target.to_string());
+        let standing = match p.state {
+            ProgressState::Cordoned | ProgressState::Draining | ProgressState::Failed => {
+                Standing::Unfinished
+            }
+            ProgressState::Drained => {
+                if n.ready && at_target(&n.kubelet_version, &goal) == Some(true) {
+                    Standing::Upgraded
+                } else {
+                    Standing::AwaitingUpgrade
+                }
+            }
+        };
+        out.push((n.name.clone(), standing, p));
+    }
+    out
+}
+
+/// May this node be uncordoned? Nodes drained by drain-next must be Ready and at the recorded
+/// target; others (no target recorded) always may. `Err` says why not.
+pub fn uncordon_check(node: &NodeFacts) -> Result<(), String> {
+    let Some(p) = Progress::parse(node.progress.as_deref()) else {
+        return Ok(());
+    };
+    let Some(target) = p.target.as_deref() else {
+        return Ok(());
+    };
+    if !node.ready {
+        return Err(format!(
+            "node {} is NotReady; it was drained by {} for an upgrade to {target} (use --force to uncordon anyway)",
+            node.name, p.by
+        ));
+    }
+    match at_target(&node.kubelet_version, target) {
+        Some(true) => Ok(()),
+        Some(false) => Err(format!(
+            "node {} still runs kubelet {}, not the target {target} it was drained for; upgrade it first (use --force to uncordon anyway)",
+            node.name, node.kubelet_version
+        )),
+        None => Err(format!(
+            "cannot compare kubelet '{}' of node {} with target {target} (use --force to uncordon anyway)",
+            node.kubelet_version, node.name
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn node(name: &str, kubelet: &str, cp: bool) -> NodeFacts {
+        NodeFacts {
+            name: name.into(),
+            kubelet_version: kubelet.into(),
+            ready: true,
+            roles: if cp {
+                vec!["control-plane".into()]
+            } else {
+                vec![]
+            },
+            labels: BTreeMap::new(),
+            ..NodeFacts::default()
+        }
+    }
+
+    fn progress(state: ProgressState, target: Option<&str>, by: &str) -> Option<String> {
+        Some(
+            Progress {
+                state,
+                target: target.map(str::to_string),
+                time: "2026-01-01T00:00:00Z".into(),
+                by: by.into(),
+            }
+            .to_json(),
+        )
+    }
+
+    #[test]
+    fn triples() {
+        let cases = [
+            ("v1.33.2", Some((1, 33, 2))),
+            ("1.29.0", Some((1, 29, 0))),
+            ("v1.30.2-eks-adc7111", Some((1, 30, 2))),
+            ("v1.28.5+k3s1", Some((1, 28, 5))),
+            ("v1.31", Some((1, 31, 0))),
+            ("garbage", None),
+            ("", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(triple(s), want, "{s}");
+        }
+        assert_eq!(at_target("v1.33.2", "v1.33.2"), Some(true));
+        assert_eq!(at_target("v1.33.1", "v1.33.2"), Some(false));
+        assert_eq!(at_target("v1.34.0", "v1.33.2"), Some(true));
+        assert_eq!(at_target("x", "v1.33.2"), None);
+    }
+
+    #[test]
+    fn order_control_plane_first_then_oldest_then_name() {
+        let nodes = vec![
+            node("w-b", "v1.31.0", false),
+            node("w-a", "v1.31.0", false),
+            node("w-old", "v1.30.5", false),
+            node("cp-2", "v1.32.0", true),
+            node("cp-1", "v1.32.0", true),
+            node("done", "v1.33.2", false),
+            NodeFacts {
+                ready: false,
+                ..node("w-down", "v1.29.0", false)
+            },
+            NodeFacts {
+                unschedulable: true,
+                ..node("w-cordoned", "v1.29.0", false)
+            },
+        ];
+        let none = BTreeSet::new();
+        let s = select(&nodes, "v1.33.2", None, None, &none).unwrap();
+        let next = s.next.as_ref().unwrap();
+        assert_eq!(next.name, "cp-1");
+        assert!(next.control_plane && next.reason.contains("control-plane"));
+        assert_eq!(s.queue, vec!["cp-2", "w-old", "w-a", "w-b"]);
+        assert_eq!(s.at_target, 1);
+        let skipped: Vec<&str> = s.skipped.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(skipped, vec!["w-down", "w-cordoned"]);
+        assert!(s.skipped[0].1.contains("NotReady") && s.skipped[1].1.contains("cordoned"));
+
+        // --selector restricts the set
+        let workers: BTreeSet<String> = ["w-a", "w-b", "w-old"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let s = select(&nodes, "v1.33.2", Some(&workers), None, &none).unwrap();
+        assert_eq!(s.next.unwrap().name, "w-old");
+        assert_eq!(s.queue, vec!["w-a", "w-b"]);
+
+        // exclusions (nodes in progress with --allow-another)
+        let ex: BTreeSet<String> = ["cp-1".to_string()].into();
+        assert_eq!(
+            select(&nodes, "v1.33.2", None, None, &ex)
+                .unwrap()
+                .next
+                .unwrap()
+                .name,
+            "cp-2"
+        );
+
+        // named: forced even when cordoned or NotReady
+        let s = select(&nodes, "v1.33.2", None, Some("w-cordoned"), &none).unwrap();
+        assert_eq!(s.next.unwrap().name, "w-cordoned");
+        let s = select(&nodes, "v1.33.2", None, Some("w-down"), &none).unwrap();
+        assert_eq!(s.next.unwrap().name, "w-down");
+        let s = select(&nodes, "v1.33.2", None, Some("done"), &none).unwrap();
+        assert!(s.next.is_none() && s.at_target == 1);
+        assert!(select(&nodes, "v1.33.2", None, Some("nope"), &none).is_err());
+        assert!(select(&nodes, "latest", None, None, &none).is_err());
+
+        // everything at target: nothing next
+        let s = select(&nodes, "v1.29.0", None, None, &none).unwrap();
+        assert!(s.next.is_none());
+        assert_eq!(s.at_target, nodes.len());
+    }
+
+    #[test]
+    fn progress_standing() {
+        let t = Some("v1.33.2");
+        let nodes = vec![
+            NodeFacts {
+                unschedulable: true,
+                progress: progress(ProgressState::Draining, t, "drain-next by a"),
+                ..node("resume", "v1.32.0", false)
+            },
+            NodeFacts {
+                unschedulable: true,
+                progress: progress(ProgressState::Failed, t, "drain-next by a"),
+                ..node("failed", "v1.32.0", false)
+            },
+            NodeFacts {
+                unschedulable: true,
+                progress: progress(ProgressState::Drained, t, "drain-next by a"),
+                ..node("waiting", "v1.32.0", false)
+            },
+            NodeFacts {
+                unschedulable: true,
+                ready: false,
+                progress: progress(ProgressState::Drained, t, "drain-next by a"),
+                ..node("rebooting", "v1.33.2", false)
+            },
+            NodeFacts {
+                unschedulable: true,
+                progress: progress(ProgressState::Drained, t, "drain-next by a"),
+                ..node("upgraded", "v1.33.2", false)
+            },
+            NodeFacts {
+                unschedulable: false,
+                progress: progress(ProgressState::Drained, t, "drain-next by a"),
+                ..node("stale", "v1.32.0", false)
+            },
+            NodeFacts {
+                unschedulable: true,
+                progress: progress(ProgressState::Drained, None, "drain by a"),
+                ..node("plain", "v1.32.0", false)
+            },
+            NodeFacts {
+                unschedulable: true,
+                ..node("manual", "v1.32.0", false)
+            },
+        ];
+        let got: Vec<(String, Standing)> = in_progress(&nodes, "v1.33.2")
+            .into_iter()
+            .map(|(n, s, _)| (n, s))
+            .collect();
+        let want = vec![
+            ("resume".to_string(), Standing::Unfinished),
+            ("failed".to_string(), Standing::Unfinished),
+            ("waiting".to_string(), Standing::AwaitingUpgrade),
+            ("rebooting".to_string(), Standing::AwaitingUpgrade),
+            ("upgraded".to_string(), Standing::Upgraded),
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn uncordon_checks() {
+        let t = Some("v1.33.2");
+        let drained = |kubelet: &str, ready: bool| NodeFacts {
+            unschedulable: true,
+            ready,
+            progress: progress(ProgressState::Drained, t, "drain-next by a"),
+            ..node("n", kubelet, false)
+        };
+        assert!(uncordon_check(&drained("v1.33.2", true)).is_ok());
+        assert!(uncordon_check(&drained("v1.34.0", true)).is_ok());
+        let old = uncordon_check(&drained("v1.32.9", true)).unwrap_err();
+        assert!(
+            old.contains("v1.32.9") && old.contains("v1.33.2") && old.contains("--force"),
+            "{old}"
+        );
+        assert!(uncordon_check(&drained("v1.33.2", false))
+            .unwrap_err()
+            .contains("NotReady"));
+        // no annotation or no target: always allowed
+        assert!(uncordon_check(&node("n", "v1.20.0", false)).is_ok());
+        let plain = NodeFacts {
+            progress: progress(ProgressState::Drained, None, "drain by a"),
+            ..node("n", "v1.2.0", false)
+        };
+        assert!(uncordon_check(&plain).is_ok());
+    }
+}

@@ -1,0 +1,61 @@
+//! Exit codes (documented in `--help` and the README) and the one error type the shell
+//! turns into a one-line message plus that code.
+
+use std::fmt;
+
+/// Process exit codes. Stable: scripts branch on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// All ok / drained / nothing to do.
+    Ok = 0,
+    /// `check`: warnings only.
+    Warnings = 1,
+    /// `check`: violations or unsupported version. `drain`: blocked or timed out (node left cordoned).
+    Violations = 2,
+    /// Could not read or write the cluster: connect, auth, RBAC, API errors.
+    Api = 3,
+    /// `drain-next`: another node drained earlier is still in progress.
+    InProgress = 4,
+    /// `drain`: interrupted (Ctrl-C); node left cordoned, rerun resumes.
+    Interrupted = 130,
+    /// Usage errors: bad flags, malformed versions, unreadable input files.
+    Usage = 64,
+}
+
+impl Code {
+    pub fn as_i32(self) -> i32 {
+        self as i32
+    }
+}
+
+/// An error with the exit code it maps to. `message` is one line that says what to do.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: Code,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        CliError {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(Code::Usage, message)
+    }
+    pub fn api(message: impl Into<String>) -> Self {
+        Self::new(Code::Api, message)
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+pub type CliResult<T> = Result<T, CliError>;

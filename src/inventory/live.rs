@@ -1,0 +1,273 @@
+//! Live reader: pages through the API (PDBs first, then nodes and pods concurrently) and
+//! hands each object to a [`Sink`] as soon as its page arrives. Pages are reduced and
+//! dropped; the whole cluster's JSON is never held.
+
+use super::snapshot::{SnapshotMeta, SnapshotWriter};
+use super::Reducer;
+use crate::connect::{api_error, Connection};
+use crate::exit::CliError;
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, ListParams, ObjectList};
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
+use std::future::Future;
+use std::io::Write;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Page size for list calls (kubectl uses 500 too).
+pub const PAGE_SIZE: u32 = 500;
+
+/// One object read from the cluster, in the order the sink must see them.
+// Every variant is moved once from its page to the sink; boxing would only add allocations.
+#[allow(clippy::large_enum_variant)]
+pub enum Object {
+    Node(Node),
+    Pod(Pod),
+    Pdb(PodDisruptionBudget),
+    ConfigMap(ConfigMap),
+    /// Every PDB has been delivered (pods can be matched against them on arrival).
+    PdbsDone,
+}
+
+/// Receives objects as they are read.
+pub trait Sink {
+    fn object(&mut self, obj: Object) -> Result<(), CliError>;
+}
+
+impl Sink for Reducer {
+    fn object(&mut self, obj: Object) -> Result<(), CliError> {
+        match obj {
+            Object::Node(n) => self.node(n),
+            Object::Pod(p) => self.pod(p),
+            Object::Pdb(p) => self.pdb(p),
+            Object::ConfigMap(c) => self.configmap(c),
+            Object::PdbsDone => self.pdbs_done(),
+        }
+        Ok(())
+    }
+}
+
+impl<W: Write> Sink for SnapshotWriter<W> {
+    fn object(&mut self, obj: Object) -> Result<(), CliError> {
+        let written = match &obj {
+            Object::Node(n) => self.node(n),
+            Object::Pod(p) => self.pod(p),
+            Object::Pdb(p) => self.pdb(p),
+            Object::ConfigMap(c) => self.configmap(c),
+            Object::PdbsDone => Ok(()),
+        };
+        written.map_err(|e| CliError::usage(format!("cannot write the snapshot: {e}")))
+    }
+}
+
+/// What the live reader learned besides the objects.
+#[derive(Debug, Default)]
+pub struct LiveMeta {
+    pub server_version: String,
+    pub notes: Vec<String>,
+}
+
+impl LiveMeta {
+    pub fn into_snapshot_meta(self, kubectl_version: Option<String>) -> SnapshotMeta {
+        SnapshotMeta {
+            server_version: Some(self.server_version),
+            kubectl_version,
+            captured_at: Some(jiff::Timestamp::now().to_string()),
+            notes: self.notes,
+        }
+    }
+}
+
+/// Apply the per-request time limit (kube 4 has no read timeout by default).
+async fn timed<T>(
+    conn: &Connection,
+    what: &str,
+    fut: impl Future<Output = Result<T, kube::Error>>,
+) -> Result<Result<T, kube::Error>, CliError> {
+    match conn.request_timeout {
+        None => Ok(fut.await),
+        Some(limit) => tokio::time::timeout(limit, fut).await.map_err(|_| {
+            CliError::api(format!(
+                "{what} on {} timed out after {}; raise --request-timeout or check the API server",
+                conn.description,
+                humantime(limit)
+            ))
+        }),
+    }
+}
+
+fn humantime(d: Duration) -> String {
+    if d.as_millis().is_multiple_of(1000) {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// Page through a list, sending each page's items (mapped to [`Object`]) to `tx`.
+async fn list_pages<K>(
+    conn: &Connection,
+    api: Api<K>,
+    resource: &str,
+    wrap: fn(K) -> Object,
+    tx: &mpsc::Sender<Vec<Object>>,
+) -> Result<(), CliError>
+where
+    K: kube::Resource + Clone + DeserializeOwned + Debug,
+{
+    let mut params = ListParams::default().limit(PAGE_SIZE);
+    loop {
+        let page: ObjectList<K> = timed(conn, &format!("list {resource}"), api.list(&params))
+            .await?
+            .map_err(|e| api_error(&e, "list", resource, None, &conn.description))?;
+        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
+        let items: Vec<Object> = page.items.into_iter().map(wrap).collect();
+        if tx.send(items).await.is_err() {
+            return Ok(()); // consumer stopped on an error of its own
+        }
+        match next {
+            Some(token) => params.continue_token = Some(token),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Read everything `check` needs into `sink`.
+pub async fn read(conn: &Connection, sink: &mut dyn Sink) -> Result<LiveMeta, CliError> {
+    let client = conn.client.clone();
+    let version = timed(conn, "GET /version", client.apiserver_version())
+        .await?
+        .map_err(|e| api_error(&e, "get", "/version", None, &conn.description))?;
+    let mut meta = LiveMeta {
+        server_version: version.git_version,
+        notes: Vec::new(),
+    };
+
+    // PDBs first, so pods are matched on arrival and their labels dropped.
+    let (tx, mut rx) = mpsc::channel::<Vec<Object>>(4);
+    let pdb_api: Api<PodDisruptionBudget> = Api::all(client.clone());
+    let consume = async {
+        while let Some(page) = rx.recv().await {
+            for obj in page {
+                sink.object(obj)?;
+            }
+        }
+        Ok::<(), CliError>(())
+    };
+    let (listed, consumed) = tokio::join!(
+        async move {
+            let r = list_pages(conn, pdb_api, "poddisruptionbudgets", Object::Pdb, &tx).await;
+            drop(tx);
+            r
+        },
+        consume
+    );
+    listed?;
+    consumed?;
+    sink.object(Object::PdbsDone)?;
+
+    // kubeadm-config: optional evidence; absence or a 403 is a note, not a failure.
+    let cm_api: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-system");
+    match timed(conn, "get configmap", cm_api.get_opt("kubeadm-config")).await? {
+        Ok(Some(cm)) => sink.object(Object::ConfigMap(cm))?,
+        Ok(None) => {}
+        Err(kube::Error::Api(s)) if s.code == 403 => meta.notes.push(
+            "cannot read ConfigMap kube-system/kubeadm-config (forbidden): setup detection uses other evidence".into(),
+        ),
+        Err(e) => return Err(api_error(&e, "get", "configmaps", Some("kube-system/kubeadm-config"), &conn.description)),
+    }
+
+    // Nodes and pods concurrently; one consumer keeps the sink single-threaded.
+    let (tx, mut rx) = mpsc::channel::<Vec<Object>>(4);
+    let node_api: Api<Node> = Api::all(client.clone());
+    let pod_api: Api<Pod> = Api::all(client);
+    let tx_nodes = tx.clone();
+    let producers = async move {
+        let nodes = list_pages(conn, node_api, "nodes", Object::Node, &tx_nodes);
+        let pods = list_pages(conn, pod_api, "pods", Object::Pod, &tx);
+        let (a, b) = tokio::join!(nodes, pods);
+        drop(tx_nodes);
+        drop(tx);
+        a.and(b)
+    };
+    let mut apiserver_pods = 0usize;
+    let consume = async {
+        while let Some(page) = rx.recv().await {
+            for obj in page {
+                if let Object::Pod(p) = &obj {
+                    if p.metadata.namespace.as_deref() == Some("kube-system")
+                        && p.metadata
+                            .labels
+                            .as_ref()
+                            .and_then(|l| l.get("component"))
+                            .is_some_and(|c| c == "kube-apiserver")
+                    {
+                        apiserver_pods += 1;
+                    }
+                }
+                sink.object(obj)?;
+            }
+        }
+        Ok::<(), CliError>(())
+    };
+    let (listed, consumed) = tokio::join!(producers, consume);
+    listed?;
+    consumed?;
+    if apiserver_pods == 0 {
+        meta.notes.push(
+            "no kube-apiserver pods visible in kube-system (managed control plane, or not run as static pods): only the /version answer is known, other apiserver instances cannot be checked".into(),
+        );
+    }
+    Ok(meta)
+}
+
+/// `kubectl version --client` of the caller, when kubectl is on PATH (it usually is: it runs us).
+pub async fn kubectl_client_version() -> (Option<String>, Option<String>) {
+    let run = tokio::process::Command::new("kubectl")
+        .args(["version", "--client", "-o", "json"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output();
+    let out = match tokio::time::timeout(Duration::from_secs(5), run).await {
+        Ok(Ok(out)) if out.status.success() => out,
+        Ok(Ok(_)) => {
+            return (
+                None,
+                Some("`kubectl version --client` failed: kubectl's version is not checked".into()),
+            )
+        }
+        Ok(Err(_)) => {
+            return (
+                None,
+                Some("kubectl not found on PATH: its version skew is not checked".into()),
+            )
+        }
+        Err(_) => {
+            return (
+                None,
+                Some(
+                    "`kubectl version --client` timed out: kubectl's version is not checked".into(),
+                ),
+            )
+        }
+    };
+    let version = serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/clientVersion/gitVersion")
+                .and_then(|g| g.as_str())
+                .map(str::to_string)
+        });
+    match version {
+        Some(v) if v.contains("dispatcher") => (
+            None,
+            Some(format!(
+                "kubectl {v} is a version dispatcher that runs a client matching the server's minor: its skew is not checked"
+            )),
+        ),
+        Some(v) => (Some(v), None),
+        None => (None, Some("could not parse `kubectl version --client -o json`".into())),
+    }
+}

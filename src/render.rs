@@ -1,0 +1,311 @@
+//! Renderers: the same `CheckReport` as a human table (comfy-table, colour only on a TTY and
+//! never with NO_COLOR), JSON or YAML. Data goes to stdout; nothing here does I/O itself.
+
+use crate::cli::OutputFormat;
+use crate::exit::CliError;
+use crate::report::{CheckReport, Finding, Section, Severity};
+use comfy_table::{presets, Cell, ContentArrangement, Table, TableComponent};
+use owo_colors::OwoColorize;
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+
+/// Whether to colour: stdout is a terminal and `NO_COLOR` is unset (https://no-color.org).
+pub fn use_colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Serialize any report for `-o json|yaml`.
+pub fn machine<T: serde::Serialize>(value: &T, format: OutputFormat) -> Result<String, CliError> {
+    match format {
+        OutputFormat::Yaml => serde_yaml::to_string(value)
+            .map_err(|e| CliError::usage(format!("cannot render YAML: {e}"))),
+        _ => serde_json::to_string_pretty(value)
+            .map(|mut s| {
+                s.push('\n');
+                s
+            })
+            .map_err(|e| CliError::usage(format!("cannot render JSON: {e}"))),
+    }
+}
+
+pub fn severity_label(sev: Severity, colour: bool) -> String {
+    let text = match sev {
+        Severity::Ok => "OK",
+        Severity::Info => "INFO",
+        Severity::Warn => "WARN",
+        Severity::Violation => "VIOLATION",
+    };
+    if !colour {
+        return text.to_string();
+    }
+    match sev {
+        Severity::Ok => text.green().to_string(),
+        Severity::Info => text.blue().to_string(),
+        Severity::Warn => text.yellow().bold().to_string(),
+        Severity::Violation => text.red().bold().to_string(),
+    }
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    // Borderless like `kubectl get`, one rule under the header.
+    t.load_preset(presets::NOTHING)
+        .set_style(TableComponent::HeaderLines, '-')
+        .set_style(TableComponent::MiddleHeaderIntersections, ' ')
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if !std::io::stdout().is_terminal() {
+        t.set_width(140);
+    }
+    t.set_header(header.iter().map(Cell::new));
+    t
+}
+
+fn heading(out: &mut String, title: &str, colour: bool) {
+    if colour {
+        let _ = writeln!(out, "\n{}", title.bold().underline());
+    } else {
+        let _ = writeln!(out, "\n== {title} ==");
+    }
+}
+
+fn findings_table(out: &mut String, findings: &[&Finding], wide: bool, colour: bool) {
+    if findings.is_empty() {
+        let _ = writeln!(out, "(nothing to report)");
+        return;
+    }
+    let mut t = if wide {
+        table(&["VERDICT", "SUBJECT", "FINDING", "RULE"])
+    } else {
+        table(&["VERDICT", "SUBJECT", "FINDING"])
+    };
+    for f in findings {
+        let mut row = vec![
+            severity_label(f.severity, colour),
+            f.subject.clone(),
+            f.message.clone(),
+        ];
+        if wide {
+            row.push(f.rule.clone());
+        }
+        t.add_row(row);
+    }
+    let _ = writeln!(out, "{t}");
+}
+
+/// The human report. `wide` adds a row per node and the rule column.
+pub fn human(r: &CheckReport, wide: bool, colour: bool) -> String {
+    let mut out = String::new();
+    let c = &r.cluster;
+    heading(&mut out, "Cluster", colour);
+    let mut t = table(&["FACT", "VALUE"]);
+    t.add_row(vec!["source".to_string(), r.source.clone()]);
+    t.add_row(vec![
+        "apiserver (/version)".to_string(),
+        c.server_version.clone().unwrap_or_else(|| "unknown".into()),
+    ]);
+    t.add_row(vec![
+        "control plane (oldest apiserver)".to_string(),
+        c.control_plane_version
+            .clone()
+            .unwrap_or_else(|| "unknown".into()),
+    ]);
+    let setup_kind = serde_json::to_value(c.setup.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    t.add_row(vec![
+        "set up by".to_string(),
+        format!("{setup_kind} ({})", c.setup.evidence.join("; ")),
+    ]);
+    if let Some(k) = &c.kubeadm_version {
+        t.add_row(vec!["kubeadm ClusterConfiguration".to_string(), k.clone()]);
+    }
+    t.add_row(vec![
+        "objects".to_string(),
+        format!(
+            "{} nodes, {} pods, {} PodDisruptionBudgets",
+            c.node_count, c.pod_count, c.pdb_count
+        ),
+    ]);
+    t.add_row(vec![
+        "release data as of".to_string(),
+        format!("{} (verdicts for {})", c.release_data_as_of, r.today),
+    ]);
+    for n in &c.notes {
+        t.add_row(vec!["note".to_string(), n.clone()]);
+    }
+    let _ = writeln!(out, "{t}");
+
+    heading(&mut out, "Components", colour);
+    let mut t = table(&["COMPONENT", "VERSION", "INSTANCES", "NODES"]);
+    for row in &r.components {
+        t.add_row(vec![
+            row.component.clone(),
+            row.version.clone(),
+            row.instances.to_string(),
+            join_more(&row.nodes, row.instances),
+        ]);
+    }
+    let _ = writeln!(out, "{t}");
+
+    heading(&mut out, "Nodes", colour);
+    if wide {
+        let mut t = table(&[
+            "NAME",
+            "ROLES",
+            "KUBELET",
+            "KUBE-PROXY",
+            "RUNTIME",
+            "OS",
+            "KERNEL",
+            "ARCH",
+            "STATUS",
+        ]);
+        for n in &r.nodes {
+            let mut status = if n.ready { "Ready" } else { "NotReady" }.to_string();
+            if n.unschedulable {
+                status.push_str(",SchedulingDisabled");
+            }
+            if n.progress.is_some() {
+                status.push_str(",DrainInProgress");
+            }
+            t.add_row(vec![
+                n.name.clone(),
+                if n.roles.is_empty() {
+                    "<none>".into()
+                } else {
+                    n.roles.join(",")
+                },
+                n.kubelet_version.clone(),
+                n.kube_proxy_version.clone().unwrap_or_else(|| "-".into()),
+                n.container_runtime.clone(),
+                n.os_image.clone(),
+                n.kernel_version.clone(),
+                n.architecture.clone(),
+                status,
+            ]);
+        }
+        let _ = writeln!(out, "{t}");
+    } else {
+        let mut t = table(&[
+            "KUBELET",
+            "NODES",
+            "CONTROL-PLANE",
+            "NOT-READY",
+            "CORDONED",
+            "NAMES",
+        ]);
+        for g in &r.node_groups {
+            t.add_row(vec![
+                g.kubelet_version.clone(),
+                g.count.to_string(),
+                g.control_plane.to_string(),
+                g.not_ready.to_string(),
+                g.cordoned.to_string(),
+                join_more(&g.nodes, g.count),
+            ]);
+        }
+        let _ = writeln!(out, "{t}");
+    }
+
+    let node_findings: Vec<&Finding> = r
+        .findings
+        .iter()
+        .filter(|f| f.section == Section::Nodes)
+        .collect();
+    if !node_findings.is_empty() {
+        findings_table(&mut out, &node_findings, wide, colour);
+    }
+
+    for (section, title) in [(Section::Skew, "Skew"), (Section::Support, "Support")] {
+        heading(&mut out, title, colour);
+        let fs: Vec<&Finding> = r.findings.iter().filter(|f| f.section == section).collect();
+        findings_table(&mut out, &fs, wide, colour);
+    }
+
+    heading(&mut out, "Path", colour);
+    match &r.plan {
+        None => {
+            let _ = writeln!(out, "(no path: the control-plane version is unknown)");
+        }
+        Some(plan) => {
+            let _ = writeln!(
+                out,
+                "{} -> {}, one minor at a time ({} hop(s))",
+                plan.from,
+                plan.to,
+                plan.hops.len()
+            );
+            for note in &plan.notes {
+                let _ = writeln!(out, "  note: {note}");
+            }
+            for (i, hop) in plan.hops.iter().enumerate() {
+                let title = format!(
+                    "hop {}: {} -> {} (v{})",
+                    i + 1,
+                    hop.from,
+                    hop.to,
+                    hop.to_version
+                );
+                if colour {
+                    let _ = writeln!(out, "\n{}", title.bold());
+                } else {
+                    let _ = writeln!(out, "\n{title}");
+                }
+                if !hop.kubelets_first.is_empty() {
+                    let names: Vec<&str> = hop.kubelets_first.iter().map(String::as_str).collect();
+                    let _ = writeln!(
+                        out,
+                        "  first upgrade these kubelets, they would fall outside the skew window: {}",
+                        crate::report::name_list("kubelets", &names)
+                    );
+                }
+                for (j, step) in hop.steps.iter().enumerate() {
+                    let _ = writeln!(out, "  {:>2}. {step}", j + 1);
+                }
+            }
+        }
+    }
+    let path_findings: Vec<&Finding> = r
+        .findings
+        .iter()
+        .filter(|f| f.section == Section::Path)
+        .collect();
+    if !path_findings.is_empty() {
+        let _ = writeln!(out);
+        findings_table(&mut out, &path_findings, wide, colour);
+    }
+
+    heading(&mut out, "Drain preview", colour);
+    let fs: Vec<&Finding> = r
+        .findings
+        .iter()
+        .filter(|f| f.section == Section::Drain)
+        .collect();
+    findings_table(&mut out, &fs, wide, colour);
+
+    let s = &r.summary;
+    let line = format!("\nSummary: {}", s.line);
+    let _ = writeln!(
+        out,
+        "{}",
+        if !colour {
+            line
+        } else if s.violation > 0 {
+            line.red().bold().to_string()
+        } else if s.warn > 0 {
+            line.yellow().bold().to_string()
+        } else {
+            line.green().bold().to_string()
+        }
+    );
+    out
+}
+
+fn join_more(names: &[String], total: usize) -> String {
+    let mut s = names.join(", ");
+    if total > names.len() && !names.is_empty() {
+        let _ = write!(s, ", ... ({} more)", total - names.len());
+    }
+    s
+}

@@ -1,0 +1,476 @@
+//! Report: the pure result of `check` — findings with severity plus the plan — that the
+//! renderers (`render`) turn into a table, JSON or YAML. Field names here are the stable
+//! `-o json|yaml` schema documented in the README.
+
+use serde::{Deserialize, Serialize};
+
+/// How bad a finding is. Ordered: `Ok < Info < Warn < Violation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Ok,
+    Info,
+    Warn,
+    Violation,
+}
+
+/// Which part of the report a finding belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Section {
+    Cluster,
+    Components,
+    Nodes,
+    Skew,
+    Support,
+    Path,
+    Drain,
+}
+
+/// One verdict, citing the rule it applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    pub section: Section,
+    pub severity: Severity,
+    /// What the finding is about: a component, a node, a minor, a PDB (`ns/name`).
+    pub subject: String,
+    /// One sentence for a human.
+    pub message: String,
+    /// The rule applied, e.g. `kubelet: never newer than kube-apiserver; at most 3 minors older (apiserver >= 1.28)`.
+    pub rule: String,
+}
+
+impl Finding {
+    pub fn new(
+        section: Section,
+        severity: Severity,
+        subject: impl Into<String>,
+        message: impl Into<String>,
+        rule: impl Into<String>,
+    ) -> Self {
+        Finding {
+            section,
+            severity,
+            subject: subject.into(),
+            message: message.into(),
+            rule: rule.into(),
+        }
+    }
+}
+
+use crate::inventory::{Component, Inventory};
+use crate::path::Plan;
+use crate::releases::Calendar;
+use crate::setup::Setup;
+use crate::version::{self, Minor, Version};
+use std::collections::BTreeMap;
+
+/// Version of the `-o json|yaml` schema. Bumped only on incompatible changes.
+pub const SCHEMA: &str = "kubectl-upgrade.io/check/v1";
+
+/// At most this many node names are listed in a group.
+pub const NAMES_SHOWN: usize = 5;
+
+/// Everything `check` reports. This is the documented machine-readable schema.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckReport {
+    pub schema: &'static str,
+    pub source: String,
+    /// The day verdicts were computed for (`--now`, default today, UTC).
+    pub today: String,
+    pub cluster: ClusterSummary,
+    pub components: Vec<ComponentRow>,
+    pub node_groups: Vec<NodeGroup>,
+    /// One row per node; rendered in `-o wide`, always present in JSON/YAML.
+    pub nodes: Vec<NodeRow>,
+    pub findings: Vec<Finding>,
+    pub plan: Option<Plan>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSummary {
+    /// `/version` of the apiserver answering (None from a plain list snapshot).
+    pub server_version: Option<String>,
+    /// The oldest apiserver's version: the reference for skew, support and the path.
+    pub control_plane_version: Option<String>,
+    pub setup: Setup,
+    pub kubeadm_version: Option<String>,
+    pub node_count: usize,
+    pub pod_count: usize,
+    pub pdb_count: usize,
+    pub release_data_as_of: String,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentRow {
+    pub component: String,
+    pub version: String,
+    pub instances: usize,
+    /// Nodes the instances run on (at most NAMES_SHOWN), empty for cluster-wide facts.
+    pub nodes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeGroup {
+    pub kubelet_version: String,
+    pub count: usize,
+    pub control_plane: usize,
+    pub not_ready: usize,
+    pub cordoned: usize,
+    /// First NAMES_SHOWN node names.
+    pub nodes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeRow {
+    pub name: String,
+    pub roles: Vec<String>,
+    pub kubelet_version: String,
+    pub kube_proxy_version: Option<String>,
+    pub container_runtime: String,
+    pub os_image: String,
+    pub kernel_version: String,
+    pub architecture: String,
+    pub ready: bool,
+    pub unschedulable: bool,
+    pub taints: Vec<String>,
+    /// drain-next progress annotation, when a drain is in progress or done.
+    pub progress: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub ok: usize,
+    pub info: usize,
+    pub warn: usize,
+    pub violation: usize,
+    /// `ok`, `warnings` or `violations`.
+    pub verdict: &'static str,
+    /// The process exit code this report maps to (0, 1, 2).
+    pub exit_code: i32,
+    pub line: String,
+}
+
+/// Inputs besides the inventory.
+pub struct Context<'a> {
+    pub calendar: &'a Calendar,
+    pub today: jiff::civil::Date,
+    pub target: Option<Minor>,
+}
+
+/// The version every other component is judged against: the oldest apiserver instance's,
+/// else the `/version` answer.
+pub fn control_plane_version(inv: &Inventory) -> Option<Version> {
+    crate::skew::oldest_apiserver(inv)
+}
+
+fn image_version(image: &str) -> String {
+    match version::from_image(image) {
+        Ok(v) => v.raw,
+        Err(_) => format!("unknown ({image})"),
+    }
+}
+
+fn component_rows(name: &str, comps: &[Component], out: &mut Vec<ComponentRow>) {
+    let mut groups: BTreeMap<String, Vec<&Component>> = BTreeMap::new();
+    for c in comps {
+        groups.entry(image_version(&c.image)).or_default().push(c);
+    }
+    for (version, members) in groups {
+        out.push(ComponentRow {
+            component: name.to_string(),
+            version,
+            instances: members.len(),
+            nodes: members
+                .iter()
+                .filter_map(|c| c.node.clone())
+                .take(NAMES_SHOWN)
+                .collect(),
+        });
+    }
+}
+
+/// Components by version, one row per (component, version).
+pub fn components(inv: &Inventory) -> Vec<ComponentRow> {
+    let mut rows = Vec::new();
+    if let Some(v) = &inv.server_version {
+        rows.push(ComponentRow {
+            component: "kube-apiserver (/version)".into(),
+            version: v.clone(),
+            instances: 1,
+            nodes: Vec::new(),
+        });
+    }
+    component_rows("kube-apiserver", &inv.apiservers, &mut rows);
+    component_rows(
+        "kube-controller-manager",
+        &inv.controller_managers,
+        &mut rows,
+    );
+    component_rows("kube-scheduler", &inv.schedulers, &mut rows);
+    component_rows(
+        "cloud-controller-manager",
+        &inv.cloud_controller_managers,
+        &mut rows,
+    );
+    component_rows("etcd", &inv.etcd, &mut rows);
+    component_rows("kube-proxy", &inv.kube_proxies, &mut rows);
+    component_rows("coredns", &inv.coredns, &mut rows);
+    if let Some(v) = &inv.kubectl_version {
+        rows.push(ComponentRow {
+            component: "kubectl (client)".into(),
+            version: v.clone(),
+            instances: 1,
+            nodes: Vec::new(),
+        });
+    }
+    rows
+}
+
+/// Nodes grouped by kubelet version, oldest first.
+pub fn node_groups(inv: &Inventory) -> Vec<NodeGroup> {
+    let mut groups: BTreeMap<(u64, u64, u64, String), NodeGroup> = BTreeMap::new();
+    for n in &inv.nodes {
+        let key = match version::parse(&n.kubelet_version) {
+            Ok(v) => (v.major, v.minor, v.patch, n.kubelet_version.clone()),
+            Err(_) => (u64::MAX, 0, 0, n.kubelet_version.clone()),
+        };
+        let g = groups.entry(key).or_insert_with(|| NodeGroup {
+            kubelet_version: n.kubelet_version.clone(),
+            count: 0,
+            control_plane: 0,
+            not_ready: 0,
+            cordoned: 0,
+            nodes: Vec::new(),
+        });
+        g.count += 1;
+        g.control_plane += usize::from(n.is_control_plane());
+        g.not_ready += usize::from(!n.ready);
+        g.cordoned += usize::from(n.unschedulable);
+        if g.nodes.len() < NAMES_SHOWN {
+            g.nodes.push(n.name.clone());
+        }
+    }
+    groups.into_values().collect()
+}
+
+fn node_rows(inv: &Inventory) -> Vec<NodeRow> {
+    let proxy_by_node: BTreeMap<&str, &str> = inv
+        .kube_proxies
+        .iter()
+        .filter_map(|c| c.node.as_deref().map(|n| (n, c.image.as_str())))
+        .collect();
+    inv.nodes
+        .iter()
+        .map(|n| NodeRow {
+            name: n.name.clone(),
+            roles: n.roles.clone(),
+            kubelet_version: n.kubelet_version.clone(),
+            kube_proxy_version: proxy_by_node
+                .get(n.name.as_str())
+                .map(|img| image_version(img))
+                .or_else(|| {
+                    (!n.kube_proxy_version.is_empty()).then(|| n.kube_proxy_version.clone())
+                }),
+            container_runtime: n.container_runtime.clone(),
+            os_image: n.os_image.clone(),
+            kernel_version: n.kernel_version.clone(),
+            architecture: n.architecture.clone(),
+            ready: n.ready,
+            unschedulable: n.unschedulable,
+            taints: n.taints.clone(),
+            progress: n.progress.clone(),
+        })
+        .collect()
+}
+
+/// Findings about nodes themselves: NotReady, cordoned, drain-next in progress.
+fn node_findings(inv: &Inventory) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let not_ready: Vec<&str> = inv
+        .nodes
+        .iter()
+        .filter(|n| !n.ready)
+        .map(|n| n.name.as_str())
+        .collect();
+    if !not_ready.is_empty() {
+        out.push(Finding::new(
+            Section::Nodes,
+            Severity::Warn,
+            name_list("NotReady", &not_ready),
+            "nodes are NotReady: fix them before upgrading; drain-next skips them unless named",
+            "upgrade a healthy cluster: every node Ready before the control plane moves",
+        ));
+    }
+    for n in &inv.nodes {
+        if let Some(p) = &n.progress {
+            out.push(Finding::new(
+                Section::Nodes,
+                Severity::Info,
+                n.name.clone(),
+                format!("drain-next in progress: {p}"),
+                "one node at a time: finish this node (upgrade, then `kubectl upgrade uncordon`) before the next",
+            ));
+        }
+    }
+    let cordoned: Vec<&str> = inv
+        .nodes
+        .iter()
+        .filter(|n| n.unschedulable && n.progress.is_none())
+        .map(|n| n.name.as_str())
+        .collect();
+    if !cordoned.is_empty() {
+        out.push(Finding::new(
+            Section::Nodes,
+            Severity::Info,
+            name_list("cordoned", &cordoned),
+            "cordoned by someone else: drain-next skips them unless named",
+            "nothing touches a node the user did not select",
+        ));
+    }
+    out
+}
+
+/// `what (N nodes: a, b, c, ...)`.
+pub fn name_list(what: &str, names: &[&str]) -> String {
+    let shown: Vec<&str> = names.iter().copied().take(NAMES_SHOWN).collect();
+    let more = if names.len() > NAMES_SHOWN {
+        ", ..."
+    } else {
+        ""
+    };
+    let noun = if names.len() == 1 { "node" } else { "nodes" };
+    format!(
+        "{what} ({} {noun}: {}{more})",
+        names.len(),
+        shown.join(", ")
+    )
+}
+
+/// Assemble the whole report. Pure: same inventory, calendar and day give the same report.
+pub fn build(inv: &Inventory, ctx: &Context) -> Result<CheckReport, crate::exit::CliError> {
+    let setup = crate::setup::detect(inv);
+    let cp = control_plane_version(inv);
+    let mut findings = Vec::new();
+    findings.extend(node_findings(inv));
+    findings.extend(crate::skew::evaluate(inv));
+    match &cp {
+        Some(v) => findings.extend(crate::support::evaluate(ctx.calendar, v, ctx.today)),
+        None => findings.push(Finding::new(
+            Section::Support,
+            Severity::Violation,
+            "kube-apiserver",
+            "unknown control-plane version: neither /version nor apiserver images could be parsed",
+            "support window: needs the apiserver's minor",
+        )),
+    }
+    let plan = match &cp {
+        Some(_) => {
+            let plan = crate::path::plan(inv, ctx.calendar, &setup, ctx.target)?;
+            findings.extend(crate::path::path_findings(&plan));
+            Some(plan)
+        }
+        None => None,
+    };
+    findings.extend(crate::drain::pdb::preview(inv));
+    findings.sort_by(|a, b| a.section.cmp(&b.section).then(b.severity.cmp(&a.severity)));
+    let summary = summarize(&findings);
+    Ok(CheckReport {
+        schema: SCHEMA,
+        source: inv.source.clone(),
+        today: ctx.today.to_string(),
+        cluster: ClusterSummary {
+            server_version: inv.server_version.clone(),
+            control_plane_version: cp.map(|v| v.raw),
+            setup,
+            kubeadm_version: inv
+                .kubeadm
+                .as_ref()
+                .and_then(|k| k.kubernetes_version.clone()),
+            node_count: inv.nodes.len(),
+            pod_count: inv.pods.len(),
+            pdb_count: inv.pdbs.len(),
+            release_data_as_of: ctx.calendar.as_of.to_string(),
+            notes: inv.notes.clone(),
+        },
+        components: components(inv),
+        node_groups: node_groups(inv),
+        nodes: node_rows(inv),
+        findings,
+        plan,
+        summary,
+    })
+}
+
+pub fn summarize(findings: &[Finding]) -> Summary {
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let (ok, info, warn, violation) = (
+        count(Severity::Ok),
+        count(Severity::Info),
+        count(Severity::Warn),
+        count(Severity::Violation),
+    );
+    let (verdict, exit_code) = if violation > 0 {
+        ("violations", 2)
+    } else if warn > 0 {
+        ("warnings", 1)
+    } else {
+        ("ok", 0)
+    };
+    let line =
+        format!("{verdict}: {violation} violation(s), {warn} warning(s), {ok} ok, {info} note(s)");
+    Summary {
+        ok,
+        info,
+        warn,
+        violation,
+        verdict,
+        exit_code,
+        line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(sev: Severity) -> Finding {
+        Finding::new(Section::Skew, sev, "x", "y", "z")
+    }
+
+    #[test]
+    fn summary_maps_worst_severity_to_exit_code() {
+        let cases = [
+            (vec![], "ok", 0),
+            (vec![f(Severity::Ok), f(Severity::Info)], "ok", 0),
+            (vec![f(Severity::Ok), f(Severity::Warn)], "warnings", 1),
+            (
+                vec![f(Severity::Warn), f(Severity::Violation)],
+                "violations",
+                2,
+            ),
+        ];
+        for (findings, verdict, code) in cases {
+            let s = summarize(&findings);
+            assert_eq!((s.verdict, s.exit_code), (verdict, code));
+        }
+    }
+
+    #[test]
+    fn name_list_truncates() {
+        assert_eq!(name_list("x", &["a"]), "x (1 node: a)");
+        assert_eq!(
+            name_list("x", &["a", "b", "c", "d", "e", "f"]),
+            "x (6 nodes: a, b, c, d, e, ...)"
+        );
+    }
+}

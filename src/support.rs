@@ -1,0 +1,308 @@
+//! Support window: is the running minor still patched, until when, and is a newer patch out.
+//! Pure: the calendar and "today" (`--now`) are inputs.
+
+use crate::releases::Calendar;
+use crate::report::{Finding, Section, Severity};
+use crate::version::{self, Distro, Version};
+use jiff::civil::Date;
+use jiff::ToSpan;
+
+/// Days before end of life from which the verdict is a warning.
+pub const WARN_DAYS: i64 = 90;
+/// Release data older than this many months (before today) gets a warning.
+pub const STALE_MONTHS: i32 = 6;
+/// Patches behind the newest from which "newer patch available" is a warning, not info.
+pub const PATCHES_BEHIND_WARN: u64 = 3;
+
+const RULE_WINDOW: &str = "support: each minor gets patch releases until its end-of-life date, \
+     about 14 months (kubernetes.io/releases, endoflife.date/kubernetes)";
+const RULE_PATCH: &str = "support: run the newest patch of your minor; patches carry security \
+     and bug fixes (kubernetes.io/releases/patch-releases)";
+const RULE_DATA: &str = "support: the release data must be recent to judge support \
+     (data/releases.yaml, --releases FILE)";
+
+/// Whole days from `a` to `b` (negative when `b` is earlier).
+pub fn days_between(a: Date, b: Date) -> i64 {
+    a.duration_until(b).as_hours() / 24
+}
+
+/// "1 day" / "N days".
+fn days(n: i64) -> String {
+    if n == 1 {
+        "1 day".to_string()
+    } else {
+        format!("{n} days")
+    }
+}
+
+/// Support verdicts for the `running` control-plane version against `cal` on `today`.
+pub fn evaluate(cal: &Calendar, running: &Version, today: Date) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let minor = running.minor();
+    let subject = format!("Kubernetes {minor}");
+    let find = |sev, msg: String, rule: &str| {
+        Finding::new(Section::Support, sev, subject.clone(), msg, rule)
+    };
+
+    match cal.get(minor) {
+        Some(rel) => {
+            let left = days_between(today, rel.end_of_life);
+            if left <= 0 {
+                out.push(find(
+                    Severity::Violation,
+                    format!(
+                        "{minor} is end of life since {} ({} ago); upgrade to a supported minor",
+                        rel.end_of_life,
+                        days(-left)
+                    ),
+                    RULE_WINDOW,
+                ));
+            } else if left <= WARN_DAYS {
+                out.push(find(
+                    Severity::Warn,
+                    format!(
+                        "{minor} support ends within {WARN_DAYS} days: on {} ({} left)",
+                        rel.end_of_life,
+                        days(left)
+                    ),
+                    RULE_WINDOW,
+                ));
+            } else {
+                out.push(find(
+                    Severity::Ok,
+                    format!(
+                        "{minor} is supported until {} ({} left)",
+                        rel.end_of_life,
+                        days(left)
+                    ),
+                    RULE_WINDOW,
+                ));
+            }
+            out.extend(patch_finding(running, &rel.latest_patch, &subject));
+        }
+        None => {
+            let oldest = cal.oldest();
+            let newest = cal.newest();
+            match (oldest, newest) {
+                (Some(o), _) if minor < o.minor && o.end_of_life <= today => out.push(find(
+                    Severity::Violation,
+                    format!(
+                        "{minor} is older than every release in the data; {} already reached end of life on {}",
+                        o.minor, o.end_of_life
+                    ),
+                    RULE_WINDOW,
+                )),
+                (_, Some(n)) if minor > n.minor => out.push(find(
+                    Severity::Warn,
+                    format!(
+                        "{minor} is unknown to the release data (newest known {}); pass --releases FILE with newer data",
+                        n.minor
+                    ),
+                    RULE_DATA,
+                )),
+                _ => out.push(find(
+                    Severity::Warn,
+                    format!("{minor} is unknown to the release data; pass --releases FILE"),
+                    RULE_DATA,
+                )),
+            }
+        }
+    }
+
+    if let Some(pre) = &running.pre {
+        out.push(find(
+            Severity::Warn,
+            format!(
+                "{} is a pre-release ({pre}); not for production",
+                running.raw
+            ),
+            RULE_PATCH,
+        ));
+    }
+
+    let stale_before = today.saturating_sub(STALE_MONTHS.months());
+    if cal.as_of < stale_before {
+        out.push(Finding::new(
+            Section::Support,
+            Severity::Warn,
+            "release data",
+            format!(
+                "release data is from {}; pass --releases FILE with current data",
+                cal.as_of
+            ),
+            RULE_DATA,
+        ));
+    }
+    out
+}
+
+/// "Newer patch available" (Info, or Warn when several patches behind). Managed
+/// distributions set their own patch numbers, so for them it is Info at most.
+fn patch_finding(running: &Version, latest_patch: &str, subject: &str) -> Option<Finding> {
+    let latest = version::parse(latest_patch).ok()?;
+    if latest.minor() != running.minor() || running.patch >= latest.patch {
+        return None;
+    }
+    let behind = latest.patch - running.patch;
+    let managed = matches!(running.distro, Distro::Eks | Distro::Gke | Distro::Aks);
+    let (sev, tail) = if managed {
+        (
+            Severity::Info,
+            "; the provider chooses patch releases for managed control planes".to_string(),
+        )
+    } else if behind >= PATCHES_BEHIND_WARN {
+        (Severity::Warn, format!(" ({behind} patches behind)"))
+    } else {
+        (Severity::Info, String::new())
+    };
+    Some(Finding::new(
+        Section::Support,
+        sev,
+        subject,
+        format!(
+            "newer patch {} available (running {}){tail}",
+            latest.core(),
+            running.core()
+        ),
+        RULE_PATCH,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::releases::builtin;
+    use jiff::civil::date;
+
+    fn sev_msgs(fs: &[Finding]) -> Vec<(Severity, String)> {
+        fs.iter().map(|f| (f.severity, f.message.clone())).collect()
+    }
+
+    #[test]
+    fn window_edges() {
+        let cal = builtin();
+        // 1.33: end of life 2026-06-28, latest patch 1.33.13.
+        let v = version::parse("v1.33.13").unwrap();
+        let table = [
+            (
+                date(2026, 6, 28),
+                Severity::Violation,
+                "end of life since 2026-06-28 (0 days ago)",
+            ),
+            (
+                date(2026, 6, 29),
+                Severity::Violation,
+                "end of life since 2026-06-28 (1 day ago)",
+            ),
+            (date(2026, 6, 27), Severity::Warn, "(1 day left)"),
+            (
+                date(2026, 3, 30),
+                Severity::Warn,
+                "on 2026-06-28 (90 days left)",
+            ),
+            (
+                date(2026, 3, 29),
+                Severity::Ok,
+                "supported until 2026-06-28 (91 days left)",
+            ),
+            (date(2025, 6, 1), Severity::Ok, "(392 days left)"),
+        ];
+        for (today, sev, msg) in table {
+            let fs = evaluate(&cal, &v, today);
+            assert_eq!(fs.len(), 1, "{today}: {:?}", sev_msgs(&fs));
+            assert_eq!(fs[0].severity, sev, "{today}: {}", fs[0].message);
+            assert!(fs[0].message.contains(msg), "{today}: {}", fs[0].message);
+            assert_eq!(fs[0].section, Section::Support);
+            assert_eq!(fs[0].subject, "Kubernetes 1.33");
+        }
+    }
+
+    #[test]
+    fn newer_patch() {
+        let cal = builtin();
+        let today = date(2025, 6, 1); // 1.33 supported
+        let table = [
+            ("v1.33.13", None),
+            ("v1.33.14", None),
+            ("v1.33.12", Some(Severity::Info)),
+            ("v1.33.11", Some(Severity::Info)),
+            ("v1.33.10", Some(Severity::Warn)),
+            ("v1.33.1", Some(Severity::Warn)),
+            ("v1.33.1-eks-adc7111", Some(Severity::Info)),
+            ("v1.33.1-gke.100", Some(Severity::Info)),
+        ];
+        for (input, want) in table {
+            let fs = evaluate(&cal, &version::parse(input).unwrap(), today);
+            let patch: Vec<_> = fs
+                .iter()
+                .filter(|f| f.message.contains("newer patch"))
+                .collect();
+            match want {
+                None => assert!(patch.is_empty(), "{input}: {:?}", sev_msgs(&fs)),
+                Some(sev) => {
+                    assert_eq!(patch.len(), 1, "{input}");
+                    assert_eq!(patch[0].severity, sev, "{input}");
+                    assert!(patch[0].message.contains("1.33.13"), "{}", patch[0].message);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_minors() {
+        let cal = builtin();
+        let today = date(2026, 9, 30);
+        let table = [
+            ("v1.38.0", Severity::Warn, "newest known 1.37"),
+            ("v1.18.20", Severity::Violation, "older than every release"),
+            ("v1.2.0", Severity::Violation, "older than every release"),
+        ];
+        for (input, sev, msg) in table {
+            let fs = evaluate(&cal, &version::parse(input).unwrap(), today);
+            assert_eq!(fs.len(), 1, "{input}");
+            assert_eq!(fs[0].severity, sev, "{input}");
+            assert!(fs[0].message.contains(msg), "{input}: {}", fs[0].message);
+        }
+        // A custom calendar starting at a still-supported minor: older is merely unknown.
+        let mut cal2 = builtin();
+        cal2.releases
+            .retain(|r| r.minor >= crate::version::Minor::new(1, 35));
+        let fs = evaluate(&cal2, &version::parse("v1.30.0").unwrap(), date(2026, 1, 1));
+        assert_eq!(fs[0].severity, Severity::Warn);
+        assert!(fs[0].message.contains("unknown to the release data"));
+    }
+
+    #[test]
+    fn stale_release_data() {
+        let cal = builtin(); // as of 2026-09-30
+        let v = version::parse("v1.37.1").unwrap();
+        let stale = |today| {
+            evaluate(&cal, &v, today)
+                .into_iter()
+                .filter(|f| f.subject == "release data")
+                .collect::<Vec<_>>()
+        };
+        assert!(stale(date(2027, 3, 31)).is_empty()); // exactly six months: still fresh
+        assert!(stale(date(2026, 10, 1)).is_empty());
+        let fs = stale(date(2027, 4, 1));
+        assert_eq!(fs.len(), 1);
+        assert_eq!(fs[0].severity, Severity::Warn);
+        assert_eq!(
+            fs[0].message,
+            "release data is from 2026-09-30; pass --releases FILE with current data"
+        );
+    }
+
+    #[test]
+    fn pre_release_warns() {
+        let cal = builtin();
+        let fs = evaluate(
+            &cal,
+            &version::parse("v1.37.0-rc.1").unwrap(),
+            date(2026, 9, 1),
+        );
+        assert!(fs
+            .iter()
+            .any(|f| f.severity == Severity::Warn && f.message.contains("pre-release")));
+    }
+}

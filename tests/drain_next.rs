@@ -1,0 +1,237 @@
+//! `drain-next`, `cordon` and `uncordon` against the test API server: order (control plane
+//! first, oldest kubelet, name), --selector, one node at a time (exit 4), --allow-another,
+//! resume after an interruption, uncordon's version check and --uncordon-upgraded.
+
+mod drain_support;
+
+use drain_support::*;
+use kube_testserver::builders;
+use kube_testserver::k8s_openapi::api::core::v1::Node;
+use kube_testserver::{Cluster, TestServer};
+
+fn labelled(mut n: Node, k: &str, v: &str) -> Node {
+    n.metadata
+        .labels
+        .get_or_insert_with(Default::default)
+        .insert(k.into(), v.into());
+    n
+}
+
+/// API server v1.33.2 (the test server's default); nodes at various kubelets.
+fn fleet() -> Cluster {
+    let mut c = Cluster::new();
+    c.add_node(builders::control_plane_node("cp-2", "v1.33.2"));
+    c.add_node(builders::control_plane_node("cp-1", "v1.32.4"));
+    c.add_node(labelled(builders::node("w-a", "v1.32.4"), "pool", "green"));
+    c.add_node(labelled(builders::node("w-b", "v1.31.9"), "pool", "blue"));
+    c.add_node(labelled(builders::node("w-c", "v1.31.9"), "pool", "blue"));
+    c.add_node(builders::node("w-new", "v1.33.2"));
+    for n in ["cp-1", "w-a", "w-b", "w-c"] {
+        c.add_pod(
+            builders::pod("kube-system", &format!("proxy-{n}"), n)
+                .owner("DaemonSet", "kube-proxy")
+                .build(),
+        );
+    }
+    replicas(&mut c, "app", "web", 2, "w-b");
+    c
+}
+
+#[test]
+fn order_is_control_plane_first_then_oldest_kubelet_then_name() {
+    let server = TestServer::start(fleet());
+    let r = run(&server, &["drain-next", "--dry-run", "-o", "json"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let j = r.json();
+    assert_eq!(j["target"], "v1.33.2");
+    assert_eq!(j["node"], "cp-1", "{}", r.all());
+    assert_eq!(j["queue"], serde_json::json!(["w-b", "w-c", "w-a"]));
+    assert!(
+        j["reason"].as_str().unwrap().contains("control-plane"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(mutations(&server), 0, "{:?}", server.counters());
+
+    // --selector limits the candidates (server-side label selector).
+    let r = run(
+        &server,
+        &["drain-next", "--dry-run", "-l", "pool=blue", "-o", "json"],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(r.json()["node"], "w-b");
+    assert_eq!(r.json()["queue"], serde_json::json!(["w-c"]));
+
+    // --to moves the target: at v1.32.4 only the v1.31 workers are behind.
+    let r = run(
+        &server,
+        &["drain-next", "--dry-run", "--to", "v1.32.4", "-o", "json"],
+    );
+    assert_eq!(r.json()["node"], "w-b", "{}", r.all());
+
+    // Human output says which node and why.
+    let r = run(&server, &["drain-next", "--dry-run"]);
+    assert!(
+        r.stderr
+            .contains("next: cp-1: control-plane node with kubelet v1.32.4 < target v1.33.2"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(mutations(&server), 0);
+}
+
+#[test]
+fn not_ready_and_foreign_cordons_are_skipped_unless_named() {
+    let server = TestServer::start(fleet());
+    server.with_state(|c| {
+        c.set_node_ready("cp-1", false);
+        c.set_node_unschedulable("w-b", true);
+    });
+    let r = run(&server, &["drain-next", "--dry-run", "-o", "json"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let j = r.json();
+    assert_eq!(j["node"], "w-c");
+    let skipped: Vec<&str> = j["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["node"].as_str().unwrap())
+        .collect();
+    assert_eq!(skipped, vec!["cp-1", "w-b"], "{}", r.all());
+    let r = run(&server, &["drain-next", "w-b", "--dry-run", "-o", "json"]);
+    assert_eq!(r.json()["node"], "w-b", "{}", r.all());
+}
+
+#[test]
+fn one_node_at_a_time_uncordon_checks_version() {
+    let server = TestServer::start(fleet());
+    let r = run(&server, &["drain-next"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(cordoned(&server, "cp-1"));
+    let p = progress(&server, "cp-1").expect("progress recorded");
+    assert_eq!(p["state"], "drained");
+    assert_eq!(p["target"], "v1.33.2");
+    assert!(
+        r.stdout.contains("kubectl upgrade uncordon cp-1"),
+        "{}",
+        r.all()
+    );
+
+    // Still in progress: stop with exit 4, touching nothing.
+    let before = mutations(&server);
+    let r = run(&server, &["drain-next"]);
+    assert_eq!(r.code, 4, "{}", r.all());
+    assert!(
+        r.stdout.contains("cp-1") && r.stdout.contains("--allow-another"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(mutations(&server), before);
+
+    // --allow-another drains the next one.
+    let r = run(&server, &["drain-next", "--allow-another"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(cordoned(&server, "w-b"));
+    assert!(pods_on(&server, "w-b").iter().all(|p| p.contains("proxy")));
+
+    // uncordon refuses while cp-1's kubelet is not at the target...
+    let r = run(&server, &["uncordon", "cp-1"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stdout.contains("v1.32.4")
+            && r.stdout.contains("v1.33.2")
+            && r.stdout.contains("--force"),
+        "{}",
+        r.all()
+    );
+    assert!(cordoned(&server, "cp-1"));
+    // ...and when NotReady.
+    server.with_state(|c| {
+        c.set_node_kubelet_version("cp-1", "v1.33.2");
+        c.set_node_ready("cp-1", false);
+    });
+    let r = run(&server, &["uncordon", "cp-1"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(r.stdout.contains("NotReady"), "{}", r.all());
+    server.with_state(|c| c.set_node_ready("cp-1", true));
+    let r = run(&server, &["uncordon", "cp-1"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(!cordoned(&server, "cp-1"));
+    assert!(progress(&server, "cp-1").is_none());
+
+    // --force overrides; w-b is still at v1.31.9.
+    let r = run(&server, &["uncordon", "w-b", "--force"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(!cordoned(&server, "w-b"));
+}
+
+#[test]
+fn uncordon_upgraded_then_next() {
+    let server = TestServer::start(fleet());
+    assert_eq!(run(&server, &["drain-next"]).code, 0);
+    assert!(cordoned(&server, "cp-1"));
+    server.with_state(|c| c.set_node_kubelet_version("cp-1", "v1.33.2"));
+    let r = run(
+        &server,
+        &["drain-next", "--uncordon-upgraded", "-o", "json"],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    let j = r.json();
+    assert_eq!(j["uncordoned"], serde_json::json!(["cp-1"]));
+    assert_eq!(j["node"], "w-b");
+    assert_eq!(j["drain"]["outcome"], "drained");
+    assert!(!cordoned(&server, "cp-1"));
+    assert!(progress(&server, "cp-1").is_none());
+    assert!(cordoned(&server, "w-b"));
+}
+
+#[test]
+fn interrupted_drain_next_is_resumed() {
+    let server = TestServer::start(fleet());
+    // As left by an interrupted run: w-c cordoned, state draining.
+    server.with_state(|c| {
+        c.set_node_unschedulable("w-c", true);
+    });
+    let mut n = node(&server, "w-c");
+    let value = r#"{"state":"draining","target":"v1.33.2","time":"2026-01-01T00:00:00Z","by":"drain-next by ci"}"#;
+    n.metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(PROGRESS.into(), value.into());
+    server.with_state(|c| c.add_node(n));
+    let r = run(&server, &["drain-next"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stderr.contains("next: w-c: resuming"), "{}", r.all());
+    assert_eq!(progress(&server, "w-c").unwrap()["state"], "drained");
+    assert!(!cordoned(&server, "cp-1"), "must not start another node");
+}
+
+#[test]
+fn nothing_to_do_when_all_at_target() {
+    let mut c = Cluster::new();
+    c.add_node(builders::node("a", "v1.33.2"));
+    c.add_node(builders::node("b", "v1.33.2"));
+    let server = TestServer::start(c);
+    let r = run(&server, &["drain-next"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("nothing to do"), "{}", r.all());
+    assert_eq!(mutations(&server), 0);
+}
+
+#[test]
+fn cordon_and_plain_uncordon() {
+    let server = TestServer::start(fleet());
+    let r = run(&server, &["cordon", "w-a", "--dry-run"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("node/w-a cordoned (dry run)"));
+    assert_eq!(mutations(&server), 0);
+    let r = run(&server, &["cordon", "-l", "pool=blue"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(cordoned(&server, "w-b") && cordoned(&server, "w-c") && !cordoned(&server, "w-a"));
+    let r = run(&server, &["cordon", "w-b"]);
+    assert!(r.stdout.contains("already cordoned"), "{}", r.all());
+    // A manual cordon carries no target: uncordon needs no version check.
+    let r = run(&server, &["uncordon", "w-b", "w-c"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(!cordoned(&server, "w-b") && !cordoned(&server, "w-c"));
+}

@@ -1,0 +1,180 @@
+//! `drain` and PodDisruptionBudgets: waves with recovery and no violation, deadlocks caught
+//! before cordoning, 429 then success, several PDBs (500).
+
+mod drain_support;
+
+use drain_support::*;
+use kube_testserver::builders;
+use kube_testserver::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube_testserver::TestServer;
+use std::time::{Duration, Instant};
+
+#[test]
+fn pdb_waves_recover_without_violations() {
+    let mut c = two_nodes();
+    replicas(&mut c, "app", "web", 10, "n1");
+    max_unavailable(&mut c, "app", "web", IntOrString::String("20%".into()));
+    replicas(&mut c, "app", "api", 3, "n1");
+    let server = TestServer::start(c);
+    let t = Instant::now();
+    let r = run(&server, &["drain", "n1", "-o", "json"]);
+    let took = t.elapsed();
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(server.pdb_violations(), 0);
+    assert!(
+        pods_on(&server, "n1").is_empty(),
+        "{:?}",
+        pods_on(&server, "n1")
+    );
+    let j = r.json();
+    assert_eq!(j["outcome"], "drained");
+    assert_eq!(j["evicted"].as_array().map(Vec::len), Some(13));
+    // The budget (2 of 10) forced waves; pods of one PDB queue and send when the watched
+    // status allows, so there is no herd of refused requests...
+    let requests = j["evictionRequests"].as_u64().unwrap_or(0);
+    assert!(
+        (13..=16).contains(&requests),
+        "{requests} eviction requests: {}",
+        r.all()
+    );
+    assert!(
+        j["tooManyRequests"].as_u64().unwrap_or(99) <= 3,
+        "{}",
+        r.all()
+    );
+    // ...each pod was evicted exactly once...
+    let acc = accepted_evictions(&server);
+    assert_eq!(acc.len(), 13);
+    assert!(acc.values().all(|&n| n == 1), "{acc:?}");
+    // ...and waiting followed the PDB's status (watch), not a fixed 5 s sleep per refusal:
+    // 5 waves of ~0.5 s (grace 200 ms + ready 300 ms) take far less than 5 x 5 s.
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    assert!(
+        server.count("watch", "poddisruptionbudgets") >= 1,
+        "{:?}",
+        server.counters()
+    );
+}
+
+#[test]
+fn pdb_that_can_never_allow_is_caught_before_cordon() {
+    let mut c = two_nodes();
+    c.add_pod(
+        builders::pod("app", "db-0", "n1")
+            .owner("StatefulSet", "db")
+            .labels(&[("app", "db")])
+            .build(),
+    );
+    min_available(&mut c, "app", "db", IntOrString::Int(1));
+    replicas(&mut c, "app", "cache", 2, "n1");
+    max_unavailable(&mut c, "app", "cache", IntOrString::Int(0));
+    replicas(&mut c, "app", "web", 2, "n1");
+    let server = TestServer::start(c);
+    let r = run(&server, &["drain", "n1"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    for needle in [
+        "PDB app/db",
+        "minAvailable 1",
+        "PDB app/cache",
+        "maxUnavailable 0",
+        "app/db-0",
+        "--ignore-blockers",
+        "not cordoned",
+    ] {
+        assert!(r.stdout.contains(needle), "missing {needle}: {}", r.all());
+    }
+    assert_eq!(server.count("patch", "nodes"), 0, "{:?}", server.counters());
+    assert!(!cordoned(&server, "n1"));
+    assert!(server.evictions().is_empty());
+
+    // --ignore-blockers goes ahead; the blocked evictions wait until --timeout, the node stays cordoned.
+    let r = run(
+        &server,
+        &["drain", "n1", "--ignore-blockers", "--timeout", "2s"],
+    );
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stdout.contains("timed out") && r.stdout.contains("node left cordoned"),
+        "{}",
+        r.all()
+    );
+    assert!(r.stdout.contains("app/db-0"), "{}", r.all());
+    assert!(cordoned(&server, "n1"));
+    assert_eq!(progress(&server, "n1").unwrap()["state"], "failed");
+    assert_eq!(server.pdb_violations(), 0);
+    // The unblocked pods went.
+    assert!(!pods_on(&server, "n1")
+        .iter()
+        .any(|p| p.starts_with("app/web-")));
+}
+
+#[test]
+fn too_many_requests_then_success() {
+    let mut c = two_nodes();
+    replicas(&mut c, "app", "web", 3, "n1");
+    let server = TestServer::start(c);
+    server.fail_next_evictions(3, 429);
+    let t = Instant::now();
+    let r = run(&server, &["drain", "n1", "-o", "json"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let statuses: Vec<u16> = server.evictions().iter().map(|e| e.status).collect();
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 429).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|&&s| (200..300).contains(&s))
+            .count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(r.json()["tooManyRequests"], 3);
+    assert!(pods_on(&server, "n1").is_empty());
+    // One backoff step (1 s), not kubectl's 5 s.
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+}
+
+#[test]
+fn pod_under_several_pdbs() {
+    let mut c = two_nodes();
+    replicas(&mut c, "app", "web", 2, "n1");
+    c.add_pdb(builders::pdb_max_unavailable(
+        "app",
+        "web-a",
+        &[("app", "web")],
+        IntOrString::Int(1),
+    ));
+    c.add_pdb(builders::pdb_max_unavailable(
+        "app",
+        "web-b",
+        &[("app", "web")],
+        IntOrString::Int(1),
+    ));
+    let server = TestServer::start(c);
+
+    // Preflight names both PDBs and stops before cordoning.
+    let r = run(&server, &["drain", "n1"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stdout.contains("app/web-a + app/web-b") && r.stdout.contains("500"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(server.count("patch", "nodes"), 0);
+
+    // Forced past the preflight, the server answers 500; the message names the PDBs.
+    let r = run(&server, &["drain", "n1", "--ignore-blockers"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(server.evictions().iter().any(|e| e.status == 500));
+    assert!(
+        r.stdout
+            .contains("more than one PodDisruptionBudget (app/web-a + app/web-b)"),
+        "{}",
+        r.all()
+    );
+    assert!(r.stdout.contains("node left cordoned"), "{}", r.all());
+    assert!(cordoned(&server, "n1"));
+}

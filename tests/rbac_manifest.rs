@@ -1,0 +1,290 @@
+//! `deploy/rbac.yaml` parses as typed RBAC objects and keeps its promises: `check` is
+//! read-only, `drain` adds only the writes a drain makes, nothing is a wildcard, and pods
+//! are never deleted directly. [`granted`] turns the roles into the (verb, resource) pairs
+//! the test API server's RBAC mode takes (`TestServer::rbac_allow_only`).
+
+use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Role};
+use serde::Deserialize;
+use std::collections::BTreeSet;
+
+/// Every document of deploy/rbac.yaml: (kind, name, rules).
+fn documents() -> Vec<(String, String, Vec<PolicyRule>)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/rbac.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut out = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let value = serde_yaml::Value::deserialize(doc).unwrap();
+        if value.is_null() {
+            continue;
+        }
+        let kind = value["kind"].as_str().unwrap_or_default().to_string();
+        let (name, rules) = match kind.as_str() {
+            "ClusterRole" => {
+                let r: ClusterRole = serde_yaml::from_value(value).unwrap();
+                (
+                    r.metadata.name.unwrap_or_default(),
+                    r.rules.unwrap_or_default(),
+                )
+            }
+            "Role" => {
+                let r: Role = serde_yaml::from_value(value).unwrap();
+                assert_eq!(r.metadata.namespace.as_deref(), Some("kube-system"));
+                (
+                    r.metadata.name.unwrap_or_default(),
+                    r.rules.unwrap_or_default(),
+                )
+            }
+            other => panic!(
+                "unexpected kind {other} in deploy/rbac.yaml (bindings are examples in comments)"
+            ),
+        };
+        out.push((kind, name, rules));
+    }
+    out
+}
+
+/// (verb, resource) pairs granted by the named roles, spelled like the test API server's
+/// RBAC mode: `pods`, `pods/eviction`, `poddisruptionbudgets`, `configmaps`, and
+/// non-resource URLs as themselves (`/version`).
+fn granted(names: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for (kind, name, rules) in documents() {
+        if !names.contains(&(kind.as_str(), name.as_str())) {
+            continue;
+        }
+        for rule in rules {
+            let targets: Vec<String> = rule
+                .resources
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .chain(rule.non_resource_urls.clone().unwrap_or_default())
+                .collect();
+            for verb in &rule.verbs {
+                for t in &targets {
+                    out.insert((verb.clone(), t.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn pairs(p: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    p.iter()
+        .map(|(v, r)| (v.to_string(), r.to_string()))
+        .collect()
+}
+
+const CHECK: &[(&str, &str)] = &[
+    ("ClusterRole", "kubectl-upgrade-check"),
+    ("Role", "kubectl-upgrade-check"),
+];
+const CHECK_CLUSTER: &[(&str, &str)] = &[("ClusterRole", "kubectl-upgrade-check")];
+const DRAIN: &[(&str, &str)] = &[("ClusterRole", "kubectl-upgrade-drain")];
+const DRAIN_DELETE: &[(&str, &str)] = &[("ClusterRole", "kubectl-upgrade-drain-delete")];
+
+#[test]
+fn roles_parse_and_are_named() {
+    let names: Vec<(String, String)> = documents().into_iter().map(|(k, n, _)| (k, n)).collect();
+    let want = [
+        ("ClusterRole", "kubectl-upgrade-check"),
+        ("Role", "kubectl-upgrade-check"),
+        ("ClusterRole", "kubectl-upgrade-drain"),
+        ("ClusterRole", "kubectl-upgrade-drain-delete"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(k, n)| (k.to_string(), n.to_string()))
+        .collect();
+    assert_eq!(names, want);
+}
+
+#[test]
+fn check_is_read_only() {
+    let check = granted(CHECK);
+    assert!(!check.is_empty());
+    for (verb, resource) in &check {
+        assert!(
+            ["get", "list", "watch"].contains(&verb.as_str()),
+            "check grants {verb} {resource}"
+        );
+    }
+    assert!(check.contains(&("list".into(), "nodes".into())));
+    assert!(check.contains(&("get".into(), "/version".into())));
+}
+
+#[test]
+fn drain_adds_only_the_writes_of_a_drain() {
+    let check = granted(CHECK_CLUSTER);
+    let drain = granted(DRAIN);
+    let missing: Vec<_> = check.difference(&drain).collect();
+    assert!(
+        missing.is_empty(),
+        "drain-next reads what check reads cluster-wide: {missing:?}"
+    );
+    let writes: BTreeSet<_> = drain
+        .iter()
+        .filter(|(v, _)| !["get", "list", "watch"].contains(&v.as_str()))
+        .cloned()
+        .collect();
+    assert_eq!(
+        writes,
+        pairs(&[("patch", "nodes"), ("create", "pods/eviction")])
+    );
+    // Pods are deleted directly only with --disable-eviction, through a separate role.
+    assert_eq!(granted(DRAIN_DELETE), pairs(&[("delete", "pods")]));
+    assert!(!granted(CHECK)
+        .iter()
+        .chain(&drain)
+        .any(|(v, _)| v == "delete"));
+}
+
+#[test]
+fn no_wildcards_and_narrow_configmap_access() {
+    for (kind, name, rules) in documents() {
+        for rule in &rules {
+            let all: Vec<&String> = rule
+                .verbs
+                .iter()
+                .chain(rule.resources.iter().flatten())
+                .chain(rule.api_groups.iter().flatten())
+                .chain(rule.non_resource_urls.iter().flatten())
+                .collect();
+            assert!(
+                all.iter().all(|s| !s.contains('*')),
+                "{kind} {name}: wildcard in {rule:?}"
+            );
+            if rule.resources.iter().flatten().any(|r| r == "configmaps") {
+                assert_eq!(kind, "Role", "configmaps only through the kube-system Role");
+                assert_eq!(
+                    rule.resource_names.as_deref(),
+                    Some(&["kubeadm-config".to_string()][..])
+                );
+                assert_eq!(rule.verbs, ["get"]);
+            }
+        }
+    }
+}
+
+mod against_the_test_server {
+    use super::*;
+    use kube_testserver::builders::{
+        control_plane_node, kubeadm_config, node, pdb_max_unavailable, pod,
+    };
+    use kube_testserver::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    use kube_testserver::{Cluster, TestServer};
+    use std::process::{Command, Output};
+
+    fn server() -> TestServer {
+        let mut c = Cluster::new();
+        c.add_node(control_plane_node("cp-1", "v1.33.2"));
+        c.add_node(node("worker-1", "v1.33.2"));
+        c.add_node(node("worker-2", "v1.33.2"));
+        c.add_configmap(kubeadm_config("v1.33.2"));
+        for (name, on) in [("web-1", "worker-1"), ("web-2", "worker-2")] {
+            c.add_pod(
+                pod("default", name, on)
+                    .owner("ReplicaSet", "web-5d8f")
+                    .labels(&[("app", "web")])
+                    .build(),
+            );
+        }
+        c.add_pdb(pdb_max_unavailable(
+            "default",
+            "web",
+            &[("app", "web")],
+            IntOrString::Int(1),
+        ));
+        TestServer::start(c)
+    }
+
+    fn run(server: &TestServer, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_kubectl-upgrade"))
+            .arg("--kubeconfig")
+            .arg(server.kubeconfig())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    }
+
+    fn allow(server: &TestServer, roles: &[(&str, &str)]) {
+        server.rbac_allow_only(granted(roles).into_iter().collect());
+    }
+
+    #[test]
+    fn check_runs_with_the_check_roles_and_changes_nothing() {
+        let s = server();
+        allow(&s, CHECK);
+        let out = run(&s, &["check"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            matches!(out.status.code(), Some(0..=2)),
+            "exit {:?}: {stderr}",
+            out.status.code()
+        );
+        assert!(!stderr.contains("forbidden"), "{stderr}");
+        let writes: Vec<_> = s
+            .counters()
+            .into_keys()
+            .filter(|(v, _)| !["get", "list", "watch"].contains(&v.as_str()))
+            .collect();
+        assert!(writes.is_empty(), "check must not write: {writes:?}");
+        assert!(
+            s.count("get", "configmaps") >= 1,
+            "kubeadm-config read through the Role: {:?}",
+            s.counters()
+        );
+    }
+
+    #[test]
+    fn drain_runs_with_the_drain_role() {
+        let s = server();
+        allow(&s, DRAIN);
+        let out = run(&s, &["drain", "worker-1", "--timeout", "60s"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(
+            s.count("create", "pods/eviction") >= 1,
+            "{:?}",
+            s.counters()
+        );
+        assert_eq!(s.count("delete", "pods"), 0);
+        assert_eq!(s.pdb_violations(), 0);
+        assert!(
+            s.with_state(|c| c
+                .node("worker-1")
+                .and_then(|n| n.spec.as_ref()?.unschedulable))
+                == Some(true)
+        );
+    }
+
+    #[test]
+    fn drain_with_only_the_check_roles_names_the_missing_grant() {
+        let s = server();
+        allow(&s, CHECK);
+        let out = run(&s, &["drain", "worker-2", "--timeout", "60s"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{stderr}");
+        assert!(stderr.contains("deploy/rbac.yaml"), "{stderr}");
+        // `grant verb "V" on resource "R"`: a grant the drain role has and check's lack.
+        let grant = |key: &str| {
+            let at = stderr.find(key).map(|i| i + key.len())?;
+            let rest = &stderr[at..];
+            rest.find('"').map(|end| rest[..end].to_string())
+        };
+        let named = (
+            grant("verb \"").unwrap_or_default(),
+            grant("resource \"").unwrap_or_default(),
+        );
+        let only_drain: BTreeSet<_> = granted(DRAIN)
+            .difference(&granted(CHECK))
+            .cloned()
+            .collect();
+        assert!(
+            only_drain.contains(&named),
+            "{named:?} should be one of {only_drain:?}: {stderr}"
+        );
+    }
+}
