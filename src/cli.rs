@@ -13,7 +13,7 @@ Exit codes:
   2   check: skew violations or unsupported version; drain: blocked or timed out (node left cordoned)
   3   could not read or change the cluster (connect, auth, RBAC, API error)
   4   drain-next: a node drained earlier is still in progress (use --allow-another)
-  64  usage error (bad flag, malformed version, unreadable file)
+  64  usage error (bad flag, malformed version, unreadable file, unknown node)
   130 interrupted (node left cordoned; rerun the printed command to resume)";
 
 #[derive(Debug, Parser)]
@@ -42,7 +42,9 @@ pub struct Global {
     /// Output format: table (default), wide (per node), json or yaml.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
-    /// Namespace for commands that take one (drain's --pod-selector scope). Default: all.
+    /// drain and drain-next only: remove only pods in this namespace; pods in other namespaces
+    /// stay on the node and are neither checked nor listed. Ignored by other commands.
+    /// Default: every namespace (the kubeconfig context's namespace is not used).
     #[arg(short = 'n', long, global = true, value_name = "NS")]
     pub namespace: Option<String>,
 }

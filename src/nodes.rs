@@ -6,7 +6,6 @@ use crate::inventory::NodeFacts;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// Annotation on a node holding [`Progress`] as JSON, written by `drain` and `drain-next`.
 pub const PROGRESS_ANNOTATION: &str = "kubectl-upgrade.io/drain-progress";
@@ -15,7 +14,7 @@ pub const PROGRESS_ANNOTATION: &str = "kubectl-upgrade.io/drain-progress";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProgressState {
-    /// Cordoned, no pod evicted yet.
+    /// Cordoned, no pod evicted yet (written with the cordon itself).
     Cordoned,
     /// Evictions under way (or interrupted: a rerun resumes).
     Draining,
@@ -79,6 +78,14 @@ impl Progress {
         // Serializing a struct of strings and a unit enum cannot fail.
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// The error for a node name that does not exist: bad input (exit 64), one line, the same
+/// for every command that takes node names.
+pub fn not_found(name: &str) -> CliError {
+    CliError::usage(format!(
+        "node {name} not found; check the name with `kubectl get nodes`"
+    ))
 }
 
 /// Server-side dry-run flag for patches.
@@ -164,66 +171,10 @@ pub async fn write_progress(
 }
 
 /// Reduce a Node to [`NodeFacts`] keeping every label (drain-next's `--selector` is applied
-/// server-side, but labels help messages) and the progress annotation.
-pub fn node_facts(node: &Node) -> NodeFacts {
-    let meta = &node.metadata;
-    let labels: BTreeMap<String, String> = meta.labels.clone().unwrap_or_default();
-    let mut roles: Vec<String> = labels
-        .keys()
-        .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/"))
-        .filter(|r| !r.is_empty())
-        .map(str::to_string)
-        .collect();
-    if let Some(role) = labels.get("kubernetes.io/role") {
-        if !roles.contains(role) {
-            roles.push(role.clone());
-        }
-    }
-    let spec = node.spec.as_ref();
-    let status = node.status.as_ref();
-    let info = status.and_then(|s| s.node_info.as_ref());
-    let ready = status
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
-        .is_some_and(|c| c.status == "True");
-    let taints = spec
-        .and_then(|s| s.taints.as_ref())
-        .map(|ts| {
-            ts.iter()
-                .map(|t| {
-                    format!(
-                        "{}={}:{}",
-                        t.key,
-                        t.value.clone().unwrap_or_default(),
-                        t.effect
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    NodeFacts {
-        name: meta.name.clone().unwrap_or_default(),
-        roles,
-        kubelet_version: info.map(|i| i.kubelet_version.clone()).unwrap_or_default(),
-        kube_proxy_version: info
-            .map(|i| i.kube_proxy_version.clone())
-            .unwrap_or_default(),
-        container_runtime: info
-            .map(|i| i.container_runtime_version.clone())
-            .unwrap_or_default(),
-        os_image: info.map(|i| i.os_image.clone()).unwrap_or_default(),
-        kernel_version: info.map(|i| i.kernel_version.clone()).unwrap_or_default(),
-        architecture: info.map(|i| i.architecture.clone()).unwrap_or_default(),
-        ready,
-        unschedulable: spec.and_then(|s| s.unschedulable).unwrap_or(false),
-        taints,
-        labels,
-        provider_id: spec.and_then(|s| s.provider_id.clone()).unwrap_or_default(),
-        progress: meta
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(PROGRESS_ANNOTATION).cloned()),
-    }
+/// server-side, but labels help messages) and the progress annotation. Same reduction as
+/// `check`'s (roles, taints): [`crate::inventory::reduce::node_facts`].
+pub fn node_facts(node: Node) -> NodeFacts {
+    crate::inventory::reduce::node_facts(node, |_| true)
 }
 
 #[cfg(test)]
@@ -254,6 +205,50 @@ mod tests {
         for (raw, ok) in cases {
             assert_eq!(Progress::parse(raw).is_some(), ok, "{raw:?}");
         }
+    }
+
+    #[test]
+    fn node_facts_read_roles_and_taints_like_check() {
+        let node: Node = serde_json::from_value(serde_json::json!({
+            "metadata": {
+                "name": "n1",
+                "labels": {
+                    "node-role.kubernetes.io/worker": "",
+                    "node-role.kubernetes.io/control-plane": "",
+                    "kubernetes.io/role": "infra",
+                    "team": "a"
+                },
+                "annotations": {PROGRESS_ANNOTATION: "{}"}
+            },
+            "spec": {
+                "unschedulable": true,
+                "taints": [
+                    {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"},
+                    {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"},
+                    {"key": "x", "value": "", "effect": "NoExecute"}
+                ]
+            }
+        }))
+        .unwrap();
+        let drain = node_facts(node.clone());
+        let mut r = crate::inventory::Reducer::new("t");
+        r.node(node);
+        let check = r.finish().nodes.remove(0);
+        assert_eq!(drain.roles, ["control-plane", "infra", "worker"]);
+        assert_eq!(
+            drain.taints,
+            [
+                "dedicated=gpu:NoSchedule",
+                "node-role.kubernetes.io/control-plane:NoSchedule",
+                "x:NoExecute"
+            ]
+        );
+        assert_eq!((&drain.roles, &drain.taints), (&check.roles, &check.taints));
+        assert!(drain.unschedulable && check.unschedulable);
+        assert_eq!(drain.progress.as_deref(), Some("{}"));
+        assert_eq!(drain.progress, check.progress);
+        // drain keeps every label, check only the ones it uses.
+        assert!(drain.labels.contains_key("team") && !check.labels.contains_key("team"));
     }
 
     #[test]

@@ -59,7 +59,9 @@ impl Finding {
     }
 }
 
+use crate::drain::order::{self, Standing};
 use crate::inventory::{Component, Inventory};
+use crate::nodes::Progress;
 use crate::path::Plan;
 use crate::releases::Calendar;
 use crate::setup::Setup;
@@ -142,7 +144,8 @@ pub struct NodeRow {
     pub ready: bool,
     pub unschedulable: bool,
     pub taints: Vec<String>,
-    /// drain-next progress annotation, when a drain is in progress or done.
+    /// The drain progress annotation (raw JSON) while the node is cordoned by a drain or
+    /// drain-next; absent once the node is schedulable again (a leftover record is stale).
     pub progress: Option<String>,
 }
 
@@ -288,7 +291,8 @@ fn node_rows(inv: &Inventory) -> Vec<NodeRow> {
             ready: n.ready,
             unschedulable: n.unschedulable,
             taints: n.taints.clone(),
-            progress: n.progress.clone(),
+            // Only a current record: one left on a schedulable node is stale.
+            progress: n.progress.clone().filter(|_| n.unschedulable),
         })
         .collect()
 }
@@ -311,23 +315,55 @@ fn node_findings(inv: &Inventory) -> Vec<Finding> {
             "upgrade a healthy cluster: every node Ready before the control plane moves",
         ));
     }
-    for n in &inv.nodes {
-        if let Some(p) = &n.progress {
-            out.push(Finding::new(
-                Section::Nodes,
-                Severity::Info,
-                n.name.clone(),
-                format!("drain-next in progress: {p}"),
-                "one node at a time: finish this node (upgrade, then `kubectl upgrade uncordon`) before the next",
-            ));
-        }
+    // Progress records count only while the node is cordoned: one left on a node uncordoned
+    // with plain `kubectl uncordon` is stale and ignored.
+    let mut by_drain: Vec<&str> = Vec::new();
+    let mut cordoned: Vec<&str> = Vec::new();
+    for n in inv.nodes.iter().filter(|n| n.unschedulable) {
+        let Some(p) = Progress::parse(n.progress.as_deref()) else {
+            cordoned.push(&n.name);
+            continue;
+        };
+        let goal = p.target.as_deref().unwrap_or("the target");
+        let message = match order::standing(n, &p, None) {
+            None => {
+                // Written by plain `drain`: no target to wait for, not drain-next's concern.
+                by_drain.push(&n.name);
+                continue;
+            }
+            Some(Standing::Unfinished) => format!(
+                "drain-next in progress: its drain stopped in state '{}' ({}, {}); `kubectl upgrade drain-next {}` resumes it",
+                p.state.as_str(),
+                p.by,
+                p.time,
+                n.name
+            ),
+            Some(Standing::AwaitingUpgrade) => format!(
+                "drain-next in progress: drained for {goal} ({}, {}); upgrade it, then `kubectl upgrade uncordon {}`",
+                p.by, p.time, n.name
+            ),
+            Some(Standing::Upgraded) => format!(
+                "back Ready at {goal} after drain-next but still cordoned: `kubectl upgrade uncordon {}`",
+                n.name
+            ),
+        };
+        out.push(Finding::new(
+            Section::Nodes,
+            Severity::Info,
+            n.name.clone(),
+            message,
+            "one node at a time: finish this node (upgrade, then `kubectl upgrade uncordon`) before the next",
+        ));
     }
-    let cordoned: Vec<&str> = inv
-        .nodes
-        .iter()
-        .filter(|n| n.unschedulable && n.progress.is_none())
-        .map(|n| n.name.as_str())
-        .collect();
+    if !by_drain.is_empty() {
+        out.push(Finding::new(
+            Section::Nodes,
+            Severity::Info,
+            name_list("drained by `kubectl upgrade drain`", &by_drain),
+            "cordoned by a plain drain: `kubectl upgrade uncordon` when done; drain-next does not count them as in progress and skips them unless named",
+            "nothing touches a node the user did not select",
+        ));
+    }
     if !cordoned.is_empty() {
         out.push(Finding::new(
             Section::Nodes,
@@ -397,7 +433,7 @@ pub fn build(inv: &Inventory, ctx: &Context) -> Result<CheckReport, crate::exit:
                 .as_ref()
                 .and_then(|k| k.kubernetes_version.clone()),
             node_count: inv.nodes.len(),
-            pod_count: inv.pods.len(),
+            pod_count: inv.pods_seen,
             pdb_count: inv.pdbs.len(),
             release_data_as_of: ctx.calendar.as_of.to_string(),
             notes: inv.notes.clone(),
@@ -463,6 +499,120 @@ mod tests {
             let s = summarize(&findings);
             assert_eq!((s.verdict, s.exit_code), (verdict, code));
         }
+    }
+
+    #[test]
+    fn progress_notes_only_for_nodes_still_cordoned() {
+        use crate::inventory::NodeFacts;
+        use crate::nodes::ProgressState;
+        let record = |state: ProgressState, target: Option<&str>, by: &str| {
+            Some(
+                Progress {
+                    state,
+                    target: target.map(str::to_string),
+                    time: "2026-01-01T00:00:00Z".into(),
+                    by: by.into(),
+                }
+                .to_json(),
+            )
+        };
+        let t = Some("v1.33.2");
+        let node =
+            |name: &str, kubelet: &str, cordoned: bool, progress: Option<String>| NodeFacts {
+                name: name.into(),
+                kubelet_version: kubelet.into(),
+                ready: true,
+                unschedulable: cordoned,
+                progress,
+                ..NodeFacts::default()
+            };
+        let inv = Inventory {
+            nodes: vec![
+                node(
+                    "resuming",
+                    "v1.32.0",
+                    true,
+                    record(ProgressState::Cordoned, t, "drain-next by a"),
+                ),
+                node(
+                    "waiting",
+                    "v1.32.0",
+                    true,
+                    record(ProgressState::Drained, t, "drain-next by a"),
+                ),
+                node(
+                    "upgraded",
+                    "v1.33.2",
+                    true,
+                    record(ProgressState::Drained, t, "drain-next by a"),
+                ),
+                // Uncordoned with plain `kubectl uncordon`: the record is stale.
+                node(
+                    "stale",
+                    "v1.32.0",
+                    false,
+                    record(ProgressState::Drained, t, "drain-next by a"),
+                ),
+                node(
+                    "plain",
+                    "v1.32.0",
+                    true,
+                    record(ProgressState::Drained, None, "drain by b"),
+                ),
+                node("manual", "v1.32.0", true, None),
+                node("garbled", "v1.32.0", true, Some("not json".into())),
+            ],
+            ..Inventory::default()
+        };
+        let f = node_findings(&inv);
+        let about = |s: &str| -> Vec<&Finding> { f.iter().filter(|x| x.subject == s).collect() };
+        let in_progress: Vec<&str> = f
+            .iter()
+            .filter(|x| x.message.starts_with("drain-next in progress"))
+            .map(|x| x.subject.as_str())
+            .collect();
+        assert_eq!(in_progress, ["resuming", "waiting"], "{f:#?}");
+        assert!(
+            about("resuming")[0].message.contains("'cordoned'"),
+            "{f:#?}"
+        );
+        assert!(
+            about("waiting")[0]
+                .message
+                .contains("`kubectl upgrade uncordon waiting`"),
+            "{f:#?}"
+        );
+        let up = &about("upgraded")[0].message;
+        assert!(
+            up.contains("still cordoned") && up.contains("uncordon upgraded"),
+            "{up}"
+        );
+        assert!(f.iter().all(|x| !x.subject.contains("stale")), "{f:#?}");
+        let drained = f
+            .iter()
+            .find(|x| x.subject.starts_with("drained by `kubectl upgrade drain`"))
+            .expect("plain drain group");
+        assert_eq!(
+            drained.subject,
+            "drained by `kubectl upgrade drain` (1 node: plain)"
+        );
+        let foreign = f
+            .iter()
+            .find(|x| x.subject.starts_with("cordoned"))
+            .expect("foreign cordons");
+        assert_eq!(foreign.subject, "cordoned (2 nodes: manual, garbled)");
+        assert!(f.iter().all(|x| x.severity == Severity::Info));
+        // The node rows keep a record only while it is current.
+        let rows = node_rows(&inv);
+        let progress_of = |n: &str| {
+            rows.iter()
+                .find(|r| r.name == n)
+                .unwrap()
+                .progress
+                .is_some()
+        };
+        assert!(progress_of("waiting") && progress_of("plain"));
+        assert!(!progress_of("stale") && !progress_of("manual"));
     }
 
     #[test]

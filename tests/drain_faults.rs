@@ -7,28 +7,7 @@ mod drain_support;
 use drain_support::*;
 use kube_testserver::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube_testserver::{Options, OutageMode, TestServer};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn spawn(server: &TestServer, args: &[&str]) -> std::process::Child {
-    Command::new(assert_cmd::cargo::cargo_bin("kubectl-upgrade"))
-        .arg("--kubeconfig")
-        .arg(server.kubeconfig())
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawned")
-}
 
 fn outage_mid_drain(mode: OutageMode) {
     let mut c = two_nodes();
@@ -65,6 +44,8 @@ fn outage_mid_drain_service_unavailable() {
     outage_mid_drain(OutageMode::ServiceUnavailable);
 }
 
+// Sending SIGINT needs a Unix; Ctrl-C on Windows goes through the console, not a signal.
+#[cfg(unix)]
 #[test]
 fn sigint_leaves_node_cordoned_and_rerun_resumes() {
     let mut c = two_nodes();
@@ -152,4 +133,37 @@ fn forbidden_listing_changes_nothing() {
     );
     assert_eq!(mutations(&server), 0);
     assert!(!cordoned(&server, "n1"));
+}
+
+#[test]
+fn error_mid_drain_counts_the_evictions_already_accepted() {
+    let mut c = two_nodes();
+    replicas(&mut c, "app", "web", 3, "n1");
+    // minAvailable 1 of 3: two evictions go at once, the third waits for a replacement to be
+    // Ready (2 s). Evicted pods stay terminating (30 s grace, not capped) while the drain stops.
+    min_available(&mut c, "app", "web", IntOrString::Int(1));
+    let opts = Options {
+        grace_cap: Duration::from_secs(60),
+        ready_delay: Duration::from_secs(2),
+        ..Options::default()
+    };
+    let server = TestServer::start_with(c, opts);
+    let child = spawn(&server, &["drain", "n1", "--timeout", "60s"]);
+    wait_until("two evictions", Duration::from_secs(20), || {
+        accepted_evictions(&server).len() >= 2
+    });
+    // The third eviction is refused by RBAC: a fatal error mid-drain.
+    server.forbid("create", "pods/eviction");
+    let r = Run::from(child.wait_with_output().expect("finished"));
+    assert_eq!(r.code, 3, "{}", r.all());
+    assert_eq!(accepted_evictions(&server).len(), 2);
+    assert!(
+        r.stdout
+            .contains("node left cordoned (2 pod(s) evicted or deleted before the error)"),
+        "{}",
+        r.all()
+    );
+    assert!(cordoned(&server, "n1"));
+    assert_eq!(progress(&server, "n1").unwrap()["state"], "failed");
+    assert_eq!(server.pdb_violations(), 0);
 }

@@ -235,3 +235,181 @@ fn cordon_and_plain_uncordon() {
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(!cordoned(&server, "w-b") && !cordoned(&server, "w-c"));
 }
+
+/// Give `node` a progress record as drain-next leaves it (and cordon it unless `cordon` is false).
+fn mark(server: &TestServer, node_name: &str, state: &str, by: &str, cordon: bool) {
+    if cordon {
+        server.with_state(|c| c.set_node_unschedulable(node_name, true));
+    }
+    let mut n = node(server, node_name);
+    let value = format!(
+        r#"{{"state":"{state}","target":"v1.33.2","time":"2026-01-01T00:00:00Z","by":"{by}"}}"#
+    );
+    n.metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(PROGRESS.into(), value);
+    server.with_state(|c| c.add_node(n));
+}
+
+#[test]
+fn named_node_waits_for_the_node_in_progress() {
+    let server = TestServer::start(fleet());
+    assert_eq!(run(&server, &["drain-next"]).code, 0);
+    assert!(cordoned(&server, "cp-1"));
+
+    // Another node named while cp-1 awaits its upgrade: exit 4 naming cp-1, nothing changed.
+    let before = mutations(&server);
+    let r = run(&server, &["drain-next", "w-b"]);
+    assert_eq!(r.code, 4, "{}", r.all());
+    for needle in [
+        "w-b not drained",
+        "cp-1",
+        "kubectl upgrade uncordon cp-1",
+        "--allow-another",
+    ] {
+        assert!(r.stdout.contains(needle), "missing {needle}: {}", r.all());
+    }
+    assert_eq!(mutations(&server), before);
+    assert!(!cordoned(&server, "w-b"));
+
+    // Naming the node in progress resumes it (drains it again), and only it.
+    let r = run(&server, &["drain-next", "cp-1"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stderr.contains("next: cp-1: resuming"), "{}", r.all());
+    assert!(cordoned(&server, "cp-1") && !cordoned(&server, "w-b"));
+    assert_eq!(progress(&server, "cp-1").unwrap()["state"], "drained");
+
+    // --allow-another drains the named node.
+    let r = run(
+        &server,
+        &["drain-next", "w-b", "--allow-another", "-o", "json"],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(r.json()["node"], "w-b");
+    assert!(cordoned(&server, "w-b"));
+    assert!(pods_on(&server, "w-b").iter().all(|p| p.contains("proxy")));
+    assert!(cordoned(&server, "cp-1"), "cp-1 untouched");
+}
+
+#[test]
+fn named_node_does_not_resume_another_unfinished_drain() {
+    let server = TestServer::start(fleet());
+    // As left by an interrupted drain-next of w-c.
+    mark(&server, "w-c", "draining", "drain-next by ci", true);
+    let before = mutations(&server);
+    let r = run(&server, &["drain-next", "w-b"]);
+    assert_eq!(r.code, 4, "{}", r.all());
+    assert!(
+        r.stdout.contains("w-c") && r.stdout.contains("'draining'"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stdout.contains("--allow-another") && r.stdout.contains("kubectl upgrade uncordon w-c"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(mutations(&server), before, "neither w-c nor w-b touched");
+    assert_eq!(progress(&server, "w-c").unwrap()["state"], "draining");
+    assert!(!cordoned(&server, "w-b"));
+
+    let r = run(&server, &["drain-next", "w-b", "--allow-another"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stderr.contains("next: w-b: named"), "{}", r.all());
+    assert!(cordoned(&server, "w-b"));
+    assert_eq!(progress(&server, "w-c").unwrap()["state"], "draining");
+}
+
+#[test]
+fn unknown_node_is_a_usage_error_for_every_command() {
+    let server = TestServer::start(fleet());
+    let want = "error: node nope not found; check the name with `kubectl get nodes`";
+    for args in [
+        &["drain", "nope"][..],
+        &["drain-next", "nope"][..],
+        &["cordon", "nope"][..],
+        &["uncordon", "nope"][..],
+        // Checked before anything changes: w-a is not cordoned.
+        &["cordon", "w-a", "nope"][..],
+        &["drain-next", "nope", "--dry-run"][..],
+    ] {
+        let r = run(&server, args);
+        assert_eq!(r.code, 64, "{args:?}: {}", r.all());
+        assert_eq!(r.stderr.trim_end(), want, "{args:?}: {}", r.all());
+    }
+    assert_eq!(mutations(&server), 0, "{:?}", server.counters());
+    assert!(!cordoned(&server, "w-a"));
+}
+
+/// A node drained by drain-next and then uncordoned with plain `kubectl uncordon` keeps a
+/// stale record: it does not count as in progress, `uncordon` removes it without a version
+/// check, and `cordon` drops it (a manual cordon is not a drain).
+#[test]
+fn stale_progress_records_do_not_count() {
+    let server = TestServer::start(fleet());
+    mark(&server, "w-a", "drained", "drain-next by ci", false);
+    mark(&server, "w-c", "drained", "drain-next by ci", false);
+    let r = run(&server, &["drain-next", "--dry-run", "-o", "json"]);
+    assert_eq!(r.code, 0, "not in progress: {}", r.all());
+    assert_eq!(r.json()["node"], "cp-1");
+
+    // w-a still runs v1.32.4, below the record's target: no refusal, it is schedulable.
+    let r = run(&server, &["uncordon", "w-a"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("stale"), "{}", r.all());
+    assert!(progress(&server, "w-a").is_none());
+
+    let r = run(&server, &["cordon", "w-c"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(cordoned(&server, "w-c"));
+    assert!(progress(&server, "w-c").is_none());
+    // So drain-next sees a foreign cordon, not a node of its own in progress.
+    let r = run(&server, &["drain-next", "--dry-run", "-o", "json"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(r.json()["node"], "cp-1");
+}
+
+/// A node drained by plain `drain` carries a record without a target: drain-next does not
+/// count it as in progress, skips it as cordoned by `drain`, and `uncordon` needs no check.
+#[test]
+fn plain_drain_is_not_drain_next_progress() {
+    let server = TestServer::start(fleet());
+    let r = run(&server, &["drain", "w-b"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let p = progress(&server, "w-b").expect("drain records progress");
+    assert_eq!(p["state"], "drained");
+    assert!(p.get("target").is_none(), "{p}");
+    let r = run(&server, &["drain-next", "--dry-run", "-o", "json"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let j = r.json();
+    assert_eq!(j["node"], "cp-1");
+    let skipped = j["skipped"].to_string();
+    assert!(
+        skipped.contains("w-b") && skipped.contains("kubectl upgrade drain"),
+        "{skipped}"
+    );
+    let r = run(&server, &["uncordon", "w-b"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(!cordoned(&server, "w-b") && progress(&server, "w-b").is_none());
+}
+
+#[test]
+fn nodes_named_and_selected_are_handled_once_in_order() {
+    let server = TestServer::start(fleet());
+    // w-c is named and also matches the selector (not adjacent in the list).
+    let r = run(
+        &server,
+        &["cordon", "w-c", "w-a", "-l", "pool=blue", "-o", "json"],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    let j = r.json();
+    let nodes: Vec<&str> = j
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x["node"].as_str().unwrap())
+        .collect();
+    assert_eq!(nodes, ["w-c", "w-a", "w-b"], "{}", r.all());
+    assert_eq!(server.count("patch", "nodes"), 3, "{:?}", server.counters());
+}

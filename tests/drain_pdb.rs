@@ -1,5 +1,6 @@
 //! `drain` and PodDisruptionBudgets: waves with recovery and no violation, deadlocks caught
-//! before cordoning, 429 then success, several PDBs (500).
+//! before cordoning (only provable ones: a status not yet observed is no reason), 429 then
+//! success, several PDBs (500).
 
 mod drain_support;
 
@@ -177,4 +178,67 @@ fn pod_under_several_pdbs() {
     );
     assert!(r.stdout.contains("node left cordoned"), "{}", r.all());
     assert!(cordoned(&server, "n1"));
+}
+
+/// A PDB the disruption controller has not observed yet: the pods on the node being drained
+/// are not its count, so `minAvailable 2` with 2 pods here (and 2 more on n2) is no reason to
+/// stop before cordoning. Evictions answer 429 until the status is observed, then go through.
+#[test]
+fn unobserved_pdb_is_not_a_preflight_blocker() {
+    let mut c = two_nodes();
+    replicas(&mut c, "app", "web", 2, "n1");
+    for i in 0..2 {
+        c.add_pod(
+            builders::pod("app", &format!("web-n2-{i}"), "n2")
+                .owner("ReplicaSet", "web-rs")
+                .labels(&[("app", "web")])
+                .build(),
+        );
+    }
+    min_available(&mut c, "app", "web", IntOrString::Int(2));
+    c.hold_pdb_status("app", "web", true);
+    let server = TestServer::start(c);
+
+    let r = run(&server, &["drain", "n1", "--dry-run"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(!r.stdout.contains("can never allow"), "{}", r.all());
+
+    let child = spawn(&server, &["drain", "n1", "--timeout", "60s"]);
+    wait_until("a 429 while unobserved", Duration::from_secs(20), || {
+        server.evictions().iter().any(|e| e.status == 429)
+    });
+    assert!(cordoned(&server, "n1"));
+    assert_eq!(pods_on(&server, "n1").len(), 2, "nothing evicted yet");
+    server.with_state(|c| c.hold_pdb_status("app", "web", false));
+    let r = Run::from(child.wait_with_output().expect("finished"));
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(pods_on(&server, "n1").is_empty(), "{}", r.all());
+    assert_eq!(server.pdb_violations(), 0);
+}
+
+/// Unobserved, but the spec alone proves it: still caught before cordoning.
+#[test]
+fn unobserved_pdb_that_provably_never_allows_still_blocks() {
+    let mut c = two_nodes();
+    replicas(&mut c, "app", "cache", 2, "n1");
+    max_unavailable(&mut c, "app", "cache", IntOrString::Int(0));
+    replicas(&mut c, "app", "db", 1, "n1");
+    min_available(&mut c, "app", "db", IntOrString::String("100%".into()));
+    c.hold_pdb_status("app", "cache", true);
+    c.hold_pdb_status("app", "db", true);
+    let server = TestServer::start(c);
+    let r = run(&server, &["drain", "n1"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    for needle in [
+        "PDB app/cache",
+        "maxUnavailable 0",
+        "PDB app/db",
+        "minAvailable 100%",
+        "not yet observed",
+        "not cordoned",
+    ] {
+        assert!(r.stdout.contains(needle), "missing {needle}: {}", r.all());
+    }
+    assert!(!cordoned(&server, "n1"));
+    assert!(server.evictions().is_empty());
 }

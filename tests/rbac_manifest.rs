@@ -260,6 +260,37 @@ mod against_the_test_server {
         );
     }
 
+    /// A Succeeded Job pod and a Failed bare pod are evicted too (the API server removes them
+    /// without a PDB check): the drain role, which has no `delete pods`, is enough.
+    #[test]
+    fn drain_removes_completed_pods_with_the_drain_role() {
+        let s = server();
+        s.with_state(|c| {
+            c.add_pod(
+                pod("batch", "report-28912", "worker-1")
+                    .owner("Job", "report")
+                    .phase("Succeeded")
+                    .build(),
+            );
+            c.add_pod(pod("batch", "oneoff", "worker-1").phase("Failed").build());
+        });
+        allow(&s, DRAIN);
+        let out = run(&s, &["drain", "worker-1", "--timeout", "60s"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+        assert!(!stderr.contains("forbidden"), "{stderr}");
+        let left: Vec<String> = s.with_state(|c| {
+            c.pods_on_node("worker-1")
+                .filter_map(|p| p.metadata.name.clone())
+                .collect()
+        });
+        assert!(left.is_empty(), "{left:?}");
+        assert_eq!(s.count("delete", "pods"), 0, "{:?}", s.counters());
+        assert_eq!(s.count("create", "pods/eviction"), 3, "{:?}", s.counters());
+        assert_eq!(s.pdb_violations(), 0);
+    }
+
     #[test]
     fn drain_with_only_the_check_roles_names_the_missing_grant() {
         let s = server();

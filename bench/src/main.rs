@@ -25,6 +25,7 @@ struct Run {
 }
 
 /// Spawn a command and wait for it with wait4, to read its own peak RSS.
+#[cfg(unix)]
 fn measure(cmd: &mut Command) -> Result<Run> {
     let start = Instant::now();
     let child = cmd
@@ -51,6 +52,23 @@ fn measure(cmd: &mut Command) -> Result<Run> {
         wall,
         max_rss_kb: usage.ru_maxrss,
         code,
+    })
+}
+
+/// Without wait4 only the wall time and exit code are measured (peak RSS reads 0).
+#[cfg(not(unix))]
+fn measure(cmd: &mut Command) -> Result<Run> {
+    let start = Instant::now();
+    let status = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .with_context(|| format!("run {cmd:?}"))?;
+    Ok(Run {
+        wall: start.elapsed(),
+        max_rss_kb: 0,
+        code: status.code().unwrap_or(-1),
     })
 }
 

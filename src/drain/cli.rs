@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -55,11 +55,13 @@ Examples:
   # Uncordon even though the node is not back at its target version
   kubectl upgrade uncordon node-1 --force
 
-Exit codes: 0 uncordoned; 2 refused (node not Ready or kubelet not at the target); 3 API error.";
+Exit codes: 0 uncordoned; 2 refused (node not Ready or kubelet not at the target); 3 API error;
+64 usage (unknown node).";
 
 const DRAIN_EXAMPLES: &str = "\
 Examples:
-  # Drain a node through the Eviction API (DaemonSet and mirror pods are skipped)
+  # Drain a node through the Eviction API (DaemonSet and mirror pods are skipped; completed
+  # pods are evicted too, which the API server does without a PDB check)
   kubectl upgrade drain node-1
 
   # Also remove unmanaged pods and pods with emptyDir data, give up after 10 minutes
@@ -75,12 +77,14 @@ Examples:
   kubectl upgrade drain node-1 --pod-selector app=web --concurrency 4 -o json
 
 Before cordoning, the drain checks for pods that would block it (unmanaged, emptyDir) and PDBs
-that can never allow an eviction (minAvailable = all pods, maxUnavailable 0, ...). If any, it
+that can never allow an eviction (maxUnavailable 0, minAvailable 100%, or minAvailable at or
+above the expected pods of a status the disruption controller has observed). If any, it
 stops with exit code 2 and the node untouched. After cordoning, every failure leaves the node
 cordoned; nothing is ever uncordoned implicitly.
 
 Exit codes: 0 drained or nothing to do; 2 blocked or timed out (node left cordoned);
-3 API/auth/RBAC error; 64 usage; 130 interrupted (node left cordoned, rerun to resume).";
+3 API/auth/RBAC error; 64 usage (incl. unknown node); 130 interrupted (node left cordoned, rerun
+to resume).";
 
 const DRAIN_NEXT_EXAMPLES: &str = "\
 Examples:
@@ -98,11 +102,15 @@ Examples:
 
 Order: control-plane nodes first, then workers; oldest kubelet first, then by name. One node at a
 time: while a node drained by drain-next is cordoned and not yet back at the target version,
-drain-next stops with exit code 4 (use --allow-another). An interrupted drain is resumed by the
-next run (progress is recorded in the node annotation kubectl-upgrade.io/drain-progress).
+drain-next stops with exit code 4 naming it (finish it: upgrade it, then `kubectl upgrade uncordon
+NODE`; or use --allow-another), also when another node is named; naming the node in progress
+resumes it. An interrupted drain is resumed by the next run (progress is recorded in the node
+annotation kubectl-upgrade.io/drain-progress; nodes drained by plain `drain` carry it too, without
+a target, and do not count as in progress).
 
 Exit codes: 0 drained or nothing to do; 2 blocked, timed out, or only skipped nodes left;
-3 API/auth/RBAC error; 4 another node still in progress; 64 usage; 130 interrupted.";
+3 API/auth/RBAC error; 4 another node still in progress; 64 usage (incl. unknown node);
+130 interrupted.";
 
 /// `kubectl upgrade cordon NODE...`
 #[derive(Debug, Clone, Args)]
@@ -285,7 +293,9 @@ async fn node_names(
             .map_err(|e| api_error(&e, "list", "nodes", None, &conn.description))?;
         names.extend(list.items.into_iter().filter_map(|n| n.metadata.name));
     }
-    names.dedup();
+    // Named nodes first, then the selector's, each once (a node can be both).
+    let mut seen = HashSet::new();
+    names.retain(|n| seen.insert(n.clone()));
     if names.is_empty() {
         return Err(CliError::usage(
             "no nodes matched; name nodes or use -l/--selector",
@@ -324,24 +334,30 @@ fn dry_suffix(dry: DryRun) -> &'static str {
     }
 }
 
-pub async fn run_cordon(args: &CordonArgs, global: &Global) -> Result<Code, CliError> {
-    let conn = global.connect.connect().await?;
-    let dry = DryRunArg::mode(args.dry_run);
-    let names = node_names(&conn, &args.nodes, args.selector.as_deref()).await?;
+/// Read every node first: an unknown name is bad input (exit 64) and nothing is changed.
+async fn get_nodes(conn: &Connection, names: Vec<String>) -> Result<Vec<Node>, CliError> {
     let api: Api<Node> = Api::all(conn.client.clone());
-    let mut results = Vec::new();
+    let mut out = Vec::with_capacity(names.len());
     for name in names {
         let node = api
             .get_opt(&name)
             .await
             .map_err(|e| api_error(&e, "get", "nodes", Some(&name), &conn.description))?
-            .ok_or_else(|| CliError::api(format!("node {name} not found")))?;
-        if node
-            .spec
-            .as_ref()
-            .and_then(|s| s.unschedulable)
-            .unwrap_or(false)
-        {
+            .ok_or_else(|| nodes::not_found(&name))?;
+        out.push(node);
+    }
+    Ok(out)
+}
+
+pub async fn run_cordon(args: &CordonArgs, global: &Global) -> Result<Code, CliError> {
+    let conn = global.connect.connect().await?;
+    let dry = DryRunArg::mode(args.dry_run);
+    let names = node_names(&conn, &args.nodes, args.selector.as_deref()).await?;
+    let mut results = Vec::new();
+    for node in get_nodes(&conn, names).await? {
+        let facts = nodes::node_facts(node);
+        let name = facts.name;
+        if facts.unschedulable {
             results.push(NodeResult {
                 message: format!("node/{name} already cordoned"),
                 node: name,
@@ -349,7 +365,11 @@ pub async fn run_cordon(args: &CordonArgs, global: &Global) -> Result<Code, CliE
             });
             continue;
         }
-        nodes::set_unschedulable(&conn.client, &name, true, None, dry, &conn.description).await?;
+        // A progress record on a schedulable node is stale (it was uncordoned with plain
+        // kubectl); a manual cordon is not a drain, so drop it rather than let drain-next
+        // count this node as in progress.
+        let clear = facts.progress.is_some().then_some(None);
+        nodes::set_unschedulable(&conn.client, &name, true, clear, dry, &conn.description).await?;
         results.push(NodeResult {
             message: format!("node/{name} cordoned{}", dry_suffix(dry)),
             node: name,
@@ -364,16 +384,32 @@ pub async fn run_uncordon(args: &UncordonArgs, global: &Global) -> Result<Code, 
     let conn = global.connect.connect().await?;
     let dry = DryRunArg::mode(args.dry_run);
     let names = node_names(&conn, &args.nodes, args.selector.as_deref()).await?;
-    let api: Api<Node> = Api::all(conn.client.clone());
     let mut results = Vec::new();
     let mut refused = false;
-    for name in names {
-        let node = api
-            .get_opt(&name)
-            .await
-            .map_err(|e| api_error(&e, "get", "nodes", Some(&name), &conn.description))?
-            .ok_or_else(|| CliError::api(format!("node {name} not found")))?;
-        let facts = nodes::node_facts(&node);
+    for node in get_nodes(&conn, names).await? {
+        let facts = nodes::node_facts(node);
+        let name = facts.name.clone();
+        if !facts.unschedulable {
+            // Already schedulable (e.g. plain `kubectl uncordon`): no version check applies;
+            // just remove a progress record left behind.
+            let message = if facts.progress.is_some() {
+                nodes::write_progress(&conn.client, &name, None, dry)
+                    .await
+                    .map_err(|e| api_error(&e, "patch", "nodes", Some(&name), &conn.description))?;
+                format!(
+                    "node/{name} already uncordoned; stale drain progress record removed{}",
+                    dry_suffix(dry)
+                )
+            } else {
+                format!("node/{name} already uncordoned")
+            };
+            results.push(NodeResult {
+                message,
+                node: name,
+                result: "unchanged",
+            });
+            continue;
+        }
         if !args.force {
             if let Err(why) = order::uncordon_check(&facts) {
                 refused = true;
@@ -385,14 +421,7 @@ pub async fn run_uncordon(args: &UncordonArgs, global: &Global) -> Result<Code, 
                 continue;
             }
         }
-        if !facts.unschedulable && facts.progress.is_none() {
-            results.push(NodeResult {
-                message: format!("node/{name} already uncordoned"),
-                node: name,
-                result: "unchanged",
-            });
-            continue;
-        }
+        // Uncordoning ends the drain: the progress record goes in the same patch.
         let clear = facts.progress.is_some().then_some(None);
         nodes::set_unschedulable(&conn.client, &name, false, clear, dry, &conn.description).await?;
         results.push(NodeResult {
@@ -501,9 +530,14 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
     };
     let mut all: Vec<_> = list_nodes(ListParams::default())
         .await?
-        .iter()
+        .into_iter()
         .map(nodes::node_facts)
         .collect();
+    if let Some(named) = args.node.as_deref() {
+        if !all.iter().any(|n| n.name == named) {
+            return Err(nodes::not_found(named));
+        }
+    }
     let selected: Option<BTreeSet<String>> = match &args.selector {
         Some(sel) => Some(
             list_nodes(ListParams::default().labels(sel))
@@ -556,43 +590,26 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
             );
         }
     }
-    let unfinished = standing.iter().find(|(n, st, _)| {
-        *st == Standing::Unfinished
-            && (args.node.is_none()
-                || args.node.as_deref() == Some(n.as_str())
-                || !args.allow_another)
-    });
-    let waiting: Vec<&(String, Standing, Progress)> = standing
+    // In progress: drained (or being drained) by drain-next, still cordoned, not back at the
+    // target. One node at a time: a named node that is in progress is resumed; an unnamed run
+    // resumes an unfinished drain first; any other node in progress stops a new drain (exit 4)
+    // unless --allow-another.
+    let in_progress: Vec<&(String, Standing, Progress)> = standing
         .iter()
-        .filter(|(_, st, _)| *st == Standing::AwaitingUpgrade)
+        .filter(|(_, st, _)| *st != Standing::Upgraded)
         .collect();
+    let resume = match args.node.as_deref() {
+        Some(named) => in_progress.iter().find(|(n, _, _)| n == named),
+        None => in_progress
+            .iter()
+            .find(|(_, st, _)| *st == Standing::Unfinished),
+    };
 
-    let (name, reason) = if let Some((name, _, p)) = unfinished {
-        (
-            name.clone(),
-            format!(
-                "resuming: its drain by {} stopped in state '{}' at {}",
-                p.by,
-                p.state.as_str(),
-                p.time
-            ),
-        )
+    let (name, reason) = if let Some((name, st, p)) = resume {
+        (name.clone(), resume_reason(st, p, &target))
     } else {
-        if !waiting.is_empty() && !args.allow_another {
-            let list: Vec<String> = waiting
-                .iter()
-                .map(|(n, _, p)| {
-                    format!(
-                        "{n} (drained {} for {})",
-                        p.time,
-                        p.target.as_deref().unwrap_or(&target)
-                    )
-                })
-                .collect();
-            let msg = format!(
-                "another node is still in progress: {}; upgrade it until it is Ready at the target, then `kubectl upgrade uncordon NODE` (or rerun with --uncordon-upgraded); --allow-another drains a further node anyway",
-                list.join(", ")
-            );
+        if !in_progress.is_empty() && !args.allow_another {
+            let msg = another_in_progress(&in_progress, &target, args.node.as_deref());
             report.reason = msg.clone();
             emit_next(&report, global, &msg);
             return Ok(Code::InProgress);
@@ -622,6 +639,14 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
             Some(c) => (c.name, c.reason),
             None => {
                 let behind = sel.skipped.len();
+                if let Some(named) = args.node.as_deref() {
+                    // A named node is only passed over when it is already at the target.
+                    let why = sel.skipped.first().map(|(_, r)| r.as_str()).unwrap_or("");
+                    let msg = format!("nothing to do: {named}: {why}");
+                    report.reason = msg.clone();
+                    emit_next(&report, global, &msg);
+                    return Ok(Code::Ok);
+                }
                 let msg = if behind == 0 {
                     format!(
                         "nothing to do: all {} considered node(s) run kubelet at or above {target}",
@@ -660,6 +685,57 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
     report.drain = Some(summary);
     emit_next(&report, global, &text);
     Ok(code)
+}
+
+/// Why drain-next picks a node it drained before.
+fn resume_reason(st: &Standing, p: &Progress, target: &str) -> String {
+    match st {
+        Standing::Unfinished => format!(
+            "resuming: its drain by {} stopped in state '{}' at {}",
+            p.by,
+            p.state.as_str(),
+            p.time
+        ),
+        _ => format!(
+            "resuming: drained by {} at {} for {}, not back at the target yet; draining it again",
+            p.by,
+            p.time,
+            p.target.as_deref().unwrap_or(target)
+        ),
+    }
+}
+
+/// The exit-4 message: which nodes are still in progress and how to finish each.
+fn another_in_progress(
+    others: &[&(String, Standing, Progress)],
+    target: &str,
+    named: Option<&str>,
+) -> String {
+    let list: Vec<String> = others
+        .iter()
+        .map(|(n, st, p)| {
+            let goal = p.target.as_deref().unwrap_or(target);
+            match st {
+                Standing::Unfinished => format!(
+                    "{n} (its drain stopped in state '{}' at {}: finish it with `kubectl upgrade drain-next {n}`, upgrade it to {goal}, then `kubectl upgrade uncordon {n}`)",
+                    p.state.as_str(),
+                    p.time
+                ),
+                _ => format!(
+                    "{n} (drained {} for {goal}: once it is upgraded and Ready, `kubectl upgrade uncordon {n}` or rerun with --uncordon-upgraded)",
+                    p.time
+                ),
+            }
+        })
+        .collect();
+    let (prefix, which) = match named {
+        Some(n) => (format!("{n} not drained: "), n.to_string()),
+        None => (String::new(), "a further node".to_string()),
+    };
+    format!(
+        "{prefix}another node is still in progress: {}; finish it first, or pass --allow-another to drain {which} anyway",
+        list.join(", ")
+    )
 }
 
 fn emit_next(report: &NextReport, global: &Global, text: &str) {

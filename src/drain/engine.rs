@@ -12,6 +12,7 @@ use crate::drain::filters::{self, FilterOptions, SkipReason};
 use crate::drain::pdb::{self, Budget};
 use crate::drain::progress::{Event, Ui};
 use crate::exit::{CliError, Code};
+use crate::inventory::reduce::MIRROR_ANNOTATION;
 use crate::inventory::{PdbFacts, PodFacts};
 use crate::nodes::{self, DryRun, Progress, ProgressState};
 use futures::StreamExt;
@@ -153,7 +154,10 @@ pub struct Summary {
     pub dry_run: Option<&'static str>,
     /// Whether the node is (left) cordoned.
     pub cordoned: bool,
+    /// Pods whose eviction the API server accepted (completed pods included). When the drain
+    /// stopped before one was gone, it is also in `remaining`.
     pub evicted: Vec<String>,
+    /// Pods deleted directly (`--disable-eviction`), accepted by the API server.
     pub deleted: Vec<String>,
     /// Pods already terminating that we waited for.
     pub waited: Vec<String>,
@@ -240,7 +244,7 @@ pub fn live_pod(p: &Pod, now: jiff::Timestamp) -> LivePod {
             mirror: meta
                 .annotations
                 .as_ref()
-                .is_some_and(|a| a.contains_key("kubernetes.io/config.mirror")),
+                .is_some_and(|a| a.contains_key(MIRROR_ANNOTATION)),
             has_empty_dir: p
                 .spec
                 .as_ref()
@@ -572,17 +576,26 @@ async fn watch_pdbs(client: kube::Client, tx: watch::Sender<PdbMap>) {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Removal {
+    /// Through the Eviction API, waiting for PDB budget (429) when needed.
     Evict,
+    /// A Succeeded/Failed pod through the Eviction API: the server deletes it without a PDB
+    /// check, so nothing waits for budget (and `delete pods` is not needed).
+    EvictCompleted,
+    /// DELETE (`--disable-eviction`).
     Delete,
     WaitOnly,
 }
 
+impl Removal {
+    fn evicts(self) -> bool {
+        matches!(self, Removal::Evict | Removal::EvictCompleted)
+    }
+}
+
 #[derive(Debug)]
 enum PodEnd {
-    /// Gone; `accepted` tells whether our request removed it.
-    Gone {
-        accepted: bool,
-    },
+    /// Gone.
+    Gone,
     /// Server dry run answered (no waiting).
     DryRun(Result<(), String>),
     Failed(String),
@@ -799,9 +812,10 @@ async fn request_removal(ctx: &Ctx, pod: &LivePod, how: Removal) -> Result<bool,
         let result = {
             let _permit = ctx.sem.acquire().await;
             ctx.requests.fetch_add(1, Ordering::Relaxed);
-            match how {
-                Removal::Evict => evict(&ctx.client, pod, ctx.opts.grace_period, dry).await,
-                _ => delete(&ctx.client, pod, ctx.opts.grace_period, dry).await,
+            if how.evicts() {
+                evict(&ctx.client, pod, ctx.opts.grace_period, dry).await
+            } else {
+                delete(&ctx.client, pod, ctx.opts.grace_period, dry).await
             }
         };
         let err = match result {
@@ -903,9 +917,10 @@ async fn request_removal(ctx: &Ctx, pod: &LivePod, how: Removal) -> Result<bool,
                 attempt_429 += 1;
             }
             401 | 403 => {
-                let (verb, resource) = match how {
-                    Removal::Evict => ("create", "pods/eviction"),
-                    _ => ("delete", "pods"),
+                let (verb, resource) = if how.evicts() {
+                    ("create", "pods/eviction")
+                } else {
+                    ("delete", "pods")
                 };
                 let e = api_error(&err, verb, resource, Some(&key), &ctx.target);
                 let msg = e.message.clone();
@@ -990,7 +1005,7 @@ async fn wait_gone(ctx: &Ctx, pod: &LivePod) -> PodEnd {
     };
     tokio::select! {
         r = pods.wait_for(|s| !s.contains(&uid)) => match r {
-            Ok(_) => PodEnd::Gone { accepted: true },
+            Ok(_) => PodEnd::Gone,
             Err(_) => PodEnd::Failed("pod watch ended".into()),
         },
         _ = stop.wait_for(|s| *s) => PodEnd::Interrupted,
@@ -998,22 +1013,24 @@ async fn wait_gone(ctx: &Ctx, pod: &LivePod) -> PodEnd {
     }
 }
 
-async fn remove_pod(ctx: Arc<Ctx>, pod: LivePod, how: Removal) -> (LivePod, Removal, PodEnd) {
+/// How one pod's removal ended: the pod, how it was removed, whether our eviction/delete
+/// was accepted (it may still be terminating when the drain stopped), and the end.
+type PodResult = (LivePod, Removal, bool, PodEnd);
+
+async fn remove_pod(ctx: Arc<Ctx>, pod: LivePod, how: Removal) -> PodResult {
+    let mut accepted = false;
     if how != Removal::WaitOnly {
         match request_removal(&ctx, &pod, how).await {
             Ok(true) => {
+                accepted = true;
                 ctx.ui.event(Event::Accepted {
                     pod: pod.key(),
-                    how: if how == Removal::Evict {
-                        "evicted"
-                    } else {
-                        "deleted"
-                    },
+                    how: if how.evicts() { "evicted" } else { "deleted" },
                 });
             }
             Ok(false) => {
                 ctx.ui.event(Event::Gone { pod: pod.key() });
-                return (pod, how, PodEnd::Gone { accepted: false });
+                return (pod, how, false, PodEnd::Gone);
             }
             Err(end) => {
                 if let PodEnd::Failed(e) = &end {
@@ -1022,15 +1039,15 @@ async fn remove_pod(ctx: Arc<Ctx>, pod: LivePod, how: Removal) -> (LivePod, Remo
                         error: e.clone(),
                     });
                 }
-                return (pod, how, end);
+                return (pod, how, false, end);
             }
         }
     }
     let end = wait_gone(&ctx, &pod).await;
-    if matches!(end, PodEnd::Gone { .. }) {
+    if matches!(end, PodEnd::Gone) {
         ctx.ui.event(Event::Gone { pod: pod.key() });
     }
-    (pod, how, end)
+    (pod, how, accepted, end)
 }
 
 /// Print the plan (what will be removed, skipped, blocked) on stderr.
@@ -1042,9 +1059,9 @@ fn print_plan(ui: &Ui, node: &str, pods: &[LivePod], plan: &filters::Plan, opts:
         "evict"
     };
     ui.say(format!(
-        "{node}: plan: {verb} {}, delete {} completed, wait for {} terminating; skip {} DaemonSet, {} mirror, {} long-terminating",
+        "{node}: plan: {verb} {} running and {} completed, wait for {} terminating; skip {} DaemonSet, {} mirror, {} long-terminating",
         plan.evict.len(),
-        plan.delete_completed.len(),
+        plan.completed.len(),
         plan.wait_only.len(),
         plan.skipped_count(SkipReason::DaemonSet),
         plan.skipped_count(SkipReason::Mirror),
@@ -1056,8 +1073,8 @@ fn print_plan(ui: &Ui, node: &str, pods: &[LivePod], plan: &filters::Plan, opts:
     for name in names(&plan.evict) {
         ui.say(format!("  {verb} {name}"));
     }
-    for name in names(&plan.delete_completed) {
-        ui.say(format!("  delete (completed) {name}"));
+    for name in names(&plan.completed) {
+        ui.say(format!("  {verb} (completed) {name}"));
     }
     for name in names(&plan.wait_only) {
         ui.say(format!("  wait (terminating) {name}"));
@@ -1089,12 +1106,7 @@ pub async fn drain_node(
     })
     .await
     .map_err(|e| api_error(&e, "get", "nodes", Some(node), target))?
-    .ok_or_else(|| {
-        CliError::new(
-            Code::Api,
-            format!("node {node} not found; check the name with `kubectl get nodes`"),
-        )
-    })?;
+    .ok_or_else(|| nodes::not_found(node))?;
     let was_cordoned = node_obj
         .spec
         .as_ref()
@@ -1150,12 +1162,6 @@ pub async fn drain_node(
             p.pdb_names = names.join(" + ");
         }
     }
-    let mut matched = vec![0i32; pdbs.len()];
-    for p in &pods {
-        for &i in &p.facts.pdbs {
-            matched[i] += 1;
-        }
-    }
 
     // 2. Decide.
     let plan = filters::plan(
@@ -1199,7 +1205,7 @@ pub async fn drain_node(
                     .pods
                     .push(p.key());
             } else if let Some(&j) = idx.first() {
-                if let Budget::Never(why) = pdb::assess(&pdbs[j], matched[j]) {
+                if let Budget::Never(why) = pdb::assess(&pdbs[j]) {
                     let key = pdb::key(&pdbs[j]);
                     blockers
                         .entry(key.clone())
@@ -1276,12 +1282,17 @@ pub async fn drain_node(
     print_plan(&pre_ui, node, &pods, &plan, opts);
     if opts.dry_run == DryRun::Client {
         summary.outcome = Outcome::DryRun;
-        summary.evicted = plan.evict.iter().map(|&i| pods[i].key()).collect();
-        summary.deleted = plan
-            .delete_completed
+        let removed: Vec<String> = plan
+            .evict
             .iter()
+            .chain(&plan.completed)
             .map(|&i| pods[i].key())
             .collect();
+        if opts.disable_eviction {
+            summary.deleted = removed;
+        } else {
+            summary.evicted = removed;
+        }
         summary.waited = plan.wait_only.iter().map(|&i| pods[i].key()).collect();
         summary.message = format!(
             "dry run (client): would cordon {node} and remove {} pod(s); nothing was changed",
@@ -1291,9 +1302,9 @@ pub async fn drain_node(
         return Ok(summary);
     }
 
-    // 4. Cordon (and record progress).
+    // 4. Cordon (and record progress: cordoned, nothing removed yet).
     let progress = |state| Progress::now(state, opts.target.clone(), opts.command);
-    let patch = nodes::schedulable_patch(true, Some(Some(&progress(ProgressState::Draining))));
+    let patch = nodes::schedulable_patch(true, Some(Some(&progress(ProgressState::Cordoned))));
     let pp = PatchParams {
         dry_run: opts.dry_run == DryRun::Server,
         ..PatchParams::default()
@@ -1311,18 +1322,24 @@ pub async fn drain_node(
         }
     }
 
-    // 5. Remove pods.
+    // 5. Remove pods. Completed pods are evicted too, like kubectl does: the Eviction API
+    // deletes them without a PDB check, and the least-privilege role has no `delete pods`.
     let mut work: Vec<(LivePod, Removal)> = Vec::new();
     for &i in &plan.evict {
-        let how = if opts.disable_eviction || pods[i].facts.phase == "Succeeded" {
+        let how = if opts.disable_eviction {
             Removal::Delete
         } else {
             Removal::Evict
         };
         work.push((pods[i].clone(), how));
     }
-    for &i in &plan.delete_completed {
-        work.push((pods[i].clone(), Removal::Delete));
+    for &i in &plan.completed {
+        let how = if opts.disable_eviction {
+            Removal::Delete
+        } else {
+            Removal::EvictCompleted
+        };
+        work.push((pods[i].clone(), how));
     }
     if opts.dry_run == DryRun::None {
         for &i in &plan.wait_only {
@@ -1349,6 +1366,10 @@ pub async fn drain_node(
         return Ok(summary);
     }
 
+    if opts.dry_run == DryRun::None {
+        // Best effort, like every progress write: the drain itself does not depend on it.
+        let _ = write_progress(client, node, &progress(ProgressState::Draining)).await;
+    }
     let initial: PodSet = pods.iter().map(|p| p.uid.clone()).collect();
     let (pods_tx, pods_rx) = watch::channel(initial);
     let (pdbs_tx, pdbs_rx) = watch::channel(PdbMap::new());
@@ -1419,7 +1440,7 @@ pub async fn drain_node(
     let mut interrupted = false;
     let mut dry_notes = Vec::new();
     for r in results {
-        let Ok((pod, how, end)) = r else {
+        let Ok((pod, how, accepted, end)) = r else {
             summary.failed.push(FailedPod {
                 pod: "?".into(),
                 error: "internal task failed".into(),
@@ -1427,16 +1448,28 @@ pub async fn drain_node(
             continue;
         };
         let key = pod.key();
+        // An accepted eviction/delete counts even when the drain stopped before the pod was
+        // gone (it is then also listed as remaining).
+        if accepted {
+            if how.evicts() {
+                summary.evicted.push(key.clone());
+            } else {
+                summary.deleted.push(key.clone());
+            }
+        }
         match end {
-            PodEnd::Gone { accepted } => match how {
-                Removal::Evict if accepted => summary.evicted.push(key),
-                Removal::Delete if accepted => summary.deleted.push(key),
-                _ => summary.waited.push(key),
-            },
-            PodEnd::DryRun(Ok(())) => match how {
-                Removal::Evict => summary.evicted.push(key),
-                _ => summary.deleted.push(key),
-            },
+            PodEnd::Gone => {
+                if !accepted {
+                    summary.waited.push(key);
+                }
+            }
+            PodEnd::DryRun(Ok(())) => {
+                if how.evicts() {
+                    summary.evicted.push(key);
+                } else {
+                    summary.deleted.push(key);
+                }
+            }
             PodEnd::DryRun(Err(e)) => {
                 dry_notes.push(format!("  {key}: {e}"));
                 summary.failed.push(FailedPod { pod: key, error: e });
@@ -1472,18 +1505,19 @@ pub async fn drain_node(
         );
         return Ok(summary);
     }
-    let removed = summary.evicted.len() + summary.deleted.len() + summary.waited.len();
+    // Evictions/deletes the server accepted (some pods may still be terminating).
+    let accepted = summary.evicted.len() + summary.deleted.len();
     if let Some(e) = fatal {
         summary.outcome = Outcome::ApiError;
         summary.message = format!(
-            "{}; {left} ({removed} pod(s) removed before the error)",
+            "{}; {left} ({accepted} pod(s) evicted or deleted before the error)",
             e.message
         );
     } else if interrupted && cancel_set(&cancel) {
         summary.outcome = Outcome::Interrupted;
         summary.resume = Some(opts.resume_command.clone());
         summary.message = format!(
-            "interrupted: {left}, {removed} pod(s) removed, {} still to go; resume with: {}",
+            "interrupted: {left}, {accepted} pod(s) evicted or deleted, {} still on the node; resume with: {}",
             summary.remaining.len(),
             opts.resume_command
         );

@@ -63,8 +63,9 @@ impl BlockReason {
 pub enum Decision {
     /// Evict through the Eviction API (or delete with `--disable-eviction`).
     Evict,
-    /// Succeeded/Failed: delete directly, no PDB involved.
-    DeleteCompleted,
+    /// Succeeded/Failed: passes every filter and is evicted too (or deleted with
+    /// `--disable-eviction`); the Eviction API deletes such pods without a PDB check.
+    Completed,
     /// Already terminating: nothing to send, wait for it to go.
     WaitOnly,
     Skip(SkipReason),
@@ -95,7 +96,7 @@ pub fn decide(pod: &PodFacts, deleting_for: Option<Duration>, opts: &FilterOptio
         };
     }
     if is_completed(&pod.phase) {
-        return Decision::DeleteCompleted;
+        return Decision::Completed;
     }
     let mut reasons = Vec::new();
     if pod.has_empty_dir && !opts.delete_emptydir_data {
@@ -115,7 +116,8 @@ pub fn decide(pod: &PodFacts, deleting_for: Option<Duration>, opts: &FilterOptio
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     pub evict: Vec<usize>,
-    pub delete_completed: Vec<usize>,
+    /// Succeeded/Failed pods: evicted without waiting for PDB budget.
+    pub completed: Vec<usize>,
     pub wait_only: Vec<usize>,
     pub skipped: Vec<(usize, SkipReason)>,
     /// Every blocked pod, with all its reasons.
@@ -125,7 +127,7 @@ pub struct Plan {
 impl Plan {
     /// Pods that must disappear before the node counts as drained.
     pub fn to_remove(&self) -> usize {
-        self.evict.len() + self.delete_completed.len() + self.wait_only.len()
+        self.evict.len() + self.completed.len() + self.wait_only.len()
     }
     pub fn skipped_count(&self, reason: SkipReason) -> usize {
         self.skipped.iter().filter(|(_, r)| *r == reason).count()
@@ -141,7 +143,7 @@ pub fn plan<'a>(
     for (i, (pod, age)) in pods.into_iter().enumerate() {
         match decide(pod, age, opts) {
             Decision::Evict => plan.evict.push(i),
-            Decision::DeleteCompleted => plan.delete_completed.push(i),
+            Decision::Completed => plan.completed.push(i),
             Decision::WaitOnly => plan.wait_only.push(i),
             Decision::Skip(r) => plan.skipped.push((i, r)),
             Decision::Block(rs) => plan.blocked.push((i, rs)),
@@ -264,19 +266,13 @@ mod tests {
             ),
             ("both flags", &bare_ed, None, both, Evict),
             (
-                "succeeded deleted without eviction",
+                "succeeded passes every filter (even unmanaged with emptyDir)",
                 &done,
                 None,
                 none,
-                DeleteCompleted,
+                Completed,
             ),
-            (
-                "failed deleted without eviction",
-                &failed,
-                None,
-                none,
-                DeleteCompleted,
-            ),
+            ("failed passes every filter", &failed, None, none, Completed),
             ("terminating waited on", &deleting, secs(60), none, WaitOnly),
             (
                 "terminating, within skip timeout",
@@ -344,7 +340,7 @@ mod tests {
         );
         assert_eq!(p.skipped_count(SkipReason::DaemonSet), 1);
         assert_eq!(p.skipped_count(SkipReason::Mirror), 1);
-        assert_eq!(p.delete_completed, vec![5]);
+        assert_eq!(p.completed, vec![5]);
         assert_eq!(p.wait_only, vec![6]);
         assert_eq!(p.to_remove(), 3);
         let forced = plan(

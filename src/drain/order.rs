@@ -116,9 +116,15 @@ pub fn select(
             continue;
         }
         if n.unschedulable {
+            let by_drain =
+                Progress::parse(n.progress.as_deref()).is_some_and(|p| !p.by_drain_next());
             sel.skipped.push((
                 n.name.clone(),
-                "cordoned by someone else (name it to drain anyway)".into(),
+                if by_drain {
+                    "cordoned by `kubectl upgrade drain` (name it to drain anyway)".into()
+                } else {
+                    "cordoned by someone else (name it to drain anyway)".into()
+                },
             ));
             continue;
         }
@@ -163,31 +169,41 @@ pub enum Standing {
     Upgraded,
 }
 
+/// Where one node stands by its progress record, or `None` when the record does not count
+/// for drain-next's one-node-at-a-time rule: not written by drain-next (a plain `drain` records
+/// no target, so there is no "back at the target" to wait for), or the node is schedulable
+/// again (a stale record left by a plain `kubectl uncordon`). `fallback_target` stands in
+/// when the record names none.
+pub fn standing(n: &NodeFacts, p: &Progress, fallback_target: Option<&str>) -> Option<Standing> {
+    if !p.by_drain_next() || !n.unschedulable {
+        return None;
+    }
+    let goal = p.target.as_deref().or(fallback_target);
+    Some(match p.state {
+        ProgressState::Cordoned | ProgressState::Draining | ProgressState::Failed => {
+            Standing::Unfinished
+        }
+        ProgressState::Drained => {
+            if n.ready && goal.and_then(|g| at_target(&n.kubelet_version, g)) == Some(true) {
+                Standing::Upgraded
+            } else {
+                Standing::AwaitingUpgrade
+            }
+        }
+    })
+}
+
 /// Classify every node carrying our progress annotation (written by drain-next) that is still
-/// cordoned. Nodes uncordoned since (stale annotation) are left out.
+/// cordoned (see [`standing`]).
 pub fn in_progress(nodes: &[NodeFacts], target: &str) -> Vec<(String, Standing, Progress)> {
     let mut out = Vec::new();
     for n in nodes {
         let Some(p) = Progress::parse(n.progress.as_deref()) else {
             continue;
         };
-        if !p.by_drain_next() || !n.unschedulable {
-            continue;
+        if let Some(st) = standing(n, &p, Some(target)) {
+            out.push((n.name.clone(), st, p));
         }
-        let goal = p.target.clone().unwrap_or_else(|| target.to_string());
-        let standing = match p.state {
-            ProgressState::Cordoned | ProgressState::Draining | ProgressState::Failed => {
-                Standing::Unfinished
-            }
-            ProgressState::Drained => {
-                if n.ready && at_target(&n.kubelet_version, &goal) == Some(true) {
-                    Standing::Upgraded
-                } else {
-                    Standing::AwaitingUpgrade
-                }
-            }
-        };
-        out.push((n.name.clone(), standing, p));
     }
     out
 }

@@ -35,19 +35,16 @@ fn show(v: IntOrPercent) -> String {
     }
 }
 
-/// The pods a budget counts: `status.expectedPods` when the controller has filled it, else the
-/// number of pods we saw it select.
-pub fn expected_pods(p: &PdbFacts, matched_pods: i32) -> i32 {
-    if p.expected_pods > 0 {
-        p.expected_pods
-    } else {
-        matched_pods
-    }
-}
-
-/// Why the budget can never allow a voluntary eviction, whatever happens to its pods
-/// (with the numbers), or `None`.
-pub fn never_allows(p: &PdbFacts, expected: i32) -> Option<String> {
+/// Why the budget can never allow a voluntary eviction, whatever happens to its pods (with
+/// the numbers), or `None`. Only what is provable is said:
+/// - from the spec alone: `minAvailable` 100% or more, `maxUnavailable` 0 or 0%;
+/// - from a status the disruption controller has observed: `minAvailable` (or its rounded-up
+///   percentage) at or above `expectedPods`, or `desiredHealthy >= expectedPods`.
+///
+/// An unobserved status proves nothing: the pods we happen to see (say, on the node being
+/// drained) are not the controller's count. Such a budget allows nothing *yet* (the Eviction API
+/// answers 429 until the status is observed), which [`assess`] reports as [`Budget::ZeroNow`].
+pub fn never_allows(p: &PdbFacts) -> Option<String> {
     if let Some(IntOrPercent::Percent(pct)) = p.min_available {
         if pct >= 100 {
             return Some(format!("minAvailable {pct}%: every pod must stay up"));
@@ -62,28 +59,30 @@ pub fn never_allows(p: &PdbFacts, expected: i32) -> Option<String> {
         }
         _ => {}
     }
-    if expected > 0 {
-        match p.min_available {
-            Some(IntOrPercent::Int(n)) if n >= expected => {
-                return Some(format!(
-                    "minAvailable {n} with {expected} expected pod{}: evicting any would go below it",
-                    if expected == 1 { "" } else { "s" }
-                ))
-            }
-            Some(v @ IntOrPercent::Percent(_)) if scaled(v, expected) >= expected => {
-                return Some(format!(
-                    "minAvailable {} of {expected} pods rounds up to {}: evicting any would go below it",
-                    show(v),
-                    scaled(v, expected)
-                ))
-            }
-            _ => {}
-        }
+    if !p.observed || p.expected_pods <= 0 {
+        return None;
     }
-    if p.observed && p.expected_pods > 0 && p.desired_healthy >= p.expected_pods {
+    let expected = p.expected_pods;
+    match p.min_available {
+        Some(IntOrPercent::Int(n)) if n >= expected => {
+            return Some(format!(
+                "minAvailable {n} with {expected} expected pod{}: evicting any would go below it",
+                if expected == 1 { "" } else { "s" }
+            ))
+        }
+        Some(v @ IntOrPercent::Percent(_)) if scaled(v, expected) >= expected => {
+            return Some(format!(
+                "minAvailable {} of {expected} pods rounds up to {}: evicting any would go below it",
+                show(v),
+                scaled(v, expected)
+            ))
+        }
+        _ => {}
+    }
+    if p.desired_healthy >= expected {
         return Some(format!(
-            "needs {} healthy of {} expected pods",
-            p.desired_healthy, p.expected_pods
+            "needs {} healthy of {expected} expected pods",
+            p.desired_healthy
         ));
     }
     None
@@ -116,9 +115,9 @@ pub enum Budget {
     Allows(i32),
 }
 
-/// Classify a budget; `matched_pods` is how many pods we saw it select.
-pub fn assess(p: &PdbFacts, matched_pods: i32) -> Budget {
-    if let Some(why) = never_allows(p, expected_pods(p, matched_pods)) {
+/// Classify a budget (see [`never_allows`] for what counts as never).
+pub fn assess(p: &PdbFacts) -> Budget {
+    if let Some(why) = never_allows(p) {
         return Budget::Never(why);
     }
     if !p.observed || p.disruptions_allowed <= 0 {
@@ -248,25 +247,30 @@ impl NodeBlockers {
     }
 }
 
+/// Count `pods` evictable pods on `node` under PDB `i` alone, when that budget holds them up.
+fn tally<'a>(
+    budget: &Budget,
+    i: usize,
+    pods: usize,
+    node: &'a str,
+    b: &mut NodeBlockers,
+    pdb_nodes: &mut BTreeMap<usize, BTreeSet<&'a str>>,
+) {
+    let held = match budget {
+        Budget::Never(_) => &mut b.never,
+        Budget::ZeroNow => &mut b.zero_now,
+        Budget::Allows(_) => return,
+    };
+    *held.entry(i).or_default() += pods;
+    pdb_nodes.entry(i).or_default().insert(node);
+}
+
 /// The drain preview for `check` (Section::Drain): one finding per node with blockers, one per
 /// budget that allows no eviction (now or ever), and one summary for the nodes that drain cleanly.
 /// Output stays bounded on big clusters: names are listed a few at a time with `+N more`.
 pub fn preview(inv: &Inventory) -> Vec<Finding> {
     const SHOW: usize = 3;
-    let mut matched = vec![0i32; inv.pdbs.len()];
-    for pod in &inv.pods {
-        for &i in &pod.pdbs {
-            if let Some(m) = matched.get_mut(i) {
-                *m += 1;
-            }
-        }
-    }
-    let budgets: Vec<Budget> = inv
-        .pdbs
-        .iter()
-        .zip(&matched)
-        .map(|(p, &m)| assess(p, m))
-        .collect();
+    let budgets: Vec<Budget> = inv.pdbs.iter().map(assess).collect();
     let mut per_node: BTreeMap<&str, NodeBlockers> = BTreeMap::new();
     for n in &inv.nodes {
         per_node.entry(n.name.as_str()).or_default();
@@ -282,7 +286,7 @@ pub fn preview(inv: &Inventory) -> Vec<Finding> {
         match filters::decide(pod, None, &opts) {
             Decision::Skip(SkipReason::DaemonSet) => b.daemonset += 1,
             Decision::Skip(_) => b.mirror += 1,
-            Decision::DeleteCompleted | Decision::WaitOnly => {}
+            Decision::Completed | Decision::WaitOnly => {}
             Decision::Block(reasons) => {
                 for r in reasons {
                     match r {
@@ -302,20 +306,14 @@ pub fn preview(inv: &Inventory) -> Vec<Finding> {
                     let names: Vec<String> = valid.iter().map(|&i| key(&inv.pdbs[i])).collect();
                     b.multi.push(format!("{name} ({})", names.join(" + ")));
                 } else if let Some(&i) = valid.first() {
-                    match budgets[i] {
-                        Budget::Never(_) => {
-                            *b.never.entry(i).or_default() += 1;
-                            pdb_nodes.entry(i).or_default().insert(node);
-                        }
-                        Budget::ZeroNow => {
-                            *b.zero_now.entry(i).or_default() += 1;
-                            pdb_nodes.entry(i).or_default().insert(node);
-                        }
-                        Budget::Allows(_) => {}
-                    }
+                    tally(&budgets[i], i, 1, node, b, &mut pdb_nodes);
                 }
             }
         }
+    }
+    for c in inv.covered.iter().filter(|c| c.pdb < inv.pdbs.len()) {
+        let b = per_node.entry(c.node.as_str()).or_default();
+        tally(&budgets[c.pdb], c.pdb, c.pods, &c.node, b, &mut pdb_nodes);
     }
 
     let mut findings = Vec::new();
@@ -481,100 +479,120 @@ mod tests {
 
     #[test]
     fn never_allows_table() {
-        let cases: Vec<(&str, PdbFacts, i32, bool)> = vec![
+        let unobserved = |p: PdbFacts| PdbFacts {
+            observed: false,
+            expected_pods: 0,
+            desired_healthy: 0,
+            current_healthy: 0,
+            disruptions_allowed: 0,
+            ..p
+        };
+        let cases: Vec<(&str, PdbFacts, bool)> = vec![
             (
                 "minAvailable == expected",
                 pdb(Some(Int(3)), None, 3, 0),
-                3,
                 true,
             ),
             (
                 "minAvailable > expected",
                 pdb(Some(Int(5)), None, 3, 0),
-                3,
                 true,
             ),
             (
                 "minAvailable < expected",
                 pdb(Some(Int(2)), None, 3, 1),
-                3,
                 false,
             ),
             (
                 "single replica minAvailable 1",
                 pdb(Some(Int(1)), None, 1, 0),
-                1,
                 true,
             ),
             (
                 "minAvailable 100%",
                 pdb(Some(Percent(100)), None, 4, 0),
-                4,
                 true,
             ),
             (
                 "minAvailable 50% of 1 rounds up",
                 pdb(Some(Percent(50)), None, 1, 0),
-                1,
                 true,
             ),
             (
                 "minAvailable 50% of 4",
                 pdb(Some(Percent(50)), None, 4, 2),
-                4,
                 false,
             ),
-            ("maxUnavailable 0", pdb(None, Some(Int(0)), 3, 0), 3, true),
-            (
-                "maxUnavailable 0%",
-                pdb(None, Some(Percent(0)), 3, 0),
-                3,
-                true,
-            ),
+            ("maxUnavailable 0", pdb(None, Some(Int(0)), 3, 0), true),
+            ("maxUnavailable 0%", pdb(None, Some(Percent(0)), 3, 0), true),
             (
                 "maxUnavailable 20%",
                 pdb(None, Some(Percent(20)), 5, 1),
-                5,
                 false,
             ),
             (
                 "maxUnavailable 1 of 1",
                 pdb(None, Some(Int(1)), 1, 1),
-                1,
                 false,
             ),
-            ("minAvailable 0", pdb(Some(Int(0)), None, 2, 2), 2, false),
+            ("minAvailable 0", pdb(Some(Int(0)), None, 2, 2), false),
+            // Not observed yet: only the spec proves anything.
             (
-                "unobserved, no pods: unknown, not never",
-                PdbFacts {
-                    observed: false,
-                    expected_pods: 0,
-                    ..pdb(Some(Int(1)), None, 0, 0)
-                },
-                0,
+                "unobserved minAvailable 1: unknown, not never",
+                unobserved(pdb(Some(Int(1)), None, 0, 0)),
                 false,
             ),
             (
-                "unobserved, pods seen: min >= seen",
+                "unobserved minAvailable 2 (maybe 2 pods on this node, more elsewhere)",
+                unobserved(pdb(Some(Int(2)), None, 2, 0)),
+                false,
+            ),
+            (
+                "unobserved minAvailable 50%",
+                unobserved(pdb(Some(Percent(50)), None, 1, 0)),
+                false,
+            ),
+            (
+                "unobserved maxUnavailable 0",
+                unobserved(pdb(None, Some(Int(0)), 0, 0)),
+                true,
+            ),
+            (
+                "unobserved maxUnavailable 0%",
+                unobserved(pdb(None, Some(Percent(0)), 0, 0)),
+                true,
+            ),
+            (
+                "unobserved minAvailable 100%",
+                unobserved(pdb(Some(Percent(100)), None, 0, 0)),
+                true,
+            ),
+            (
+                "observed but stale numbers from an older generation count as unobserved",
                 PdbFacts {
                     observed: false,
-                    expected_pods: 0,
-                    ..pdb(Some(Int(2)), None, 0, 0)
+                    ..pdb(Some(Int(3)), None, 3, 0)
                 },
-                2,
+                false,
+            ),
+            (
+                "observed desiredHealthy >= expectedPods",
+                PdbFacts {
+                    desired_healthy: 4,
+                    ..pdb(None, Some(Int(1)), 4, 0)
+                },
                 true,
             ),
         ];
-        for (name, p, matched, want) in cases {
-            let expected = expected_pods(&p, matched);
+        for (name, p, want) in cases {
             assert_eq!(
-                never_allows(&p, expected).is_some(),
+                never_allows(&p).is_some(),
                 want,
                 "{name}: {:?}",
-                never_allows(&p, expected)
+                never_allows(&p)
             );
         }
-        let why = never_allows(&pdb(Some(Int(1)), None, 1, 0), 1).unwrap();
+        let why = never_allows(&pdb(Some(Int(1)), None, 1, 0)).unwrap();
         assert!(
             why.contains("minAvailable 1") && why.contains("1 expected pod"),
             "{why}"
@@ -584,22 +602,19 @@ mod tests {
     #[test]
     fn assess_and_numbers() {
         assert_eq!(
-            assess(&pdb(None, Some(Percent(20)), 5, 1), 5),
+            assess(&pdb(None, Some(Percent(20)), 5, 1)),
             Budget::Allows(1)
         );
-        assert_eq!(
-            assess(&pdb(None, Some(Percent(20)), 5, 0), 5),
-            Budget::ZeroNow
-        );
+        assert_eq!(assess(&pdb(None, Some(Percent(20)), 5, 0)), Budget::ZeroNow);
         assert!(matches!(
-            assess(&pdb(None, Some(Int(0)), 5, 0), 5),
+            assess(&pdb(None, Some(Int(0)), 5, 0)),
             Budget::Never(_)
         ));
         let unobserved = PdbFacts {
             observed: false,
             ..pdb(Some(Int(1)), None, 3, 2)
         };
-        assert_eq!(assess(&unobserved, 3), Budget::ZeroNow);
+        assert_eq!(assess(&unobserved), Budget::ZeroNow);
         assert_eq!(
             numbers(&pdb(None, Some(Percent(20)), 5, 0)),
             "maxUnavailable 20%; healthy 4/5, desired 4, disruptionsAllowed 0"

@@ -108,18 +108,18 @@ fn humantime(d: Duration) -> String {
 
 /// Page through a list, sending each page's items (mapped to [`Object`]) to `tx`.
 async fn list_pages<K>(
-    conn: &Connection,
+    conn: Connection,
     api: Api<K>,
-    resource: &str,
+    resource: &'static str,
     wrap: fn(K) -> Object,
-    tx: &mpsc::Sender<Vec<Object>>,
+    tx: mpsc::Sender<Vec<Object>>,
 ) -> Result<(), CliError>
 where
     K: kube::Resource + Clone + DeserializeOwned + Debug,
 {
     let mut params = ListParams::default().limit(PAGE_SIZE);
     loop {
-        let page: ObjectList<K> = timed(conn, &format!("list {resource}"), api.list(&params))
+        let page: ObjectList<K> = timed(&conn, &format!("list {resource}"), api.list(&params))
             .await?
             .map_err(|e| api_error(&e, "list", resource, None, &conn.description))?;
         let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
@@ -157,11 +157,13 @@ pub async fn read(conn: &Connection, sink: &mut dyn Sink) -> Result<LiveMeta, Cl
         Ok::<(), CliError>(())
     };
     let (listed, consumed) = tokio::join!(
-        async move {
-            let r = list_pages(conn, pdb_api, "poddisruptionbudgets", Object::Pdb, &tx).await;
-            drop(tx);
-            r
-        },
+        list_pages(
+            conn.clone(),
+            pdb_api,
+            "poddisruptionbudgets",
+            Object::Pdb,
+            tx
+        ),
         consume
     );
     listed?;
@@ -179,18 +181,24 @@ pub async fn read(conn: &Connection, sink: &mut dyn Sink) -> Result<LiveMeta, Cl
         Err(e) => return Err(api_error(&e, "get", "configmaps", Some("kube-system/kubeadm-config"), &conn.description)),
     }
 
-    // Nodes and pods concurrently; one consumer keeps the sink single-threaded.
+    // Nodes and pods concurrently, each list in a task of its own so that pages are parsed on
+    // the runtime's workers while this task reduces; one consumer keeps the sink single-threaded.
     let (tx, mut rx) = mpsc::channel::<Vec<Object>>(4);
     let node_api: Api<Node> = Api::all(client.clone());
     let pod_api: Api<Pod> = Api::all(client);
-    let tx_nodes = tx.clone();
-    let producers = async move {
-        let nodes = list_pages(conn, node_api, "nodes", Object::Node, &tx_nodes);
-        let pods = list_pages(conn, pod_api, "pods", Object::Pod, &tx);
-        let (a, b) = tokio::join!(nodes, pods);
-        drop(tx_nodes);
-        drop(tx);
-        a.and(b)
+    let nodes = tokio::spawn(list_pages(
+        conn.clone(),
+        node_api,
+        "nodes",
+        Object::Node,
+        tx.clone(),
+    ));
+    let pods = tokio::spawn(list_pages(conn.clone(), pod_api, "pods", Object::Pod, tx));
+    let producers = async {
+        let joined = |r: Result<Result<(), CliError>, tokio::task::JoinError>| {
+            r.unwrap_or_else(|e| Err(CliError::api(format!("reading the cluster failed: {e}"))))
+        };
+        joined(nodes.await).and(joined(pods.await))
     };
     let mut apiserver_pods = 0usize;
     let consume = async {

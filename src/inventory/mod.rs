@@ -37,10 +37,26 @@ pub struct Inventory {
     /// `kube-system/kubeadm-config` ConfigMap, reduced.
     pub kubeadm: Option<KubeadmFacts>,
     pub pdbs: Vec<PdbFacts>,
-    /// Pods reduced to what the drain preview needs (control-plane/DaemonSet pods included).
+    /// The pods the drain preview names, reduced: on a node and skipped (DaemonSet, mirror),
+    /// blocking (unmanaged, emptyDir) or covered by several PDBs. Evictable pods under exactly
+    /// one PDB are only counted in `covered`; the rest are only counted in `pods_seen`.
     pub pods: Vec<PodFacts>,
+    /// Evictable pods under exactly one PDB, counted per node and PDB: all the drain preview
+    /// needs of them, and on a big cluster most pods are of this kind.
+    pub covered: Vec<CoveredPods>,
+    /// Every pod read, kept or not.
+    pub pods_seen: usize,
     /// Things the reader could not see, said plainly (e.g. "apiserver pods hidden: managed").
     pub notes: Vec<String>,
+}
+
+/// `pods` evictable pods on `node` whose only PDB is `inventory.pdbs[pdb]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CoveredPods {
+    pub node: String,
+    pub pdb: usize,
+    pub pods: usize,
 }
 
 /// One running instance of a cluster component (a pod), with its version as reported.

@@ -2,7 +2,10 @@
 //! stream) and keeps only the facts `check` needs. Shared by the live and snapshot readers so
 //! both produce the same `Inventory` from the same objects.
 
-use super::{Component, IntOrPercent, Inventory, KubeadmFacts, NodeFacts, PdbFacts, PodFacts};
+use super::{
+    Component, CoveredPods, IntOrPercent, Inventory, KubeadmFacts, NodeFacts, PdbFacts, PodFacts,
+};
+use crate::drain::filters::{self, Decision, FilterOptions};
 use crate::nodes::PROGRESS_ANNOTATION;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -35,6 +38,68 @@ const COMPONENT_LABELS: &[&str] = &[
 /// Mirror-pod annotation set by the kubelet on static pods.
 pub const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
 
+/// Reduce a Node to [`NodeFacts`], keeping only the labels `keep_label` accepts (roles are read
+/// from all of them first). The one reduction of nodes: `check`'s reducer keeps
+/// [`KEPT_NODE_LABELS`], the drain commands keep every label (`crate::nodes::node_facts`), and
+/// both read roles (sorted, `node-role.kubernetes.io/<role>` plus `kubernetes.io/role`) and
+/// taints (`key=value:Effect`, or `key:Effect` without a value, as kubectl prints them) alike.
+pub fn node_facts(node: Node, keep_label: impl Fn(&str) -> bool) -> NodeFacts {
+    let meta = node.metadata;
+    let labels = meta.labels.unwrap_or_default();
+    let mut roles: Vec<String> = labels
+        .keys()
+        .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/"))
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .collect();
+    if let Some(role) = labels.get("kubernetes.io/role") {
+        if !roles.contains(role) {
+            roles.push(role.clone());
+        }
+    }
+    roles.sort();
+    let kept: BTreeMap<String, String> =
+        labels.into_iter().filter(|(k, _)| keep_label(k)).collect();
+    let spec = node.spec.unwrap_or_default();
+    let status = node.status.unwrap_or_default();
+    let info = status.node_info.unwrap_or_default();
+    let ready = status
+        .conditions
+        .unwrap_or_default()
+        .iter()
+        .any(|c| c.type_ == "Ready" && c.status == "True");
+    let taints = spec
+        .taints
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| match t.value {
+            Some(v) if !v.is_empty() => format!("{}={}:{}", t.key, v, t.effect),
+            _ => format!("{}:{}", t.key, t.effect),
+        })
+        .collect();
+    let progress = meta
+        .annotations
+        .and_then(|mut a| a.remove(PROGRESS_ANNOTATION));
+    #[allow(deprecated)]
+    let kube_proxy_version = info.kube_proxy_version.clone();
+    NodeFacts {
+        name: meta.name.unwrap_or_default(),
+        roles,
+        kubelet_version: info.kubelet_version,
+        kube_proxy_version,
+        container_runtime: info.container_runtime_version,
+        os_image: info.os_image,
+        kernel_version: info.kernel_version,
+        architecture: info.architecture,
+        ready,
+        unschedulable: spec.unschedulable.unwrap_or(false),
+        taints,
+        labels: kept,
+        provider_id: spec.provider_id.unwrap_or_default(),
+        progress,
+    }
+}
+
 /// The PDBs of one namespace, indexed so a pod is tested only against PDBs that can match
 /// it: a PDB with `matchLabels` is filed under its first (key, value) pair, which every pod
 /// it selects must carry; the rest (expressions only, or `{}`) are always tested.
@@ -52,6 +117,8 @@ pub struct Reducer {
     /// When PDBs arrive after pods (snapshots), pod labels wait here for matching at `finish`.
     pending: Vec<(usize, BTreeMap<String, String>)>,
     pdbs_complete: bool,
+    /// Node -> PDB index -> evictable pods under only that PDB (becomes `Inventory::covered`).
+    covered: HashMap<String, BTreeMap<usize, usize>>,
 }
 
 impl Reducer {
@@ -83,62 +150,8 @@ impl Reducer {
     }
 
     pub fn node(&mut self, node: Node) {
-        let meta = node.metadata;
-        let labels = meta.labels.unwrap_or_default();
-        let mut roles: Vec<String> = labels
-            .keys()
-            .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/"))
-            .filter(|r| !r.is_empty())
-            .map(str::to_string)
-            .collect();
-        if let Some(role) = labels.get("kubernetes.io/role") {
-            if !roles.contains(role) {
-                roles.push(role.clone());
-            }
-        }
-        roles.sort();
-        let kept: BTreeMap<String, String> = labels
-            .into_iter()
-            .filter(|(k, _)| KEPT_NODE_LABELS.iter().any(|p| k.starts_with(p)))
-            .collect();
-        let spec = node.spec.unwrap_or_default();
-        let status = node.status.unwrap_or_default();
-        let info = status.node_info.unwrap_or_default();
-        let ready = status
-            .conditions
-            .unwrap_or_default()
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True");
-        let taints = spec
-            .taints
-            .unwrap_or_default()
-            .into_iter()
-            .map(|t| match t.value {
-                Some(v) if !v.is_empty() => format!("{}={}:{}", t.key, v, t.effect),
-                _ => format!("{}:{}", t.key, t.effect),
-            })
-            .collect();
-        let progress = meta
-            .annotations
-            .and_then(|mut a| a.remove(PROGRESS_ANNOTATION));
-        #[allow(deprecated)]
-        let kube_proxy_version = info.kube_proxy_version.clone();
-        self.inv.nodes.push(NodeFacts {
-            name: meta.name.unwrap_or_default(),
-            roles,
-            kubelet_version: info.kubelet_version,
-            kube_proxy_version,
-            container_runtime: info.container_runtime_version,
-            os_image: info.os_image,
-            kernel_version: info.kernel_version,
-            architecture: info.architecture,
-            ready,
-            unschedulable: spec.unschedulable.unwrap_or(false),
-            taints,
-            labels: kept,
-            provider_id: spec.provider_id.unwrap_or_default(),
-            progress,
-        });
+        let facts = node_facts(node, |k| KEPT_NODE_LABELS.iter().any(|p| k.starts_with(p)));
+        self.inv.nodes.push(facts);
     }
 
     pub fn pdb(&mut self, pdb: PodDisruptionBudget) {
@@ -281,14 +294,14 @@ impl Reducer {
             .status
             .and_then(|s| s.phase)
             .unwrap_or_else(|| "Unknown".to_string());
+        self.inv.pods_seen += 1;
         let idx = self.inv.pods.len();
-        let pdbs = if self.pdbs_complete {
-            self.matching_pdbs(&namespace, &labels)
+        let (pdbs, labels) = if self.pdbs_complete {
+            (self.matching_pdbs(&namespace, &labels), None)
         } else {
-            self.pending.push((idx, labels));
-            Vec::new()
+            (Vec::new(), Some(labels))
         };
-        self.inv.pods.push(PodFacts {
+        let facts = PodFacts {
             namespace,
             name,
             node,
@@ -299,7 +312,39 @@ impl Reducer {
             has_empty_dir,
             deleting: meta.deletion_timestamp.is_some(),
             pdbs,
-        });
+        };
+        match labels {
+            // PDBs still to come: keep the pod until `finish` can match it.
+            Some(labels) => {
+                self.pending.push((idx, labels));
+                self.inv.pods.push(facts);
+            }
+            None => self.keep(facts),
+        }
+    }
+
+    /// Keep what the drain preview needs of a pod whose PDBs are known: the pod itself when
+    /// the preview names it, a count when it is one of many evictable pods under one PDB,
+    /// nothing when it would simply be evicted (or is already going).
+    fn keep(&mut self, pod: PodFacts) {
+        let Some(node) = pod.node.as_deref() else {
+            return; // not scheduled: nothing to drain
+        };
+        match filters::decide(&pod, None, &FilterOptions::default()) {
+            Decision::Skip(_) | Decision::Block(_) => self.inv.pods.push(pod),
+            Decision::Evict => match pod.pdbs.as_slice() {
+                [] => {}
+                [pdb] => {
+                    let per_pdb = match self.covered.get_mut(node) {
+                        Some(m) => m,
+                        None => self.covered.entry(node.to_string()).or_default(),
+                    };
+                    *per_pdb.entry(*pdb).or_default() += 1;
+                }
+                _ => self.inv.pods.push(pod),
+            },
+            Decision::Completed | Decision::WaitOnly => {}
+        }
     }
 
     fn matching_pdbs(&self, namespace: &str, labels: &BTreeMap<String, String>) -> Vec<usize> {
@@ -326,6 +371,21 @@ impl Reducer {
             let pdbs = self.matching_pdbs(&ns, &labels);
             self.inv.pods[idx].pdbs = pdbs;
         }
+        for pod in std::mem::take(&mut self.inv.pods) {
+            self.keep(pod);
+        }
+        let mut covered: Vec<CoveredPods> = std::mem::take(&mut self.covered)
+            .into_iter()
+            .flat_map(|(node, per_pdb)| {
+                per_pdb.into_iter().map(move |(pdb, pods)| CoveredPods {
+                    node: node.clone(),
+                    pdb,
+                    pods,
+                })
+            })
+            .collect();
+        covered.sort_by(|a, b| (&a.node, a.pdb).cmp(&(&b.node, b.pdb)));
+        self.inv.covered = covered;
         self.inv.nodes.sort_by(|a, b| a.name.cmp(&b.name));
         self.inv
     }
@@ -491,8 +551,101 @@ mod index_tests {
                 ),
                 ..ObjectMeta::default()
             },
+            // On a node and unmanaged, so every test pod matters to the preview and is kept.
+            spec: Some(k8s_openapi::api::core::v1::PodSpec {
+                node_name: Some("n1".into()),
+                ..Default::default()
+            }),
             ..Pod::default()
         }
+    }
+
+    fn owned(mut p: Pod, kind: &str) -> Pod {
+        p.metadata.owner_references = Some(vec![
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                kind: kind.into(),
+                name: "owner".into(),
+                controller: Some(true),
+                ..Default::default()
+            },
+        ]);
+        p
+    }
+
+    /// Pods are reduced to what the drain preview needs, whatever the feeding order: named
+    /// pods kept, evictable pods under one PDB counted per node, plain ones only counted.
+    /// Putting every pod back in full does not change a single preview finding.
+    #[test]
+    fn pods_are_reduced_to_what_the_preview_needs() {
+        let mut budget = pdb("web", &[("app", "web")], vec![]);
+        if let Some(spec) = budget.spec.as_mut() {
+            spec.max_unavailable = Some(IntOrString::Int(0)); // never allows: the preview says so
+        }
+        let pdbs = [
+            budget,
+            pdb("any-web", &[("app", "web"), ("tier", "x")], vec![]),
+        ];
+        let mut unscheduled = owned(pod("pending", "ns", &[]), "ReplicaSet");
+        unscheduled.spec = None;
+        let pods = [
+            owned(pod("covered-1", "ns", &[("app", "web")]), "ReplicaSet"),
+            owned(pod("covered-2", "ns", &[("app", "web")]), "ReplicaSet"),
+            owned(
+                pod("twice", "ns", &[("app", "web"), ("tier", "x")]),
+                "ReplicaSet",
+            ),
+            owned(pod("plain", "ns", &[("app", "other")]), "ReplicaSet"),
+            owned(pod("proxy", "kube-system", &[]), "DaemonSet"),
+            pod("bare", "ns", &[]),
+            unscheduled,
+        ];
+        let facts = |name: &str, pdbs: Vec<usize>| PodFacts {
+            namespace: "ns".into(),
+            name: name.into(),
+            node: Some("n1".into()),
+            phase: "Running".into(),
+            controller_kind: Some("ReplicaSet".into()),
+            controller_name: Some("owner".into()),
+            pdbs,
+            ..PodFacts::default()
+        };
+        let mut previews = Vec::new();
+        for pdbs_first in [true, false] {
+            let mut r = Reducer::new("t");
+            if pdbs_first {
+                pdbs.iter().cloned().for_each(|p| r.pdb(p));
+                r.pdbs_done();
+            }
+            pods.iter().cloned().for_each(|p| r.pod(p));
+            if !pdbs_first {
+                pdbs.iter().cloned().for_each(|p| r.pdb(p));
+            }
+            let inv = r.finish();
+            let kept: Vec<&str> = inv.pods.iter().map(|p| p.name.as_str()).collect();
+            assert_eq!(kept, ["twice", "proxy", "bare"], "pdbs_first={pdbs_first}");
+            assert_eq!(
+                inv.covered,
+                [CoveredPods {
+                    node: "n1".into(),
+                    pdb: 0,
+                    pods: 2
+                }]
+            );
+            assert_eq!(inv.pods_seen, 7);
+            let preview = crate::drain::pdb::preview(&inv);
+            assert!(
+                preview.iter().any(|f| f.message.contains("n1")),
+                "the covered pods' budget must show: {preview:?}"
+            );
+            let mut full = inv.clone();
+            full.covered.clear();
+            full.pods.push(facts("covered-1", vec![0]));
+            full.pods.push(facts("covered-2", vec![0]));
+            full.pods.push(facts("plain", vec![]));
+            assert_eq!(crate::drain::pdb::preview(&full), preview);
+            previews.push(preview);
+        }
+        assert_eq!(previews[0], previews[1]);
     }
 
     /// The index must give exactly what testing every PDB would, in either feeding order.

@@ -334,9 +334,17 @@ mod tests {
         assert_eq!(inv.nodes.len(), 1);
         assert!(inv.nodes[0].is_control_plane());
         assert!(inv.nodes[0].ready);
-        assert_eq!(inv.pods.len(), 1);
-        assert_eq!(inv.pods[0].pdbs, vec![0]);
-        assert_eq!(inv.pods[0].controller_kind.as_deref(), Some("ReplicaSet"));
+        // The ReplicaSet pod is evictable under PDB 0 alone: counted, not kept.
+        assert_eq!(inv.pods_seen, 1);
+        assert!(inv.pods.is_empty());
+        assert_eq!(
+            inv.covered,
+            [crate::inventory::CoveredPods {
+                node: "n1".into(),
+                pdb: 0,
+                pods: 1
+            }]
+        );
         assert_eq!(inv.pdbs[0].disruptions_allowed, 0);
     }
 

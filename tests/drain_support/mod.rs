@@ -7,7 +7,8 @@ use kube_testserver::builders;
 use kube_testserver::k8s_openapi::api::core::v1::Node;
 use kube_testserver::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube_testserver::{Cluster, TestServer};
-use std::process::Output;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The progress annotation key (kept literal here: the test checks the contract).
 pub const PROGRESS: &str = "kubectl-upgrade.io/drain-progress";
@@ -26,6 +27,28 @@ pub fn cmd(server: &TestServer, args: &[&str]) -> Command {
 pub fn run(server: &TestServer, args: &[&str]) -> Run {
     let out = cmd(server, args).output().expect("ran");
     Run::from(out)
+}
+
+/// Start `kubectl-upgrade --kubeconfig <server> ARGS...` without waiting (stdout/stderr piped).
+pub fn spawn(server: &TestServer, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("kubectl-upgrade"))
+        .arg("--kubeconfig")
+        .arg(server.kubeconfig())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawned")
+}
+
+/// Poll `f` every 20 ms until it holds; panic after `limit`.
+pub fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A finished run, decoded.

@@ -246,6 +246,8 @@ pub struct Cluster {
     /// Events with rv <= this were dropped from the log.
     pub(crate) log_floor: u64,
     dirty_pdb_ns: BTreeSet<String>,
+    /// PDBs the simulated disruption controller leaves alone ([`Cluster::hold_pdb_status`]).
+    held_pdbs: BTreeSet<Key>,
     terminating: BTreeMap<Key, Instant>,
     becoming_ready: BTreeMap<Key, (Instant, String)>,
     unscheduled: BTreeSet<Key>,
@@ -420,6 +422,7 @@ impl Cluster {
             log: VecDeque::new(),
             log_floor: 0,
             dirty_pdb_ns: BTreeSet::new(),
+            held_pdbs: BTreeSet::new(),
             terminating: BTreeMap::new(),
             becoming_ready: BTreeMap::new(),
             unscheduled: BTreeSet::new(),
@@ -626,6 +629,19 @@ impl Cluster {
     pub fn remove_node(&mut self, name: &str) -> bool {
         self.remove::<Node>(&(String::new(), name.to_string()))
             .is_some()
+    }
+
+    /// Pauses (`hold = true`) or resumes the disruption controller for one PDB, like a
+    /// controller that has not synced it yet: while held, its status is left as it is (a PDB
+    /// added without a status stays unobserved, and evictions under it answer 429 "still being
+    /// processed"). Resuming recomputes the status at the next change (or `with_state` call).
+    pub fn hold_pdb_status(&mut self, ns: &str, name: &str, hold: bool) {
+        let key = (ns.to_string(), name.to_string());
+        if hold {
+            self.held_pdbs.insert(key);
+        } else if self.held_pdbs.remove(&key) {
+            self.dirty_pdb_ns.insert(key.0);
+        }
     }
 
     /// Removes a PodDisruptionBudget.
@@ -858,6 +874,9 @@ impl Cluster {
                 }
             }
             for (key, pdb) in self.pdbs.range(ns_range(Some(ns))) {
+                if self.held_pdbs.contains(key) {
+                    continue;
+                }
                 let sel = LabelSel::from_label_selector(
                     pdb.spec.as_ref().and_then(|s| s.selector.as_ref()),
                 );

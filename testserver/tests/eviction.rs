@@ -326,6 +326,34 @@ fn unobserved_budget_answers_429_with_retry_after() {
 }
 
 #[test]
+fn held_budget_stays_unobserved_until_released() {
+    let mut c = three_node_web();
+    c.add_pdb(builders::pdb_min_available(
+        "default",
+        "web",
+        &[("app", "web")],
+        int(1),
+    ));
+    c.hold_pdb_status("default", "web", true);
+    let server = TestServer::start(c);
+    let v = get(
+        &server,
+        "/apis/policy/v1/namespaces/default/poddisruptionbudgets/web",
+    )
+    .json();
+    assert!(v["status"].is_null(), "held: no status yet: {v}");
+    let r = evict(&server, "default", "web-0", None);
+    assert_eq!(r.status, 429);
+    assert_eq!(
+        r.json()["details"]["causes"][0]["message"],
+        "The disruption budget web is still being processed by the server."
+    );
+    server.with_state(|c| c.hold_pdb_status("default", "web", false));
+    assert_eq!(pdb_status(&server, "default", "web"), (3, 1, 3, 2));
+    assert_eq!(evict(&server, "default", "web-0", None).status, 201);
+}
+
+#[test]
 fn unready_pod_is_evicted_without_spending_budget() {
     let mut c = three_node_web();
     c.add_pod(
