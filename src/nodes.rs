@@ -50,6 +50,20 @@ pub struct Progress {
     pub by: String,
 }
 
+/// A progress record as the annotation holds it, for tests.
+#[cfg(test)]
+pub fn progress_record(state: ProgressState, target: Option<&str>, by: &str) -> Option<String> {
+    Some(
+        Progress {
+            state,
+            target: target.map(str::to_string),
+            time: "2026-01-01T00:00:00Z".into(),
+            by: by.into(),
+        }
+        .to_json(),
+    )
+}
+
 impl Progress {
     /// A record stamped now.
     pub fn now(state: ProgressState, target: Option<String>, command: &str) -> Self {

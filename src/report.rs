@@ -505,17 +505,7 @@ mod tests {
     fn progress_notes_only_for_nodes_still_cordoned() {
         use crate::inventory::NodeFacts;
         use crate::nodes::ProgressState;
-        let record = |state: ProgressState, target: Option<&str>, by: &str| {
-            Some(
-                Progress {
-                    state,
-                    target: target.map(str::to_string),
-                    time: "2026-01-01T00:00:00Z".into(),
-                    by: by.into(),
-                }
-                .to_json(),
-            )
-        };
+        let record = crate::nodes::progress_record;
         let t = Some("v1.33.2");
         let node =
             |name: &str, kubelet: &str, cordoned: bool, progress: Option<String>| NodeFacts {

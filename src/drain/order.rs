@@ -256,17 +256,7 @@ mod tests {
         }
     }
 
-    fn progress(state: ProgressState, target: Option<&str>, by: &str) -> Option<String> {
-        Some(
-            Progress {
-                state,
-                target: target.map(str::to_string),
-                time: "2026-01-01T00:00:00Z".into(),
-                by: by.into(),
-            }
-            .to_json(),
-        )
-    }
+    use crate::nodes::progress_record as progress;
 
     #[test]
     fn triples() {

@@ -560,6 +560,20 @@ mod index_tests {
         }
     }
 
+    /// Feed PDBs before the pods (as the live reader does) or after them (as a snapshot may).
+    fn reduce(pdbs: &[PodDisruptionBudget], pods: &[Pod], pdbs_first: bool) -> Inventory {
+        let mut r = Reducer::new("t");
+        if pdbs_first {
+            pdbs.iter().cloned().for_each(|p| r.pdb(p));
+            r.pdbs_done();
+        }
+        pods.iter().cloned().for_each(|p| r.pod(p));
+        if !pdbs_first {
+            pdbs.iter().cloned().for_each(|p| r.pdb(p));
+        }
+        r.finish()
+    }
+
     fn owned(mut p: Pod, kind: &str) -> Pod {
         p.metadata.owner_references = Some(vec![
             k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
@@ -611,16 +625,7 @@ mod index_tests {
         };
         let mut previews = Vec::new();
         for pdbs_first in [true, false] {
-            let mut r = Reducer::new("t");
-            if pdbs_first {
-                pdbs.iter().cloned().for_each(|p| r.pdb(p));
-                r.pdbs_done();
-            }
-            pods.iter().cloned().for_each(|p| r.pod(p));
-            if !pdbs_first {
-                pdbs.iter().cloned().for_each(|p| r.pdb(p));
-            }
-            let inv = r.finish();
+            let inv = reduce(&pdbs, &pods, pdbs_first);
             let kept: Vec<&str> = inv.pods.iter().map(|p| p.name.as_str()).collect();
             assert_eq!(kept, ["twice", "proxy", "bare"], "pdbs_first={pdbs_first}");
             assert_eq!(
@@ -674,16 +679,7 @@ mod index_tests {
             pod("e", "ns", &[]),
         ];
         for pdbs_first in [true, false] {
-            let mut r = Reducer::new("t");
-            if pdbs_first {
-                pdbs.iter().cloned().for_each(|p| r.pdb(p));
-                r.pdbs_done();
-                pods.iter().cloned().for_each(|p| r.pod(p));
-            } else {
-                pods.iter().cloned().for_each(|p| r.pod(p));
-                pdbs.iter().cloned().for_each(|p| r.pdb(p));
-            }
-            let inv = r.finish();
+            let inv = reduce(&pdbs, &pods, pdbs_first);
             let got: Vec<Vec<usize>> = inv.pods.iter().map(|p| p.pdbs.clone()).collect();
             // web=0, web-front=1, all=2, expr=3, db=4
             assert_eq!(
