@@ -1450,7 +1450,9 @@ pub async fn drain_node(
         let key = pod.key();
         // An accepted eviction/delete counts even when the drain stopped before the pod was
         // gone (it is then also listed as remaining).
-        if accepted {
+        // Accepted by the server (or by its dry run): counted as evicted or deleted, whatever
+        // happened while waiting for the pod to go.
+        if accepted || matches!(end, PodEnd::DryRun(Ok(()))) {
             if how.evicts() {
                 summary.evicted.push(key.clone());
             } else {
@@ -1463,13 +1465,7 @@ pub async fn drain_node(
                     summary.waited.push(key);
                 }
             }
-            PodEnd::DryRun(Ok(())) => {
-                if how.evicts() {
-                    summary.evicted.push(key);
-                } else {
-                    summary.deleted.push(key);
-                }
-            }
+            PodEnd::DryRun(Ok(())) => {}
             PodEnd::DryRun(Err(e)) => {
                 dry_notes.push(format!("  {key}: {e}"));
                 summary.failed.push(FailedPod { pod: key, error: e });

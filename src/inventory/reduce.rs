@@ -114,11 +114,12 @@ pub struct Reducer {
     inv: Inventory,
     /// Namespace -> its PDBs, indexed.
     pdbs_by_ns: HashMap<String, NamespacePdbs>,
-    /// When PDBs arrive after pods (snapshots), pod labels wait here for matching at `finish`.
-    pending: Vec<(usize, BTreeMap<String, String>)>,
+    /// When PDBs arrive after pods (snapshots), pods and their labels wait here for matching
+    /// at `finish`.
+    pending: Vec<(PodFacts, BTreeMap<String, String>)>,
     pdbs_complete: bool,
     /// Node -> PDB index -> evictable pods under only that PDB (becomes `Inventory::covered`).
-    covered: HashMap<String, BTreeMap<usize, usize>>,
+    covered: BTreeMap<String, BTreeMap<usize, usize>>,
 }
 
 impl Reducer {
@@ -295,7 +296,6 @@ impl Reducer {
             .and_then(|s| s.phase)
             .unwrap_or_else(|| "Unknown".to_string());
         self.inv.pods_seen += 1;
-        let idx = self.inv.pods.len();
         let (pdbs, labels) = if self.pdbs_complete {
             (self.matching_pdbs(&namespace, &labels), None)
         } else {
@@ -315,10 +315,7 @@ impl Reducer {
         };
         match labels {
             // PDBs still to come: keep the pod until `finish` can match it.
-            Some(labels) => {
-                self.pending.push((idx, labels));
-                self.inv.pods.push(facts);
-            }
+            Some(labels) => self.pending.push((facts, labels)),
             None => self.keep(facts),
         }
     }
@@ -365,16 +362,11 @@ impl Reducer {
     }
 
     pub fn finish(mut self) -> Inventory {
-        let pending = std::mem::take(&mut self.pending);
-        for (idx, labels) in pending {
-            let ns = self.inv.pods[idx].namespace.clone();
-            let pdbs = self.matching_pdbs(&ns, &labels);
-            self.inv.pods[idx].pdbs = pdbs;
-        }
-        for pod in std::mem::take(&mut self.inv.pods) {
+        for (mut pod, labels) in std::mem::take(&mut self.pending) {
+            pod.pdbs = self.matching_pdbs(&pod.namespace, &labels);
             self.keep(pod);
         }
-        let mut covered: Vec<CoveredPods> = std::mem::take(&mut self.covered)
+        self.inv.covered = std::mem::take(&mut self.covered)
             .into_iter()
             .flat_map(|(node, per_pdb)| {
                 per_pdb.into_iter().map(move |(pdb, pods)| CoveredPods {
@@ -384,8 +376,6 @@ impl Reducer {
                 })
             })
             .collect();
-        covered.sort_by(|a, b| (&a.node, a.pdb).cmp(&(&b.node, b.pdb)));
-        self.inv.covered = covered;
         self.inv.nodes.sort_by(|a, b| a.name.cmp(&b.name));
         self.inv
     }
