@@ -18,6 +18,7 @@ pub mod path;
 pub mod releases;
 pub mod render;
 pub mod report;
+pub mod selector;
 pub mod setup;
 pub mod skew;
 pub mod support;

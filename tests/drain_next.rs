@@ -395,13 +395,9 @@ fn plain_drain_is_not_drain_next_progress() {
 }
 
 #[test]
-fn nodes_named_and_selected_are_handled_once_in_order() {
+fn named_nodes_are_handled_once_in_order() {
     let server = TestServer::start(fleet());
-    // w-c is named and also matches the selector (not adjacent in the list).
-    let r = run(
-        &server,
-        &["cordon", "w-c", "w-a", "-l", "pool=blue", "-o", "json"],
-    );
+    let r = run(&server, &["cordon", "w-c", "w-a", "w-c", "-o", "json"]);
     assert_eq!(r.code, 0, "{}", r.all());
     let j = r.json();
     let nodes: Vec<&str> = j
@@ -410,6 +406,38 @@ fn nodes_named_and_selected_are_handled_once_in_order() {
         .iter()
         .map(|x| x["node"].as_str().unwrap())
         .collect();
-    assert_eq!(nodes, ["w-c", "w-a", "w-b"], "{}", r.all());
-    assert_eq!(server.count("patch", "nodes"), 3, "{:?}", server.counters());
+    assert_eq!(nodes, ["w-c", "w-a"], "{}", r.all());
+    assert_eq!(server.count("patch", "nodes"), 2, "{:?}", server.counters());
+}
+
+/// An empty selector (an unset `$POOL`), a malformed one, or a node name together with `-l`
+/// never widens to every node: each is refused with exit 64 before any request is sent.
+#[test]
+fn empty_malformed_or_combined_selectors_are_refused() {
+    let server = TestServer::start(fleet());
+    let cases: [&[&str]; 9] = [
+        &["cordon", "-l", ""],
+        &["cordon", "-l", "!!bad"],
+        &["cordon", "--selector=", "--dry-run"],
+        &["uncordon", "-l", " "],
+        &["cordon", "w-a", "-l", "pool=blue"],
+        &["uncordon", "w-a", "-l", "pool=blue"],
+        &["drain-next", "-l", ""],
+        &["drain-next", "w-a", "-l", "pool=blue"],
+        &["drain", "w-a", "--pod-selector", ""],
+    ];
+    for args in cases {
+        let r = run(&server, args);
+        assert_eq!(r.code, 64, "{args:?}: {}", r.all());
+        let first = r.stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.contains("selector") || first.contains("cannot be used with"),
+            "{args:?}: {}",
+            r.all()
+        );
+    }
+    assert_eq!(server.total_requests(), 0, "{:?}", server.counters());
+    for n in ["cp-1", "cp-2", "w-a", "w-b", "w-c", "w-new"] {
+        assert!(!cordoned(&server, n), "{n}");
+    }
 }

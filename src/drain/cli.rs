@@ -7,6 +7,7 @@ use crate::drain::filters::FilterOptions;
 use crate::drain::order::{self, Standing};
 use crate::exit::{CliError, Code};
 use crate::nodes::{self, DryRun, Progress};
+use crate::selector::{self, Selector};
 use clap::{Args, ValueEnum};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};
@@ -112,16 +113,22 @@ Exit codes: 0 drained or nothing to do; 2 blocked, timed out, or only skipped no
 3 API/auth/RBAC error; 4 another node still in progress; 64 usage (incl. unknown node);
 130 interrupted.";
 
+/// clap value parser for `-l/--selector` and `--pod-selector`: refuses empty and malformed
+/// selectors at the boundary (exit 64), so nothing can widen to every node or pod.
+fn parse_selector(s: &str) -> Result<Selector, String> {
+    selector::parse(s).map_err(|e| e.to_string())
+}
+
 /// `kubectl upgrade cordon NODE...`
 #[derive(Debug, Clone, Args)]
 #[command(after_help = CORDON_EXAMPLES)]
 pub struct CordonArgs {
     /// Nodes to mark unschedulable.
-    #[arg(required_unless_present = "selector")]
+    #[arg(required_unless_present = "selector", conflicts_with = "selector")]
     pub nodes: Vec<String>,
-    /// Select nodes by label instead (e.g. pool=blue).
-    #[arg(short = 'l', long)]
-    pub selector: Option<String>,
+    /// Select nodes by label instead (e.g. pool=blue); an empty or malformed selector is refused.
+    #[arg(short = 'l', long, value_parser = parse_selector)]
+    pub selector: Option<Selector>,
     /// client: print only; server: send with dryRun=All. Bare --dry-run means client.
     #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "client")]
     pub dry_run: Option<DryRunArg>,
@@ -132,11 +139,11 @@ pub struct CordonArgs {
 #[command(after_help = UNCORDON_EXAMPLES)]
 pub struct UncordonArgs {
     /// Nodes to mark schedulable again.
-    #[arg(required_unless_present = "selector")]
+    #[arg(required_unless_present = "selector", conflicts_with = "selector")]
     pub nodes: Vec<String>,
-    /// Select nodes by label instead.
-    #[arg(short = 'l', long)]
-    pub selector: Option<String>,
+    /// Select nodes by label instead; an empty or malformed selector is refused.
+    #[arg(short = 'l', long, value_parser = parse_selector)]
+    pub selector: Option<Selector>,
     /// Uncordon nodes drained by drain-next even if not Ready or not at the target version.
     #[arg(long)]
     pub force: bool,
@@ -157,9 +164,9 @@ pub struct DrainFlags {
     /// Accepted for kubectl compatibility: DaemonSet pods are always skipped (and listed).
     #[arg(long)]
     pub ignore_daemonsets: bool,
-    /// Only remove pods matching this label selector.
-    #[arg(long, value_name = "SELECTOR")]
-    pub pod_selector: Option<String>,
+    /// Only remove pods matching this label selector (an empty or malformed one is refused).
+    #[arg(long, value_name = "SELECTOR", value_parser = parse_selector)]
+    pub pod_selector: Option<Selector>,
     /// Seconds each pod gets to terminate; negative uses the pod's own.
     #[arg(long, default_value_t = -1, allow_negative_numbers = true, value_name = "SECONDS")]
     pub grace_period: i64,
@@ -198,13 +205,14 @@ pub struct DrainArgs {
 #[command(after_help = DRAIN_NEXT_EXAMPLES)]
 pub struct DrainNextArgs {
     /// Drain this node next (even NotReady or cordoned by someone else).
+    #[arg(conflicts_with = "selector")]
     pub node: Option<String>,
     /// Target version (default: the API server's version).
     #[arg(long, value_name = "VERSION")]
     pub to: Option<String>,
-    /// Only consider nodes matching this label selector.
-    #[arg(short = 'l', long)]
-    pub selector: Option<String>,
+    /// Only consider nodes matching this label selector (an empty or malformed one is refused).
+    #[arg(short = 'l', long, value_parser = parse_selector)]
+    pub selector: Option<Selector>,
     /// Drain another node although one drained earlier is not back at the target yet.
     #[arg(long)]
     pub allow_another: bool,
@@ -229,7 +237,7 @@ impl DrainFlags {
                 skip_wait_for_delete_timeout: (self.skip_wait_for_delete_timeout > 0)
                     .then(|| Duration::from_secs(self.skip_wait_for_delete_timeout)),
             },
-            pod_selector: self.pod_selector.clone(),
+            pod_selector: self.pod_selector.as_ref().map(Selector::to_string),
             namespace: global.namespace.clone(),
             grace_period: u32::try_from(self.grace_period).ok(),
             timeout: (!self.timeout.is_zero()).then_some(self.timeout),
@@ -282,13 +290,13 @@ fn interrupt_channel() -> watch::Receiver<bool> {
 async fn node_names(
     conn: &Connection,
     named: &[String],
-    selector: Option<&str>,
+    selector: Option<&Selector>,
 ) -> Result<Vec<String>, CliError> {
     let mut names: Vec<String> = named.to_vec();
     if let Some(sel) = selector {
         let api: Api<Node> = Api::all(conn.client.clone());
         let list = api
-            .list(&ListParams::default().labels(sel))
+            .list(&ListParams::default().labels(&sel.to_string()))
             .await
             .map_err(|e| api_error(&e, "list", "nodes", None, &conn.description))?;
         names.extend(list.items.into_iter().filter_map(|n| n.metadata.name));
@@ -352,7 +360,7 @@ async fn get_nodes(conn: &Connection, names: Vec<String>) -> Result<Vec<Node>, C
 pub async fn run_cordon(args: &CordonArgs, global: &Global) -> Result<Code, CliError> {
     let conn = global.connect.connect().await?;
     let dry = DryRunArg::mode(args.dry_run);
-    let names = node_names(&conn, &args.nodes, args.selector.as_deref()).await?;
+    let names = node_names(&conn, &args.nodes, args.selector.as_ref()).await?;
     let mut results = Vec::new();
     for node in get_nodes(&conn, names).await? {
         let facts = nodes::node_facts(node);
@@ -383,7 +391,7 @@ pub async fn run_cordon(args: &CordonArgs, global: &Global) -> Result<Code, CliE
 pub async fn run_uncordon(args: &UncordonArgs, global: &Global) -> Result<Code, CliError> {
     let conn = global.connect.connect().await?;
     let dry = DryRunArg::mode(args.dry_run);
-    let names = node_names(&conn, &args.nodes, args.selector.as_deref()).await?;
+    let names = node_names(&conn, &args.nodes, args.selector.as_ref()).await?;
     let mut results = Vec::new();
     let mut refused = false;
     for node in get_nodes(&conn, names).await? {
@@ -540,7 +548,7 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
     }
     let selected: Option<BTreeSet<String>> = match &args.selector {
         Some(sel) => Some(
-            list_nodes(ListParams::default().labels(sel))
+            list_nodes(ListParams::default().labels(&sel.to_string()))
                 .await?
                 .into_iter()
                 .filter_map(|n| n.metadata.name)
