@@ -6,6 +6,7 @@
 //! Mutating commands refuse an empty selector: the API server reads `labelSelector=` as "every
 //! object", so an unset `$POOL` in `-l "$POOL"` would otherwise select the whole cluster.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -68,27 +69,25 @@ impl Selector {
         self.requirements.iter().all(|r| r.matches(labels))
     }
 
-    /// From a PodDisruptionBudget-style selector: `matchLabels` AND every `matchExpressions`
-    /// entry as (key, operator, values). `None` (no selector) matches nothing; `{}` matches all.
-    pub fn from_structured<'a>(
-        selector: Option<(
-            &'a BTreeMap<String, String>,
-            &'a [(String, String, Vec<String>)],
-        )>,
-    ) -> Selector {
-        let Some((labels, exprs)) = selector else {
+    /// From a structured selector as PodDisruptionBudgets carry it: `matchLabels` AND every
+    /// `matchExpressions` entry. `None` (no selector) matches nothing; `{}` matches everything.
+    pub fn from_label_selector(selector: Option<&LabelSelector>) -> Selector {
+        let Some(sel) = selector else {
             return Selector::default();
         };
-        let mut requirements: Vec<Requirement> = labels
+        let mut requirements: Vec<Requirement> = sel
+            .match_labels
             .iter()
+            .flatten()
             .map(|(k, v)| Requirement::Equals(k.clone(), v.clone()))
             .collect();
-        for (key, op, values) in exprs {
-            requirements.push(match op.as_str() {
-                "In" => Requirement::In(key.clone(), values.clone()),
-                "NotIn" => Requirement::NotIn(key.clone(), values.clone()),
-                "Exists" => Requirement::Exists(key.clone()),
-                "DoesNotExist" => Requirement::DoesNotExist(key.clone()),
+        for e in sel.match_expressions.iter().flatten() {
+            let (key, values) = (e.key.clone(), e.values.clone().unwrap_or_default());
+            requirements.push(match e.operator.as_str() {
+                "In" => Requirement::In(key, values),
+                "NotIn" => Requirement::NotIn(key, values),
+                "Exists" => Requirement::Exists(key),
+                "DoesNotExist" => Requirement::DoesNotExist(key),
                 other => Requirement::Invalid(other.to_string()),
             });
         }
@@ -292,6 +291,7 @@ fn check_value(v: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
@@ -363,15 +363,32 @@ mod tests {
     #[test]
     fn structured_selectors() {
         let l = labels(&[("app", "web"), ("tier", "front")]);
-        let ml = labels(&[("app", "web")]);
-        let none: Vec<(String, String, Vec<String>)> = vec![];
-        let exprs = vec![("tier".to_string(), "In".to_string(), vec!["back".into()])];
-        let bogus = vec![("tier".to_string(), "Matches".to_string(), vec![])];
-        let empty = BTreeMap::new();
-        assert!(Selector::from_structured(Some((&ml, &none))).matches(&l));
-        assert!(!Selector::from_structured(Some((&ml, &exprs))).matches(&l));
-        assert!(!Selector::from_structured(Some((&empty, &bogus))).matches(&l));
-        assert!(Selector::from_structured(Some((&empty, &none))).matches(&l));
-        assert!(!Selector::from_structured(None).matches(&l));
+        let expr = |op: &str, v: &[&str]| LabelSelectorRequirement {
+            key: "tier".into(),
+            operator: op.into(),
+            values: Some(v.iter().map(|s| s.to_string()).collect()),
+        };
+        let sel = |ml: &[(&str, &str)], ex: Vec<LabelSelectorRequirement>| LabelSelector {
+            match_labels: Some(labels(ml)),
+            match_expressions: Some(ex),
+        };
+        let cases = [
+            (Some(sel(&[("app", "web")], vec![])), true),
+            (
+                Some(sel(&[("app", "web")], vec![expr("In", &["back"])])),
+                false,
+            ),
+            (Some(sel(&[], vec![expr("NotIn", &["back"])])), true),
+            (Some(sel(&[], vec![expr("Matches", &[])])), false),
+            (Some(LabelSelector::default()), true),
+            (None, false),
+        ];
+        for (i, (s, want)) in cases.iter().enumerate() {
+            assert_eq!(
+                Selector::from_label_selector(s.as_ref()).matches(&l),
+                *want,
+                "case {i}"
+            );
+        }
     }
 }
