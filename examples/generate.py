@@ -40,7 +40,11 @@ def pod(ns, name, node_name, image, labels=None, owner=None, mirror=False, empty
     spec = {"nodeName": node_name, "containers": [{"name": name.split("-")[0] if not mirror else labels["component"], "image": image}]}
     if empty_dir:
         spec["volumes"] = [{"name": "scratch", "emptyDir": {}}]
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": {"phase": phase}}
+    status = {"phase": phase}
+    if phase == "Running":
+        # Running pods are Ready, as a snapshot keeps it: the Eviction API reads it.
+        status["conditions"] = [{"type": "Ready", "status": "True"}]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
 
 
 def static(component, node_name, version, registry="registry.k8s.io"):

@@ -6,13 +6,13 @@ use crate::exit::{CliError, Code};
 pub async fn run(cli: Cli) -> Result<Code, CliError> {
     let global = &cli.global;
     match &cli.command {
-        Command::Check(args) => crate::check::run_check(args, global).await,
-        Command::Snapshot(args) => crate::check::run_snapshot(args, global).await,
-        Command::Cordon(args) => crate::drain::cli::run_cordon(args, global).await,
-        Command::Uncordon(args) => crate::drain::cli::run_uncordon(args, global).await,
-        Command::Drain(args) => crate::drain::cli::run_drain(args, global).await,
-        Command::DrainNext(args) => crate::drain::cli::run_drain_next(args, global).await,
-        Command::Completion(args) => crate::completion::run(args, global).await,
+        Command::Check(args) => crate::cli::check::run_check(args, global).await,
+        Command::Snapshot(args) => crate::cli::check::run_snapshot(args, global).await,
+        Command::Cordon(args) => crate::cli::drain::run_cordon(args, global).await,
+        Command::Uncordon(args) => crate::cli::drain::run_uncordon(args, global).await,
+        Command::Drain(args) => crate::cli::drain::run_drain(args, global).await,
+        Command::DrainNext(args) => crate::cli::drain::run_drain_next(args, global).await,
+        Command::Completion(args) => crate::cli::completion::run(args, global).await,
         Command::Version => {
             print!("{}", crate::buildinfo::version_text());
             Ok(Code::Ok)

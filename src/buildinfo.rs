@@ -11,7 +11,7 @@ pub const TARGET: &str = env!("KUBECTL_UPGRADE_TARGET");
 
 /// The text `kubectl upgrade version` prints.
 pub fn version_text() -> String {
-    let as_of = crate::releases::builtin().as_of.to_string();
+    let as_of = crate::policy::releases::builtin().as_of.to_string();
     format_version(VERSION, COMMIT, TARGET, Some(&as_of))
 }
 
@@ -47,7 +47,7 @@ mod tests {
     #[test]
     fn version_text_names_the_release_data_date() {
         let text = version_text();
-        let as_of = crate::releases::builtin().as_of.to_string();
+        let as_of = crate::policy::releases::builtin().as_of.to_string();
         assert!(
             text.starts_with(&format!("kubectl-upgrade {VERSION}\n")),
             "{text}"

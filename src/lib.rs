@@ -1,25 +1,24 @@
 //! kubectl-upgrade: make Kubernetes cluster upgrades safe and boring.
 //!
-//! Shape (see `../shared/CONVENTIONS.md`): `inventory` (facts, read from the API or a
-//! snapshot) -> pure policy (`version`, `skew`, `support`, `path`, `setup`, `drain::filters`,
-//! `drain::pdb`) -> `report` (findings + plan) -> `render`; `drain::engine` and `nodes` do the I/O.
+//! Layers (see the README's "Code map"), each importing only the ones above it:
+//! - `facts`: plain data reduced from Kubernetes objects (node, pod, PDB, selector,
+//!   progress record, inventory). Pure.
+//! - `findings`: the verdict vocabulary (severity, section, finding). Pure.
+//! - `policy`: the rules (version, releases, skew, support, path, setup, drain filters,
+//!   preflight, drain order, drain preview). Pure: no I/O, nothing of the CLI.
+//! - `report` + `render`: turn facts and policy into the `check` report and print it.
+//! - `client`, `inventory`, `drain`: the I/O (connect, read, patch, evict, watch).
+//! - `cli` + `app`: flags, commands, exit codes (`exit`).
 
 pub mod app;
 pub mod buildinfo;
-pub mod check;
 pub mod cli;
-pub mod completion;
-pub mod connect;
+pub mod client;
 pub mod drain;
 pub mod exit;
+pub mod facts;
+pub mod findings;
 pub mod inventory;
-pub mod nodes;
-pub mod path;
-pub mod releases;
+pub mod policy;
 pub mod render;
 pub mod report;
-pub mod selector;
-pub mod setup;
-pub mod skew;
-pub mod support;
-pub mod version;

@@ -2,77 +2,20 @@
 //! renderers (`render`) turn into a table, JSON or YAML. Field names here are the stable
 //! `-o json|yaml` schema documented in the README.
 
-use serde::{Deserialize, Serialize};
-
-/// How bad a finding is. Ordered: `Ok < Info < Warn < Violation`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Ok,
-    Info,
-    Warn,
-    Violation,
-}
-
-/// Which part of the report a finding belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Section {
-    Cluster,
-    Components,
-    Nodes,
-    Skew,
-    Support,
-    Path,
-    Drain,
-}
-
-/// One verdict, citing the rule it applies.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Finding {
-    pub section: Section,
-    pub severity: Severity,
-    /// What the finding is about: a component, a node, a minor, a PDB (`ns/name`).
-    pub subject: String,
-    /// One sentence for a human.
-    pub message: String,
-    /// The rule applied, e.g. `kubelet: never newer than kube-apiserver; at most 3 minors older (apiserver >= 1.28)`.
-    pub rule: String,
-}
-
-impl Finding {
-    pub fn new(
-        section: Section,
-        severity: Severity,
-        subject: impl Into<String>,
-        message: impl Into<String>,
-        rule: impl Into<String>,
-    ) -> Self {
-        Finding {
-            section,
-            severity,
-            subject: subject.into(),
-            message: message.into(),
-            rule: rule.into(),
-        }
-    }
-}
-
-use crate::drain::order::{self, Standing};
-use crate::inventory::{Component, Inventory};
-use crate::nodes::Progress;
-use crate::path::Plan;
-use crate::releases::Calendar;
-use crate::setup::Setup;
-use crate::version::{self, Minor, Version};
+use crate::facts::inventory::Inventory;
+use crate::facts::pod::Component;
+use crate::facts::progress::Progress;
+pub use crate::findings::{Finding, Section, Severity, NAMES_SHOWN};
+use crate::policy::order::{self, Standing};
+use crate::policy::path::Plan;
+use crate::policy::releases::Calendar;
+use crate::policy::setup::Setup;
+use crate::policy::version::{self, Minor, Version};
+use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Version of the `-o json|yaml` schema. Bumped only on incompatible changes.
 pub const SCHEMA: &str = "kubectl-upgrade.io/check/v1";
-
-/// At most this many node names are listed in a group.
-pub const NAMES_SHOWN: usize = 5;
 
 /// Everything `check` reports. This is the documented machine-readable schema.
 #[derive(Debug, Clone, Serialize)]
@@ -173,7 +116,7 @@ pub struct Context<'a> {
 /// The version every other component is judged against: the oldest apiserver instance's,
 /// else the `/version` answer.
 pub fn control_plane_version(inv: &Inventory) -> Option<Version> {
-    crate::skew::oldest_apiserver(inv)
+    crate::policy::skew::oldest_apiserver(inv)
 }
 
 fn image_version(image: &str) -> String {
@@ -324,7 +267,7 @@ fn node_findings(inv: &Inventory) -> Vec<Finding> {
             cordoned.push(&n.name);
             continue;
         };
-        let goal = p.target.as_deref().unwrap_or("the target");
+        let goal = p.target_text().unwrap_or("the target");
         let message = match order::standing(n, &p, None) {
             None => {
                 // Written by plain `drain`: no target to wait for, not drain-next's concern.
@@ -334,13 +277,13 @@ fn node_findings(inv: &Inventory) -> Vec<Finding> {
             Some(Standing::Unfinished) => format!(
                 "drain-next in progress: its drain stopped in state '{}' ({}, {}); `kubectl upgrade drain-next {}` resumes it",
                 p.state.as_str(),
-                p.by,
+                p.by(),
                 p.time,
                 n.name
             ),
             Some(Standing::AwaitingUpgrade) => format!(
                 "drain-next in progress: drained for {goal} ({}, {}); upgrade it, then `kubectl upgrade uncordon {}`",
-                p.by, p.time, n.name
+                p.by(), p.time, n.name
             ),
             Some(Standing::Upgraded) => format!(
                 "back Ready at {goal} after drain-next but still cordoned: `kubectl upgrade uncordon {}`",
@@ -394,13 +337,13 @@ pub fn name_list(what: &str, names: &[&str]) -> String {
 
 /// Assemble the whole report. Pure: same inventory, calendar and day give the same report.
 pub fn build(inv: &Inventory, ctx: &Context) -> Result<CheckReport, crate::exit::CliError> {
-    let setup = crate::setup::detect(inv);
+    let setup = crate::policy::setup::detect(inv);
     let cp = control_plane_version(inv);
     let mut findings = Vec::new();
     findings.extend(node_findings(inv));
-    findings.extend(crate::skew::evaluate(inv));
+    findings.extend(crate::policy::skew::evaluate(inv));
     match &cp {
-        Some(v) => findings.extend(crate::support::evaluate(ctx.calendar, v, ctx.today)),
+        Some(v) => findings.extend(crate::policy::support::evaluate(ctx.calendar, v, ctx.today)),
         None => findings.push(Finding::new(
             Section::Support,
             Severity::Violation,
@@ -411,13 +354,13 @@ pub fn build(inv: &Inventory, ctx: &Context) -> Result<CheckReport, crate::exit:
     }
     let plan = match &cp {
         Some(_) => {
-            let plan = crate::path::plan(inv, ctx.calendar, &setup, ctx.target)?;
-            findings.extend(crate::path::path_findings(&plan));
+            let plan = crate::policy::path::plan(inv, ctx.calendar, &setup, ctx.target)?;
+            findings.extend(crate::policy::path::path_findings(&plan));
             Some(plan)
         }
         None => None,
     };
-    findings.extend(crate::drain::pdb::preview(inv));
+    findings.extend(crate::policy::preview::preview(inv));
     findings.sort_by(|a, b| a.section.cmp(&b.section).then(b.severity.cmp(&a.severity)));
     let summary = summarize(&findings);
     Ok(CheckReport {
@@ -503,9 +446,9 @@ mod tests {
 
     #[test]
     fn progress_notes_only_for_nodes_still_cordoned() {
-        use crate::inventory::NodeFacts;
-        use crate::nodes::ProgressState;
-        let record = crate::nodes::progress_record;
+        use crate::facts::node::NodeFacts;
+        use crate::facts::progress::{ProgressState, Writer};
+        let record = crate::facts::progress::record;
         let t = Some("v1.33.2");
         let node =
             |name: &str, kubelet: &str, cordoned: bool, progress: Option<String>| NodeFacts {
@@ -522,32 +465,32 @@ mod tests {
                     "resuming",
                     "v1.32.0",
                     true,
-                    record(ProgressState::Cordoned, t, "drain-next by a"),
+                    record(ProgressState::Cordoned, t, Writer::DrainNext),
                 ),
                 node(
                     "waiting",
                     "v1.32.0",
                     true,
-                    record(ProgressState::Drained, t, "drain-next by a"),
+                    record(ProgressState::Drained, t, Writer::DrainNext),
                 ),
                 node(
                     "upgraded",
                     "v1.33.2",
                     true,
-                    record(ProgressState::Drained, t, "drain-next by a"),
+                    record(ProgressState::Drained, t, Writer::DrainNext),
                 ),
                 // Uncordoned with plain `kubectl uncordon`: the record is stale.
                 node(
                     "stale",
                     "v1.32.0",
                     false,
-                    record(ProgressState::Drained, t, "drain-next by a"),
+                    record(ProgressState::Drained, t, Writer::DrainNext),
                 ),
                 node(
                     "plain",
                     "v1.32.0",
                     true,
-                    record(ProgressState::Drained, None, "drain by b"),
+                    record(ProgressState::Drained, None, Writer::Drain),
                 ),
                 node("manual", "v1.32.0", true, None),
                 node("garbled", "v1.32.0", true, Some("not json".into())),

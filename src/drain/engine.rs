@@ -7,14 +7,17 @@
 //! before it is sent again: no duplicates); 429 waits for the PDB to change or a backoff;
 //! Ctrl-C stops new evictions. Every failure leaves the node cordoned and says so.
 
-use crate::connect::{api_error, one_line};
-use crate::drain::filters::{self, FilterOptions, SkipReason};
-use crate::drain::pdb::{self, Budget};
-use crate::drain::progress::{Event, Ui};
+use crate::client::connect::{api_error, one_line};
+use crate::client::nodes::{self, DryRun};
+use crate::drain::ui::{Event, Ui};
 use crate::exit::{CliError, Code};
-use crate::inventory::reduce::MIRROR_ANNOTATION;
-use crate::inventory::{PdbFacts, PodFacts};
-use crate::nodes::{self, DryRun, Progress, ProgressState};
+use crate::facts::pdb::{PdbFacts, PdbVersion};
+use crate::facts::pod::PodFacts;
+use crate::facts::progress::{schedulable_patch, Annotation, Progress, ProgressState, Writer};
+use crate::findings::bounded;
+use crate::policy::filters::{self, FilterOptions, SkipReason};
+use crate::policy::preflight::{self, Verdict};
+use crate::policy::version::Version;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -56,9 +59,9 @@ pub struct DrainOptions {
     pub concurrency: usize,
     pub dry_run: DryRun,
     /// Target version recorded in the progress annotation (drain-next).
-    pub target: Option<String>,
+    pub target: Option<Version>,
     /// `drain` or `drain-next`, recorded in the annotation.
-    pub command: &'static str,
+    pub command: Writer,
     /// The exact command to rerun to resume.
     pub resume_command: String,
     /// Live progress bar allowed (off with `-o json`).
@@ -78,7 +81,7 @@ impl Default for DrainOptions {
             concurrency: 8,
             dry_run: DryRun::None,
             target: None,
-            command: "drain",
+            command: Writer::Drain,
             resume_command: String::new(),
             live: true,
         }
@@ -224,35 +227,9 @@ impl LivePod {
 /// Reduce a Pod (the `pdbs` indices are filled in later against the PDB list).
 pub fn live_pod(p: &Pod, now: jiff::Timestamp) -> LivePod {
     let meta = &p.metadata;
-    let owner = meta
-        .owner_references
-        .as_ref()
-        .and_then(|os| os.iter().find(|o| o.controller == Some(true)));
     let deletion = meta.deletion_timestamp.as_ref().map(|t| t.0);
     LivePod {
-        facts: PodFacts {
-            namespace: meta.namespace.clone().unwrap_or_default(),
-            name: meta.name.clone().unwrap_or_default(),
-            node: p.spec.as_ref().and_then(|s| s.node_name.clone()),
-            phase: p
-                .status
-                .as_ref()
-                .and_then(|s| s.phase.clone())
-                .unwrap_or_else(|| "Unknown".into()),
-            controller_kind: owner.map(|o| o.kind.clone()),
-            controller_name: owner.map(|o| o.name.clone()),
-            mirror: meta
-                .annotations
-                .as_ref()
-                .is_some_and(|a| a.contains_key(MIRROR_ANNOTATION)),
-            has_empty_dir: p
-                .spec
-                .as_ref()
-                .and_then(|s| s.volumes.as_ref())
-                .is_some_and(|vs| vs.iter().any(|v| v.empty_dir.is_some())),
-            deleting: deletion.is_some(),
-            pdbs: vec![],
-        },
+        facts: PodFacts::from_pod(p),
         uid: meta.uid.clone().unwrap_or_default(),
         labels: meta.labels.clone().unwrap_or_default(),
         deleting_for: deletion.and_then(|d| {
@@ -1140,7 +1117,10 @@ pub async fn drain_node(
         )
         .await
         {
-            Ok((items, _)) => items.iter().map(pdb::facts).collect(),
+            Ok((items, _)) => items
+                .iter()
+                .map(|b| PdbFacts::from_pdb(b, PdbVersion::V1))
+                .collect(),
             Err(kube::Error::Api(s)) if s.code == 403 => {
                 pre_ui.say(format!(
                     "{node}: warning: cannot list poddisruptionbudgets (forbidden); PDB preflight skipped, evictions still respect PDBs"
@@ -1154,11 +1134,11 @@ pub async fn drain_node(
         p.facts.pdbs = pdbs
             .iter()
             .enumerate()
-            .filter(|(_, b)| pdb::selects(b, &p.facts.namespace, &p.labels))
+            .filter(|(_, b)| b.selects(&p.facts.namespace, &p.labels))
             .map(|(i, _)| i)
             .collect();
         if !p.facts.pdbs.is_empty() {
-            let names: Vec<String> = p.facts.pdbs.iter().map(|&i| pdb::key(&pdbs[i])).collect();
+            let names: Vec<String> = p.facts.pdbs.iter().map(|&i| pdbs[i].key()).collect();
             p.pdb_names = names.join(" + ");
         }
     }
@@ -1185,43 +1165,40 @@ pub async fn drain_node(
         })
         .collect();
     let mut blockers: BTreeMap<String, PdbBlocker> = BTreeMap::new();
-    if !opts.disable_eviction {
-        for &i in &plan.evict {
-            let p = &pods[i];
-            if p.facts.phase == "Pending" {
-                continue; // deleted without the PDB check
+    for p in &pods {
+        let verdict = preflight::verdict(
+            &p.facts,
+            p.deleting_for,
+            &opts.filter,
+            &pdbs,
+            !opts.disable_eviction,
+        );
+        let (key, reason) = match verdict {
+            Verdict::Refused(idx) => {
+                let names: Vec<String> = idx.iter().map(|&j| pdbs[j].key()).collect();
+                (
+                    names.join(" + "),
+                    "several PDBs select these pods: the Eviction API answers 500 (make the selectors disjoint, or use --disable-eviction)".to_string(),
+                )
             }
-            let idx = &p.facts.pdbs;
-            if idx.len() > 1 {
-                let names: Vec<String> = idx.iter().map(|&j| pdb::key(&pdbs[j])).collect();
-                let key = names.join(" + ");
-                blockers
-                    .entry(key.clone())
-                    .or_insert_with(|| PdbBlocker {
-                        pdb: key,
-                        reason: "several PDBs select these pods: the Eviction API answers 500 (make the selectors disjoint, or use --disable-eviction)".into(),
-                        pods: vec![],
-                    })
-                    .pods
-                    .push(p.key());
-            } else if let Some(&j) = idx.first() {
-                if let Budget::Never(why) = pdb::assess(&pdbs[j]) {
-                    let key = pdb::key(&pdbs[j]);
-                    blockers
-                        .entry(key.clone())
-                        .or_insert_with(|| PdbBlocker {
-                            pdb: key,
-                            reason: format!(
-                                "can never allow an eviction: {why} ({})",
-                                pdb::numbers(&pdbs[j])
-                            ),
-                            pods: vec![],
-                        })
-                        .pods
-                        .push(p.key());
-                }
-            }
-        }
+            Verdict::WaitsOn(j) => match preflight::never(&pdbs[j]) {
+                Some(why) => (
+                    pdbs[j].key(),
+                    format!("can never allow an eviction: {why} ({})", pdbs[j].numbers()),
+                ),
+                None => continue,
+            },
+            _ => continue,
+        };
+        blockers
+            .entry(key.clone())
+            .or_insert_with(|| PdbBlocker {
+                pdb: key,
+                reason,
+                pods: vec![],
+            })
+            .pods
+            .push(p.key());
     }
     summary.pdb_blockers = blockers.into_values().collect();
 
@@ -1238,7 +1215,7 @@ pub async fn drain_node(
                     "  PDB {}: {} (pods: {})",
                     b.pdb,
                     b.reason,
-                    pdb::some_names(&b.pods, 5)
+                    bounded(&b.pods, 5)
                 ));
             }
         }
@@ -1303,8 +1280,8 @@ pub async fn drain_node(
     }
 
     // 4. Cordon (and record progress: cordoned, nothing removed yet).
-    let progress = |state| Progress::now(state, opts.target.clone(), opts.command);
-    let patch = nodes::schedulable_patch(true, Some(Some(&progress(ProgressState::Cordoned))));
+    let progress = |state| nodes::stamped(state, opts.target.clone(), opts.command);
+    let patch = schedulable_patch(true, Annotation::Set(&progress(ProgressState::Cordoned)));
     let pp = PatchParams {
         dry_run: opts.dry_run == DryRun::Server,
         ..PatchParams::default()
@@ -1541,7 +1518,7 @@ pub async fn drain_node(
             "timed out after {:.0}s, {left}: {} pod(s) still on {node}: {}; rerun to continue: {}",
             summary.elapsed_seconds,
             summary.remaining.len(),
-            pdb::some_names(&summary.remaining, 5),
+            bounded(&summary.remaining, 5),
             opts.resume_command
         );
     } else {

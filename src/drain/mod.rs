@@ -1,10 +1,5 @@
-//! Draining nodes through the Eviction API: pure per-pod filters (`filters`), PDB arithmetic
-//! and the drain preview (`pdb`), node order for drain-next (`order`), the I/O engine
-//! (`engine`), progress display (`progress`) and the command-line layer (`cli`).
+//! Draining nodes through the Eviction API: the I/O engine (`engine`) and the progress
+//! display (`ui`). The per-pod rules live in `crate::policy`.
 
-pub mod cli;
 pub mod engine;
-pub mod filters;
-pub mod order;
-pub mod pdb;
-pub mod progress;
+pub mod ui;

@@ -4,7 +4,7 @@
 
 use super::snapshot::{SnapshotMeta, SnapshotWriter};
 use super::Reducer;
-use crate::connect::{api_error, Connection};
+use crate::client::connect::{api_error, Connection};
 use crate::exit::CliError;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;

@@ -5,7 +5,9 @@
 
 use super::Reducer;
 use crate::exit::{CliError, Code};
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Node, Pod, PodSpec, PodStatus, Volume};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Container, Node, Pod, PodCondition, PodSpec, PodStatus, Volume,
+};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -90,7 +92,7 @@ fn describe_json_error(e: &serde_json::Error) -> String {
         _ => "unexpected content".to_string(),
     };
     // serde_json's Display already ends with "at line L column C"; keep one line.
-    let detail = crate::connect::one_line(&e.to_string());
+    let detail = crate::client::connect::one_line(&e.to_string());
     format!(
         "{what} at line {} column {}: {detail}",
         e.line(),
@@ -264,7 +266,7 @@ pub fn strip_pod(pod: &Pod) -> Pod {
     let annotations = m.annotations.as_ref().and_then(|a| {
         let kept: std::collections::BTreeMap<String, String> = a
             .iter()
-            .filter(|(k, _)| k.as_str() == super::reduce::MIRROR_ANNOTATION)
+            .filter(|(k, _)| k.as_str() == crate::facts::pod::MIRROR_ANNOTATION)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         (!kept.is_empty()).then_some(kept)
@@ -304,8 +306,19 @@ pub fn strip_pod(pod: &Pod) -> Pod {
             ..ObjectMeta::default()
         },
         spec,
+        // The phase and the Ready condition: the Eviction API's admission reads both.
         status: pod.status.as_ref().map(|s| PodStatus {
             phase: s.phase.clone(),
+            conditions: s.conditions.as_ref().map(|cs| {
+                cs.iter()
+                    .filter(|c| c.type_ == "Ready")
+                    .map(|c| PodCondition {
+                        type_: c.type_.clone(),
+                        status: c.status.clone(),
+                        ..PodCondition::default()
+                    })
+                    .collect()
+            }),
             ..PodStatus::default()
         }),
     }
@@ -318,7 +331,7 @@ mod tests {
     const LIST: &str = r#"{"apiVersion":"v1","kind":"List","items":[
       {"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-1","namespace":"shop","labels":{"app":"web"},
         "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web-x","uid":"u","controller":true}]},
-        "spec":{"nodeName":"n1","containers":[{"name":"c","image":"nginx"}]},"status":{"phase":"Running"}},
+        "spec":{"nodeName":"n1","containers":[{"name":"c","image":"nginx"}]},"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}},
       {"apiVersion":"v1","kind":"Node","metadata":{"name":"n1","labels":{"node-role.kubernetes.io/control-plane":""}},
         "status":{"nodeInfo":{"kubeletVersion":"v1.30.2","kubeProxyVersion":"","containerRuntimeVersion":"containerd://1.7","osImage":"Ubuntu","kernelVersion":"6.1","architecture":"amd64","operatingSystem":"linux","machineID":"","systemUUID":"","bootID":""},
         "conditions":[{"type":"Ready","status":"True"}]}},
@@ -339,7 +352,7 @@ mod tests {
         assert!(inv.pods.is_empty());
         assert_eq!(
             inv.covered,
-            [crate::inventory::CoveredPods {
+            [crate::facts::inventory::CoveredPods {
                 node: "n1".into(),
                 pdb: 0,
                 pods: 1

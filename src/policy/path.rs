@@ -3,12 +3,12 @@
 //! before a hop so they stay inside the skew window. Pure.
 
 use crate::exit::CliError;
-use crate::inventory::Inventory;
-use crate::releases::Calendar;
-use crate::report::{Finding, Section, Severity};
-use crate::setup::{Setup, SetupKind};
-use crate::skew::{self, POLICY};
-use crate::version::{self, Minor};
+use crate::facts::inventory::Inventory;
+use crate::findings::{Finding, Section, Severity};
+use crate::policy::releases::Calendar;
+use crate::policy::setup::{Setup, SetupKind};
+use crate::policy::skew::{self, POLICY};
+use crate::policy::version::{self, Minor};
 use serde::Serialize;
 
 /// Names listed in step text and findings; the full lists are in the plan.
@@ -373,8 +373,9 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{Component, NodeFacts};
-    use crate::releases::builtin;
+    use crate::facts::node::NodeFacts;
+    use crate::facts::pod::Component;
+    use crate::policy::releases::builtin;
 
     fn inv(api: &str, kubelets: &[(&str, &str)]) -> Inventory {
         Inventory {

@@ -1,7 +1,7 @@
 //! Per-pod drain decisions, like kubectl's `drain/filters.go`, but every blocked pod is
 //! collected (all reasons at once) instead of failing on the first.
 
-use crate::inventory::PodFacts;
+use crate::facts::pod::PodFacts;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -78,13 +78,14 @@ fn is_completed(phase: &str) -> bool {
 
 /// Decide one pod. `deleting_for` is how long ago its deletion started, when known.
 ///
-/// Order: mirror, DaemonSet, already terminating, completed, then the blocking checks
+/// Order: mirror, DaemonSet (unless finished), already terminating, completed, then the blocking checks
 /// (emptyDir, unmanaged) which are all reported together.
 pub fn decide(pod: &PodFacts, deleting_for: Option<Duration>, opts: &FilterOptions) -> Decision {
     if pod.mirror {
         return Decision::Skip(SkipReason::Mirror);
     }
-    if pod.controller_kind.as_deref() == Some("DaemonSet") {
+    // kubectl's daemonSetFilter: "Any finished pod can be removed."
+    if pod.controller_kind.as_deref() == Some("DaemonSet") && !is_completed(&pod.phase) {
         return Decision::Skip(SkipReason::DaemonSet);
     }
     if pod.deleting {
@@ -222,6 +223,10 @@ mod tests {
             deleting: true,
             ..ds.clone()
         };
+        let ds_done = PodFacts {
+            phase: "Succeeded".into(),
+            ..ds.clone()
+        };
         let secs = |s| Some(Duration::from_secs(s));
         let cases: Vec<(&str, &PodFacts, Option<Duration>, FilterOptions, Decision)> = vec![
             ("replicaset evicted", &rs, None, none, Evict),
@@ -240,6 +245,13 @@ mod tests {
                 None,
                 both,
                 Skip(SkipReason::DaemonSet),
+            ),
+            (
+                "finished daemonset pod removed (kubectl: any finished pod can be removed)",
+                &ds_done,
+                None,
+                none,
+                Completed,
             ),
             (
                 "mirror skipped",

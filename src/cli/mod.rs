@@ -1,10 +1,14 @@
 //! Command-line definition. Program name is `kubectl upgrade` in help, as users type it.
 
-use crate::check::{CheckArgs, SnapshotArgs};
-use crate::completion::CompletionArgs;
-use crate::connect::ConnectOpts;
-use crate::drain::cli::{CordonArgs, DrainArgs, DrainNextArgs, UncordonArgs};
+pub mod check;
+pub mod completion;
+pub mod drain;
+
+use crate::client::connect::ConnectOpts;
+use check::{CheckArgs, SnapshotArgs};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use completion::CompletionArgs;
+use drain::{CordonArgs, DrainArgs, DrainNextArgs, UncordonArgs};
 
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:

@@ -11,9 +11,9 @@
 //! Verdicts: Ok; Warn when allowed now but the next apiserver hop would push it out (or a
 //! mid-upgrade state); Violation when outside the policy.
 
-use crate::inventory::Inventory;
-use crate::report::{Finding, Section, Severity};
-use crate::version::{self, Minor, Version};
+use crate::facts::inventory::Inventory;
+use crate::findings::{Finding, Section, Severity};
+use crate::policy::version::{self, Minor, Version};
 use std::collections::{BTreeMap, HashMap};
 
 /// The policy page every skew finding cites.
@@ -649,7 +649,8 @@ fn group(items: Vec<Item>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{Component, NodeFacts};
+    use crate::facts::node::NodeFacts;
+    use crate::facts::pod::Component;
 
     fn comp(pod: &str, node: Option<&str>, image: &str) -> Component {
         Component {

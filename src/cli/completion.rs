@@ -11,7 +11,7 @@
 //!   complete) and [`run`] (I/O: node names from the cluster, names from the kubeconfig).
 
 use crate::cli::{Cli, Global};
-use crate::connect::ConnectOpts;
+use crate::client::connect::ConnectOpts;
 use crate::exit::{CliError, Code};
 use clap::builder::PossibleValuesParser;
 use clap::{Arg, Args, CommandFactory, ValueHint};
@@ -558,10 +558,9 @@ async fn list_nodes(opts: &ConnectOpts) -> Result<Vec<NodeSummary>, CliError> {
     use kube::api::{Api, ListParams};
     let conn = opts.connect().await?;
     let api: Api<Node> = Api::all(conn.client);
-    let list = api
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| crate::connect::api_error(&e, "list", "nodes", None, &conn.description))?;
+    let list = api.list(&ListParams::default()).await.map_err(|e| {
+        crate::client::connect::api_error(&e, "list", "nodes", None, &conn.description)
+    })?;
     Ok(list
         .items
         .into_iter()

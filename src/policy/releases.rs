@@ -3,13 +3,13 @@
 //! loads the same format at run time.
 
 use crate::exit::CliError;
-use crate::version::{self, Minor};
+use crate::policy::version::{self, Minor};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The compiled-in release data.
-pub const BUILTIN_YAML: &str = include_str!("../data/releases.yaml");
+pub const BUILTIN_YAML: &str = include_str!("../../data/releases.yaml");
 
 /// One minor release line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,12 +3,14 @@
 
 use crate::cli::{Global, OutputFormat};
 use crate::exit::{CliError, Code};
+use crate::facts::inventory::Inventory;
 use crate::inventory::live::{self, Sink};
 use crate::inventory::snapshot::{self, SnapshotWriter};
-use crate::inventory::{Inventory, Reducer};
+use crate::inventory::Reducer;
+use crate::policy::releases;
+use crate::policy::version::Minor;
+use crate::render;
 use crate::report::{self, CheckReport, Context};
-use crate::version::Minor;
-use crate::{releases, render};
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;

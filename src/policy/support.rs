@@ -1,9 +1,9 @@
 //! Support window: is the running minor still patched, until when, and is a newer patch out.
 //! Pure: the calendar and "today" (`--now`) are inputs.
 
-use crate::releases::Calendar;
-use crate::report::{Finding, Section, Severity};
-use crate::version::{self, Distro, Version};
+use crate::findings::{Finding, Section, Severity};
+use crate::policy::releases::Calendar;
+use crate::policy::version::{self, Distro, Version};
 use jiff::civil::Date;
 use jiff::ToSpan;
 
@@ -171,7 +171,7 @@ fn patch_finding(running: &Version, latest_patch: &str, subject: &str) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::releases::builtin;
+    use crate::policy::releases::builtin;
     use jiff::civil::date;
 
     fn sev_msgs(fs: &[Finding]) -> Vec<(Severity, String)> {
@@ -266,7 +266,7 @@ mod tests {
         // A custom calendar starting at a still-supported minor: older is merely unknown.
         let mut cal2 = builtin();
         cal2.releases
-            .retain(|r| r.minor >= crate::version::Minor::new(1, 35));
+            .retain(|r| r.minor >= crate::policy::version::Minor::new(1, 35));
         let fs = evaluate(&cal2, &version::parse("v1.30.0").unwrap(), date(2026, 1, 1));
         assert_eq!(fs[0].severity, Severity::Warn);
         assert!(fs[0].message.contains("unknown to the release data"));

@@ -6,8 +6,8 @@
 //! only when there is no strong one: control-plane static pods (kubeadm) and node
 //! `providerID` schemes (`aws://`, `gce://`, `azure://`).
 
-use crate::inventory::Inventory;
-use crate::version::{self, Distro};
+use crate::facts::inventory::Inventory;
+use crate::policy::version::{self, Distro};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -229,7 +229,10 @@ fn nodes(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{Component, KubeadmFacts, NodeFacts, PodFacts};
+    use crate::facts::inventory::KubeadmFacts;
+    use crate::facts::node::NodeFacts;
+    use crate::facts::pod::Component;
+    use crate::facts::pod::PodFacts;
 
     fn node(name: &str, kubelet: &str, labels: &[(&str, &str)], provider: &str) -> NodeFacts {
         NodeFacts {

@@ -1,13 +1,16 @@
 //! Command-line layer of cordon, uncordon, drain and drain-next.
 
 use crate::cli::{Global, OutputFormat};
-use crate::connect::{api_error, parse_duration, Connection};
+use crate::client::connect::{api_error, parse_duration, Connection};
+use crate::client::nodes::{self, DryRun};
 use crate::drain::engine::{self, DrainOptions, Outcome, Summary};
-use crate::drain::filters::FilterOptions;
-use crate::drain::order::{self, Standing};
 use crate::exit::{CliError, Code};
-use crate::nodes::{self, DryRun, Progress};
-use crate::selector::{self, Selector};
+use crate::facts::node::NodeFacts;
+use crate::facts::progress::{Annotation, Progress, Writer};
+use crate::facts::selector::{self, Selector};
+use crate::policy::filters::FilterOptions;
+use crate::policy::order::{self, Standing};
+use crate::policy::version::Version;
 use clap::{Args, ValueEnum};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};
@@ -224,12 +227,7 @@ pub struct DrainNextArgs {
 }
 
 impl DrainFlags {
-    fn options(
-        &self,
-        global: &Global,
-        command: &'static str,
-        target: Option<String>,
-    ) -> DrainOptions {
+    fn options(&self, global: &Global, command: Writer, target: Option<Version>) -> DrainOptions {
         DrainOptions {
             filter: FilterOptions {
                 force: self.force,
@@ -363,7 +361,7 @@ pub async fn run_cordon(args: &CordonArgs, global: &Global) -> Result<Code, CliE
     let names = node_names(&conn, &args.nodes, args.selector.as_ref()).await?;
     let mut results = Vec::new();
     for node in get_nodes(&conn, names).await? {
-        let facts = nodes::node_facts(node);
+        let facts = NodeFacts::from_node(node, |_| true);
         let name = facts.name;
         if facts.unschedulable {
             results.push(NodeResult {
@@ -376,7 +374,11 @@ pub async fn run_cordon(args: &CordonArgs, global: &Global) -> Result<Code, CliE
         // A progress record on a schedulable node is stale (it was uncordoned with plain
         // kubectl); a manual cordon is not a drain, so drop it rather than let drain-next
         // count this node as in progress.
-        let clear = facts.progress.is_some().then_some(None);
+        let clear = if facts.progress.is_some() {
+            Annotation::Clear
+        } else {
+            Annotation::Keep
+        };
         nodes::set_unschedulable(&conn.client, &name, true, clear, dry, &conn.description).await?;
         results.push(NodeResult {
             message: format!("node/{name} cordoned{}", dry_suffix(dry)),
@@ -395,7 +397,7 @@ pub async fn run_uncordon(args: &UncordonArgs, global: &Global) -> Result<Code, 
     let mut results = Vec::new();
     let mut refused = false;
     for node in get_nodes(&conn, names).await? {
-        let facts = nodes::node_facts(node);
+        let facts = NodeFacts::from_node(node, |_| true);
         let name = facts.name.clone();
         if !facts.unschedulable {
             // Already schedulable (e.g. plain `kubectl uncordon`): no version check applies;
@@ -430,7 +432,11 @@ pub async fn run_uncordon(args: &UncordonArgs, global: &Global) -> Result<Code, 
             }
         }
         // Uncordoning ends the drain: the progress record goes in the same patch.
-        let clear = facts.progress.is_some().then_some(None);
+        let clear = if facts.progress.is_some() {
+            Annotation::Clear
+        } else {
+            Annotation::Keep
+        };
         nodes::set_unschedulable(&conn.client, &name, false, clear, dry, &conn.description).await?;
         results.push(NodeResult {
             message: format!("node/{name} uncordoned{}", dry_suffix(dry)),
@@ -460,7 +466,7 @@ fn human_summary(s: &Summary) -> String {
             .collect();
         out.push_str(&format!(
             "\nskipped: {}",
-            crate::drain::pdb::some_names(&names, 10)
+            crate::findings::bounded(&names, 10)
         ));
     }
     if s.too_many_requests > 0 {
@@ -478,7 +484,7 @@ fn summary_code(s: &Summary) -> Code {
 
 pub async fn run_drain(args: &DrainArgs, global: &Global) -> Result<Code, CliError> {
     let conn = global.connect.connect_no_retry().await?;
-    let opts = args.flags.options(global, "drain", None);
+    let opts = args.flags.options(global, Writer::Drain, None);
     let cancel = interrupt_channel();
     let summary =
         engine::drain_node(&conn.client, &conn.description, &args.node, &opts, cancel).await?;
@@ -520,11 +526,11 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
                 .git_version
         }
     };
-    if order::triple(&target).is_none() {
-        return Err(CliError::usage(format!(
-            "cannot read target version '{target}'; use e.g. --to v1.33.2"
-        )));
-    }
+    let target_version = crate::policy::version::parse(&target).map_err(|e| {
+        CliError::usage(format!(
+            "cannot read target version '{target}' ({e}); use e.g. --to v1.33.2"
+        ))
+    })?;
     let api: Api<Node> = Api::all(client.clone());
     let list_nodes = |lp: ListParams| {
         let api = api.clone();
@@ -539,7 +545,7 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
     let mut all: Vec<_> = list_nodes(ListParams::default())
         .await?
         .into_iter()
-        .map(nodes::node_facts)
+        .map(|n| NodeFacts::from_node(n, |_| true))
         .collect();
     if let Some(named) = args.node.as_deref() {
         if !all.iter().any(|n| n.name == named) {
@@ -571,8 +577,15 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
     if args.uncordon_upgraded {
         for (name, st, _) in &standing {
             if *st == Standing::Upgraded {
-                nodes::set_unschedulable(client, name, false, Some(None), dry, &conn.description)
-                    .await?;
+                nodes::set_unschedulable(
+                    client,
+                    name,
+                    false,
+                    Annotation::Clear,
+                    dry,
+                    &conn.description,
+                )
+                .await?;
                 eprintln!(
                     "uncordoned {name}: Ready at the target {target}{}",
                     dry_suffix(dry)
@@ -680,7 +693,7 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
     eprintln!("next: {name}: {reason}");
     let opts = args
         .flags
-        .options(global, "drain-next", Some(target.clone()));
+        .options(global, Writer::DrainNext, Some(target_version.clone()));
     let cancel = interrupt_channel();
     let summary = engine::drain_node(client, &conn.description, &name, &opts, cancel).await?;
     let code = summary_code(&summary);
@@ -700,15 +713,15 @@ fn resume_reason(st: &Standing, p: &Progress, target: &str) -> String {
     match st {
         Standing::Unfinished => format!(
             "resuming: its drain by {} stopped in state '{}' at {}",
-            p.by,
+            p.by(),
             p.state.as_str(),
             p.time
         ),
         _ => format!(
             "resuming: drained by {} at {} for {}, not back at the target yet; draining it again",
-            p.by,
+            p.by(),
             p.time,
-            p.target.as_deref().unwrap_or(target)
+            p.target_text().unwrap_or(target)
         ),
     }
 }
@@ -722,7 +735,7 @@ fn another_in_progress(
     let list: Vec<String> = others
         .iter()
         .map(|(n, st, p)| {
-            let goal = p.target.as_deref().unwrap_or(target);
+            let goal = p.target_text().unwrap_or(target);
             match st {
                 Standing::Unfinished => format!(
                     "{n} (its drain stopped in state '{}' at {}: finish it with `kubectl upgrade drain-next {n}`, upgrade it to {goal}, then `kubectl upgrade uncordon {n}`)",
@@ -815,7 +828,7 @@ mod tests {
         let crate::cli::Command::Drain(d) = cli.command else {
             panic!("not drain")
         };
-        let o = d.flags.options(&cli.global, "drain", None);
+        let o = d.flags.options(&cli.global, Writer::Drain, None);
         assert!(o.filter.force && o.filter.delete_emptydir_data);
         assert_eq!(o.grace_period, Some(7));
         assert_eq!(o.timeout, Some(Duration::from_secs(120)));
@@ -828,7 +841,7 @@ mod tests {
         let crate::cli::Command::Drain(d) = cli.command else {
             panic!("not drain")
         };
-        let o = d.flags.options(&cli.global, "drain", None);
+        let o = d.flags.options(&cli.global, Writer::Drain, None);
         assert_eq!(o.grace_period, None);
         assert_eq!(o.timeout, None);
         assert!(

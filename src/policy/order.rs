@@ -3,25 +3,15 @@
 //! and nodes cordoned by someone else are reported and skipped unless named. Also the
 //! one-node-at-a-time bookkeeping read from the progress annotation, and uncordon's check.
 
-use crate::inventory::NodeFacts;
-use crate::nodes::{Progress, ProgressState};
+use crate::facts::node::NodeFacts;
+use crate::facts::progress::{Progress, ProgressState};
+use crate::policy::version;
 use std::collections::BTreeSet;
 
-/// `major.minor.patch` of a Kubernetes version string (`v1.33.2`, `v1.30.2-eks-1`, `1.29.0+k3s1`).
+/// `major.minor.patch` of a Kubernetes version string (`v1.33.2`, `v1.30.2-eks-1`,
+/// `1.29.0+k3s1`), read by the one version parser ([`version::parse`]).
 pub fn triple(v: &str) -> Option<(u64, u64, u64)> {
-    let v = v.trim();
-    let v = v.strip_prefix('v').unwrap_or(v);
-    let core_end = v
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(v.len());
-    let mut parts = v[..core_end].split('.');
-    let major = parts.next()?.parse().ok()?;
-    let minor = parts.next()?.parse().ok()?;
-    let patch = parts
-        .next()
-        .filter(|p| !p.is_empty())
-        .map_or(Some(0), |p| p.parse().ok())?;
-    Some((major, minor, patch))
+    version::parse(v).ok().map(|v| (v.major, v.minor, v.patch))
 }
 
 /// Is the node's kubelet at (or past) `target`? `None` when either version is unreadable.
@@ -178,7 +168,7 @@ pub fn standing(n: &NodeFacts, p: &Progress, fallback_target: Option<&str>) -> O
     if !p.by_drain_next() || !n.unschedulable {
         return None;
     }
-    let goal = p.target.as_deref().or(fallback_target);
+    let goal = p.target_text().or(fallback_target);
     Some(match p.state {
         ProgressState::Cordoned | ProgressState::Draining | ProgressState::Failed => {
             Standing::Unfinished
@@ -214,13 +204,13 @@ pub fn uncordon_check(node: &NodeFacts) -> Result<(), String> {
     let Some(p) = Progress::parse(node.progress.as_deref()) else {
         return Ok(());
     };
-    let Some(target) = p.target.as_deref() else {
+    let Some(target) = p.target_text() else {
         return Ok(());
     };
     if !node.ready {
         return Err(format!(
             "node {} is NotReady; it was drained by {} for an upgrade to {target} (use --force to uncordon anyway)",
-            node.name, p.by
+            node.name, p.by()
         ));
     }
     match at_target(&node.kubelet_version, target) {
@@ -256,7 +246,7 @@ mod tests {
         }
     }
 
-    use crate::nodes::progress_record as progress;
+    use crate::facts::progress::{record as progress, Writer};
 
     #[test]
     fn triples() {
@@ -349,38 +339,38 @@ mod tests {
         let nodes = vec![
             NodeFacts {
                 unschedulable: true,
-                progress: progress(ProgressState::Draining, t, "drain-next by a"),
+                progress: progress(ProgressState::Draining, t, Writer::DrainNext),
                 ..node("resume", "v1.32.0", false)
             },
             NodeFacts {
                 unschedulable: true,
-                progress: progress(ProgressState::Failed, t, "drain-next by a"),
+                progress: progress(ProgressState::Failed, t, Writer::DrainNext),
                 ..node("failed", "v1.32.0", false)
             },
             NodeFacts {
                 unschedulable: true,
-                progress: progress(ProgressState::Drained, t, "drain-next by a"),
+                progress: progress(ProgressState::Drained, t, Writer::DrainNext),
                 ..node("waiting", "v1.32.0", false)
             },
             NodeFacts {
                 unschedulable: true,
                 ready: false,
-                progress: progress(ProgressState::Drained, t, "drain-next by a"),
+                progress: progress(ProgressState::Drained, t, Writer::DrainNext),
                 ..node("rebooting", "v1.33.2", false)
             },
             NodeFacts {
                 unschedulable: true,
-                progress: progress(ProgressState::Drained, t, "drain-next by a"),
+                progress: progress(ProgressState::Drained, t, Writer::DrainNext),
                 ..node("upgraded", "v1.33.2", false)
             },
             NodeFacts {
                 unschedulable: false,
-                progress: progress(ProgressState::Drained, t, "drain-next by a"),
+                progress: progress(ProgressState::Drained, t, Writer::DrainNext),
                 ..node("stale", "v1.32.0", false)
             },
             NodeFacts {
                 unschedulable: true,
-                progress: progress(ProgressState::Drained, None, "drain by a"),
+                progress: progress(ProgressState::Drained, None, Writer::Drain),
                 ..node("plain", "v1.32.0", false)
             },
             NodeFacts {
@@ -408,7 +398,7 @@ mod tests {
         let drained = |kubelet: &str, ready: bool| NodeFacts {
             unschedulable: true,
             ready,
-            progress: progress(ProgressState::Drained, t, "drain-next by a"),
+            progress: progress(ProgressState::Drained, t, Writer::DrainNext),
             ..node("n", kubelet, false)
         };
         assert!(uncordon_check(&drained("v1.33.2", true)).is_ok());
@@ -424,7 +414,7 @@ mod tests {
         // no annotation or no target: always allowed
         assert!(uncordon_check(&node("n", "v1.20.0", false)).is_ok());
         let plain = NodeFacts {
-            progress: progress(ProgressState::Drained, None, "drain by a"),
+            progress: progress(ProgressState::Drained, None, Writer::Drain),
             ..node("n", "v1.2.0", false)
         };
         assert!(uncordon_check(&plain).is_ok());

@@ -1,0 +1,174 @@
+//! Node mutations (cordon, uncordon, the drain-progress record). The record and the patch
+//! bodies are pure facts (`crate::facts::progress`); this sends them.
+
+use crate::exit::CliError;
+use crate::facts::progress::{
+    progress_patch, schedulable_patch, Annotation, Progress, ProgressState, Writer,
+};
+use crate::policy::version::Version;
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, Patch, PatchParams};
+
+/// A progress record stamped now, by the user running this (`$USER`, `%USERNAME%`, else the
+/// uid), for a drain towards `target`.
+pub fn stamped(state: ProgressState, target: Option<Version>, command: Writer) -> Progress {
+    Progress {
+        state,
+        target,
+        time: jiff::Timestamp::now().to_string(),
+        command,
+        user: current_user(),
+    }
+}
+
+/// Who is running this, for progress records: `$USER`, `%USERNAME%`, else `uid N` (a
+/// container without `$USER` still says who).
+pub fn current_user() -> String {
+    for var in ["USER", "USERNAME"] {
+        if let Ok(u) = std::env::var(var) {
+            if !u.trim().is_empty() {
+                return u;
+            }
+        }
+    }
+    uid().map_or_else(|| "unknown user".to_string(), |u| format!("uid {u}"))
+}
+
+#[cfg(unix)]
+fn uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
+}
+
+#[cfg(not(unix))]
+fn uid() -> Option<u32> {
+    None
+}
+
+/// The error for a node name that does not exist: bad input (exit 64), one line, the same
+/// for every command that takes node names.
+pub fn not_found(name: &str) -> CliError {
+    CliError::usage(format!(
+        "node {name} not found; check the name with `kubectl get nodes`"
+    ))
+}
+
+/// Server-side dry-run flag for patches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DryRun {
+    #[default]
+    None,
+    /// Print what would happen; send no mutating request.
+    Client,
+    /// Send mutating requests with `dryRun=All`.
+    Server,
+}
+
+impl DryRun {
+    pub fn is_dry(self) -> bool {
+        self != DryRun::None
+    }
+}
+
+fn patch_params(dry: DryRun) -> PatchParams {
+    PatchParams {
+        dry_run: dry == DryRun::Server,
+        ..PatchParams::default()
+    }
+}
+
+/// Cordon (or uncordon) one node with a merge patch; optionally set/clear the progress annotation
+/// in the same request. Client dry-run sends nothing.
+pub async fn set_unschedulable(
+    client: &kube::Client,
+    node: &str,
+    cordon: bool,
+    annotation: Annotation<'_>,
+    dry: DryRun,
+    target: &str,
+) -> Result<(), CliError> {
+    if dry == DryRun::Client {
+        return Ok(());
+    }
+    let api: Api<Node> = Api::all(client.clone());
+    let body = schedulable_patch(cordon, annotation);
+    api.patch(node, &patch_params(dry), &Patch::Merge(&body))
+        .await
+        .map(|_| ())
+        .map_err(|e| crate::client::connect::api_error(&e, "patch", "nodes", Some(node), target))
+}
+
+/// Write (or clear with `None`) the progress annotation only.
+pub async fn write_progress(
+    client: &kube::Client,
+    node: &str,
+    progress: Option<&Progress>,
+    dry: DryRun,
+) -> Result<(), kube::Error> {
+    if dry == DryRun::Client {
+        return Ok(());
+    }
+    let api: Api<Node> = Api::all(client.clone());
+    let body = progress_patch(progress.map_or(Annotation::Clear, Annotation::Set));
+    api.patch(node, &patch_params(dry), &Patch::Merge(&body))
+        .await
+        .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::node::NodeFacts;
+
+    #[test]
+    fn stamped_records_say_who() {
+        let p = stamped(ProgressState::Cordoned, None, Writer::Drain);
+        assert!(!p.user.is_empty());
+        assert!(p.by().starts_with("drain by "), "{}", p.by());
+        assert!(p.time.parse::<jiff::Timestamp>().is_ok(), "{}", p.time);
+    }
+
+    #[test]
+    fn node_facts_read_roles_and_taints_like_check() {
+        let node: Node = serde_json::from_value(serde_json::json!({
+            "metadata": {
+                "name": "n1",
+                "labels": {
+                    "node-role.kubernetes.io/worker": "",
+                    "node-role.kubernetes.io/control-plane": "",
+                    "kubernetes.io/role": "infra",
+                    "team": "a"
+                },
+                "annotations": {crate::facts::progress::ANNOTATION: "{}"}
+            },
+            "spec": {
+                "unschedulable": true,
+                "taints": [
+                    {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"},
+                    {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"},
+                    {"key": "x", "value": "", "effect": "NoExecute"}
+                ]
+            }
+        }))
+        .unwrap();
+        let drain = NodeFacts::from_node(node.clone(), |_| true);
+        let mut r = crate::inventory::Reducer::new("t");
+        r.node(node);
+        let check = r.finish().nodes.remove(0);
+        assert_eq!(drain.roles, ["control-plane", "infra", "worker"]);
+        assert_eq!(
+            drain.taints,
+            [
+                "dedicated=gpu:NoSchedule",
+                "node-role.kubernetes.io/control-plane:NoSchedule",
+                "x:NoExecute"
+            ]
+        );
+        assert_eq!((&drain.roles, &drain.taints), (&check.roles, &check.taints));
+        assert!(drain.unschedulable && check.unschedulable);
+        assert_eq!(drain.progress.as_deref(), Some("{}"));
+        assert_eq!(drain.progress, check.progress);
+        // drain keeps every label, check only the ones it uses.
+        assert!(drain.labels.contains_key("team") && !check.labels.contains_key("team"));
+    }
+}

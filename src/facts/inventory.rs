@@ -1,0 +1,73 @@
+//! Everything `check` knows about one cluster, as plain facts. Built by
+//! `crate::inventory::Reducer` from live API pages or a snapshot stream.
+
+use crate::facts::node::NodeFacts;
+use crate::facts::pdb::PdbFacts;
+use crate::facts::pod::{Component, ComponentKind, PodFacts};
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Inventory {
+    /// Where the facts came from, e.g. `context kind-prod` or `snapshot examples/kubeadm.json`.
+    pub source: String,
+    /// `gitVersion` from `/version` of the apiserver we talked to (None for a plain list).
+    pub server_version: Option<String>,
+    /// kube-system pods `component=kube-apiserver` (empty on managed clusters).
+    pub apiservers: Vec<Component>,
+    pub controller_managers: Vec<Component>,
+    pub schedulers: Vec<Component>,
+    pub cloud_controller_managers: Vec<Component>,
+    pub etcd: Vec<Component>,
+    /// kube-proxy DaemonSet pods (`k8s-app=kube-proxy` in kube-system), one per node.
+    pub kube_proxies: Vec<Component>,
+    /// CoreDNS pods (`k8s-app=kube-dns`).
+    pub coredns: Vec<Component>,
+    /// `kubectl version --client` of the caller, when kubectl is on PATH.
+    pub kubectl_version: Option<String>,
+    pub nodes: Vec<NodeFacts>,
+    /// `kube-system/kubeadm-config` ConfigMap, reduced.
+    pub kubeadm: Option<KubeadmFacts>,
+    pub pdbs: Vec<PdbFacts>,
+    /// The pods the drain preview names, reduced: on a node and skipped (DaemonSet, mirror),
+    /// blocking (unmanaged, emptyDir) or refused by the Eviction API (several PDBs). Pods
+    /// whose eviction is decided by one PDB's budget are only counted in `covered`; the rest
+    /// are only counted in `pods_seen`.
+    pub pods: Vec<PodFacts>,
+    /// Pods whose eviction is decided by one PDB's budget, counted per node and PDB: all the
+    /// drain preview needs of them, and on a big cluster most pods are of this kind.
+    pub covered: Vec<CoveredPods>,
+    /// Every pod read, kept or not.
+    pub pods_seen: usize,
+    /// Things the reader could not see, said plainly (e.g. "apiserver pods hidden: managed").
+    pub notes: Vec<String>,
+}
+
+impl Inventory {
+    /// The instances of one component.
+    pub fn components_mut(&mut self, kind: ComponentKind) -> &mut Vec<Component> {
+        match kind {
+            ComponentKind::KubeApiserver => &mut self.apiservers,
+            ComponentKind::KubeControllerManager => &mut self.controller_managers,
+            ComponentKind::KubeScheduler => &mut self.schedulers,
+            ComponentKind::CloudControllerManager => &mut self.cloud_controller_managers,
+            ComponentKind::Etcd => &mut self.etcd,
+            ComponentKind::KubeProxy => &mut self.kube_proxies,
+            ComponentKind::Coredns => &mut self.coredns,
+        }
+    }
+}
+
+/// `pods` pods on `node` whose eviction is decided by `inventory.pdbs[pdb]`'s budget alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CoveredPods {
+    pub node: String,
+    pub pdb: usize,
+    pub pods: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KubeadmFacts {
+    /// `kubernetesVersion` from ClusterConfiguration.
+    pub kubernetes_version: Option<String>,
+    pub control_plane_endpoint: Option<String>,
+    pub image_repository: Option<String>,
+}

@@ -1,0 +1,9 @@
+//! Facts: plain data reduced from Kubernetes objects, each written once and used by the
+//! inventory reducer, the drain engine and the preview alike. Pure: no I/O.
+
+pub mod inventory;
+pub mod node;
+pub mod pdb;
+pub mod pod;
+pub mod progress;
+pub mod selector;

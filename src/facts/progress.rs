@@ -1,0 +1,296 @@
+//! The drain-progress record: what `drain` and `drain-next` write on a node (annotation
+//! [`ANNOTATION`]) so that a rerun resumes, `check` and `status` can show it and `uncordon`
+//! knows what the node was drained for; and the patch bodies that set or clear it. Pure: the
+//! I/O that sends these patches is `crate::client::nodes`.
+
+use crate::policy::version::Version;
+use serde::{Deserialize, Serialize};
+
+/// Annotation on a node holding a [`Progress`] as JSON.
+pub const ANNOTATION: &str = "kubectl-upgrade.io/drain-progress";
+
+/// Where a drain of this node got to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProgressState {
+    /// Cordoned, no pod evicted yet (written with the cordon itself).
+    Cordoned,
+    /// Evictions under way (or interrupted: a rerun resumes).
+    Draining,
+    /// Every pod that had to go is gone; waiting for the node's upgrade.
+    Drained,
+    /// The drain stopped on an error or timeout; the node stays cordoned.
+    Failed,
+}
+
+impl ProgressState {
+    /// Lowercase name as written in the annotation.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProgressState::Cordoned => "cordoned",
+            ProgressState::Draining => "draining",
+            ProgressState::Drained => "drained",
+            ProgressState::Failed => "failed",
+        }
+    }
+}
+
+/// Which command wrote the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Writer {
+    /// `kubectl upgrade drain`: no target, not tracked by the one-node-at-a-time rule.
+    Drain,
+    /// `kubectl upgrade drain-next`: carries the target the node is upgraded to.
+    DrainNext,
+}
+
+impl Writer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Writer::Drain => "drain",
+            Writer::DrainNext => "drain-next",
+        }
+    }
+}
+
+/// The value of [`ANNOTATION`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Progress {
+    pub state: ProgressState,
+    /// Version the node is being upgraded to (`drain-next`); absent for a plain `drain`.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "target_text")]
+    pub target: Option<Version>,
+    /// RFC 3339 time of the last state change.
+    pub time: String,
+    pub command: Writer,
+    /// Who ran it (`$USER`, else `uid N`).
+    pub user: String,
+}
+
+impl Progress {
+    /// `drain-next by alice`, for messages.
+    pub fn by(&self) -> String {
+        format!("{} by {}", self.command.as_str(), self.user)
+    }
+
+    /// The record in a node's annotation, when it is one (see [`Record`] for the others).
+    pub fn parse(raw: Option<&str>) -> Option<Progress> {
+        match Record::read(raw) {
+            Record::Valid(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Written by `drain-next` (what the one-node-at-a-time rule tracks).
+    pub fn by_drain_next(&self) -> bool {
+        self.command == Writer::DrainNext
+    }
+
+    /// The target as written, e.g. `v1.33.2`.
+    pub fn target_text(&self) -> Option<&str> {
+        self.target.as_ref().map(|v| v.raw.as_str())
+    }
+
+    pub fn to_json(&self) -> String {
+        // A struct of strings and unit enums always serializes.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// `target` is written as the version text (`"v1.33.2"`) and must parse back as one.
+mod target_text {
+    use crate::policy::version::{parse, Version};
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Version>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_some(&v.raw),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Version>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|t| parse(&t).map_err(|e| D::Error::custom(format!("target {t:?}: {e}"))))
+            .transpose()
+    }
+}
+
+/// What a node's annotation holds: nothing, a record, or something that is not a record (a
+/// hand edit, another tool, a newer format). An unreadable record is never treated as absent:
+/// `uncordon` and `drain-next` refuse to act on it without being told to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    Absent,
+    Valid(Progress),
+    Unreadable { raw: String, why: String },
+}
+
+impl Record {
+    pub fn read(raw: Option<&str>) -> Record {
+        match raw {
+            None => Record::Absent,
+            Some(text) => match serde_json::from_str::<Progress>(text) {
+                Ok(p) => Record::Valid(p),
+                Err(e) => match legacy(text) {
+                    Some(p) => Record::Valid(p),
+                    None => Record::Unreadable {
+                        raw: text.chars().take(80).collect(),
+                        why: e.to_string(),
+                    },
+                },
+            },
+        }
+    }
+
+    pub fn valid(&self) -> Option<&Progress> {
+        match self {
+            Record::Valid(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// The first release's record (`"by": "drain-next by alice"`), still on nodes drained by it.
+fn legacy(text: &str) -> Option<Progress> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Legacy {
+        state: ProgressState,
+        #[serde(default, with = "target_text")]
+        target: Option<Version>,
+        time: String,
+        by: String,
+    }
+    let old: Legacy = serde_json::from_str(text).ok()?;
+    let (command, user) = old.by.split_once(" by ")?;
+    let command = match command {
+        "drain" => Writer::Drain,
+        "drain-next" => Writer::DrainNext,
+        _ => return None,
+    };
+    Some(Progress {
+        state: old.state,
+        target: old.target,
+        time: old.time,
+        command,
+        user: user.to_string(),
+    })
+}
+
+/// What a patch does to the progress annotation.
+#[derive(Debug, Clone, Copy)]
+pub enum Annotation<'a> {
+    Keep,
+    Set(&'a Progress),
+    Clear,
+}
+
+/// The JSON merge patch for cordon (`true`) or uncordon (`false`, which sends null like
+/// kubectl), changing the progress annotation in the same request.
+pub fn schedulable_patch(cordon: bool, annotation: Annotation) -> serde_json::Value {
+    let unschedulable = if cordon {
+        serde_json::Value::Bool(true)
+    } else {
+        serde_json::Value::Null
+    };
+    let mut patch = serde_json::json!({ "spec": { "unschedulable": unschedulable } });
+    if let Some(meta) = annotation_patch(annotation) {
+        patch["metadata"] = meta;
+    }
+    patch
+}
+
+/// The merge patch that only changes the annotation.
+pub fn progress_patch(annotation: Annotation) -> serde_json::Value {
+    match annotation_patch(annotation) {
+        Some(meta) => serde_json::json!({ "metadata": meta }),
+        None => serde_json::json!({}),
+    }
+}
+
+fn annotation_patch(annotation: Annotation) -> Option<serde_json::Value> {
+    let value = match annotation {
+        Annotation::Keep => return None,
+        Annotation::Set(p) => serde_json::Value::String(p.to_json()),
+        Annotation::Clear => serde_json::Value::Null,
+    };
+    Some(serde_json::json!({ "annotations": { ANNOTATION: value } }))
+}
+
+/// A record as the annotation holds it, for tests.
+#[cfg(test)]
+pub fn record(state: ProgressState, target: Option<&str>, command: Writer) -> Option<String> {
+    Some(
+        Progress {
+            state,
+            target: target.map(|t| crate::policy::version::parse(t).expect("test version")),
+            time: "2026-01-01T00:00:00Z".into(),
+            command,
+            user: "alice".into(),
+        }
+        .to_json(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_unreadable_records() {
+        let raw = record(ProgressState::Draining, Some("v1.33.2"), Writer::DrainNext).unwrap();
+        assert!(raw.contains("\"state\":\"draining\""), "{raw}");
+        assert!(raw.contains("\"target\":\"v1.33.2\""), "{raw}");
+        let Record::Valid(p) = Record::read(Some(&raw)) else {
+            panic!("{raw}")
+        };
+        assert_eq!(p.by(), "drain-next by alice");
+        assert_eq!(p.target.unwrap().to_string(), "v1.33.2");
+        assert_eq!(Record::read(None), Record::Absent);
+        let legacy =
+            r#"{"state":"drained","target":"v1.31.4","time":"t","by":"drain-next by bob"}"#;
+        let Record::Valid(old) = Record::read(Some(legacy)) else {
+            panic!("first-release record must stay readable")
+        };
+        assert_eq!((old.command, old.user.as_str()), (Writer::DrainNext, "bob"));
+        for bad in [
+            "not json",
+            r#"{"state":"exploded","time":"t","command":"drain","user":"b"}"#,
+            r#"{"state":"drained","time":"t","by":"rm -rf by bob"}"#,
+            r#"{"state":"drained","target":"latest","time":"t","command":"drain-next","user":"b"}"#,
+        ] {
+            assert!(
+                matches!(Record::read(Some(bad)), Record::Unreadable { .. }),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn patches() {
+        assert_eq!(
+            schedulable_patch(true, Annotation::Keep),
+            serde_json::json!({"spec":{"unschedulable":true}})
+        );
+        assert_eq!(
+            schedulable_patch(false, Annotation::Clear),
+            serde_json::json!({"spec":{"unschedulable":null},"metadata":{"annotations":{ANNOTATION:null}}})
+        );
+        let raw = record(ProgressState::Cordoned, None, Writer::Drain).unwrap();
+        let Record::Valid(p) = Record::read(Some(&raw)) else {
+            panic!()
+        };
+        let with = schedulable_patch(true, Annotation::Set(&p));
+        let back = with["metadata"]["annotations"][ANNOTATION]
+            .as_str()
+            .unwrap();
+        assert_eq!(Record::read(Some(back)), Record::Valid(p.clone()));
+        assert_eq!(
+            progress_patch(Annotation::Set(&p))["metadata"]["annotations"][ANNOTATION],
+            serde_json::Value::String(p.to_json())
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! Findings: the verdicts every policy module returns and the report shows, and the one
+//! bounded name-list formatter that keeps a 5,000-node cluster's report readable. Pure.
+
+use serde::{Deserialize, Serialize};
+
+/// How bad a finding is. Ordered: `Ok < Info < Warn < Violation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Ok,
+    Info,
+    Warn,
+    Violation,
+}
+
+impl Severity {
+    /// The upper-case label the table shows.
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Ok => "OK",
+            Severity::Info => "INFO",
+            Severity::Warn => "WARN",
+            Severity::Violation => "VIOLATION",
+        }
+    }
+}
+
+/// Which part of the report a finding belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Section {
+    Cluster,
+    Components,
+    Nodes,
+    Skew,
+    Support,
+    Path,
+    Apis,
+    Drain,
+}
+
+/// One verdict, citing the rule it applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    pub section: Section,
+    pub severity: Severity,
+    /// What the finding is about: a component, a node, a minor, a PDB (`ns/name`).
+    pub subject: String,
+    /// One sentence for a human.
+    pub message: String,
+    /// The rule applied, e.g. `kubelet: never newer than kube-apiserver; at most 3 minors older (apiserver >= 1.28)`.
+    pub rule: String,
+}
+
+impl Finding {
+    pub fn new(
+        section: Section,
+        severity: Severity,
+        subject: impl Into<String>,
+        message: impl Into<String>,
+        rule: impl Into<String>,
+    ) -> Self {
+        Finding {
+            section,
+            severity,
+            subject: subject.into(),
+            message: message.into(),
+            rule: rule.into(),
+        }
+    }
+}
+
+/// At most this many names are listed in a group; the rest are counted.
+pub const NAMES_SHOWN: usize = 5;
+
+/// `a, b, c (+N more)`: at most `shown` names, then how many were left out.
+pub fn bounded<S: AsRef<str>>(names: &[S], shown: usize) -> String {
+    let mut out = names
+        .iter()
+        .take(shown)
+        .map(|s| s.as_ref())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > shown {
+        out.push_str(&format!(" (+{} more)", names.len() - shown));
+    }
+    out
+}
+
+/// `1 node` / `3 nodes` (`noun` is the singular).
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// `what (N nouns: a, b, c, d, e (+2 more))`, the subject of a grouped finding.
+pub fn counted<S: AsRef<str>>(what: &str, noun: &str, names: &[S]) -> String {
+    format!(
+        "{what} ({}: {})",
+        count(names.len(), noun),
+        bounded(names, NAMES_SHOWN)
+    )
+}
+
+/// The exit code a set of findings maps to, with its verdict word: any violation 2, any
+/// warning 1, else 0.
+pub fn verdict(findings: &[Finding]) -> (&'static str, i32) {
+    match findings.iter().map(|f| f.severity).max() {
+        Some(Severity::Violation) => ("violations", 2),
+        Some(Severity::Warn) => ("warnings", 1),
+        _ => ("ok", 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_lists_are_bounded() {
+        assert_eq!(bounded(&["a"], 3), "a");
+        assert_eq!(bounded(&["a", "b", "c", "d"], 3), "a, b, c (+1 more)");
+        assert_eq!(bounded::<&str>(&[], 3), "");
+        assert_eq!(counted("x", "node", &["a"]), "x (1 node: a)");
+        assert_eq!(
+            counted("x", "node", &["a", "b", "c", "d", "e", "f", "g"]),
+            "x (7 nodes: a, b, c, d, e (+2 more))"
+        );
+        assert_eq!(count(0, "pod"), "0 pods");
+    }
+
+    #[test]
+    fn worst_severity_decides_the_exit_code() {
+        let f = |sev| Finding::new(Section::Skew, sev, "x", "y", "z");
+        let cases = [
+            (vec![], ("ok", 0)),
+            (vec![f(Severity::Ok), f(Severity::Info)], ("ok", 0)),
+            (vec![f(Severity::Ok), f(Severity::Warn)], ("warnings", 1)),
+            (
+                vec![f(Severity::Warn), f(Severity::Violation)],
+                ("violations", 2),
+            ),
+        ];
+        for (findings, want) in cases {
+            assert_eq!(verdict(&findings), want);
+        }
+    }
+}

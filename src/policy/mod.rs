@@ -1,0 +1,12 @@
+//! The rules, pure: no I/O, nothing of the CLI. Each reads facts and returns verdicts.
+
+pub mod filters;
+pub mod order;
+pub mod path;
+pub mod preflight;
+pub mod preview;
+pub mod releases;
+pub mod setup;
+pub mod skew;
+pub mod support;
+pub mod version;
