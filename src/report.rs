@@ -354,7 +354,8 @@ pub fn build(inv: &Inventory, ctx: &Context) -> Result<CheckReport, crate::exit:
     }
     let plan = match &cp {
         Some(_) => {
-            let plan = crate::policy::path::plan(inv, ctx.calendar, &setup, ctx.target)?;
+            let plan = crate::policy::path::plan(inv, ctx.calendar, &setup, ctx.target)
+                .map_err(|e| crate::exit::CliError::usage(e.to_string()))?;
             findings.extend(crate::policy::path::path_findings(&plan));
             Some(plan)
         }

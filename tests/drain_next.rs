@@ -441,3 +441,41 @@ fn empty_malformed_or_combined_selectors_are_refused() {
         assert!(!cordoned(&server, n), "{n}");
     }
 }
+
+/// A record that is not ours to read (hand edit, another tool) is never taken for "no
+/// record": drain-next counts its cordoned node as in progress (exit 4) and uncordon refuses
+/// it without --force. Nothing is changed by the refusals.
+#[test]
+fn unreadable_progress_record_is_refused_not_ignored() {
+    let server = TestServer::start(fleet());
+    server.with_state(|c| c.set_node_unschedulable("w-b", true));
+    let mut n = node(&server, "w-b");
+    n.metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(PROGRESS.into(), "{half a record".into());
+    server.with_state(|c| c.add_node(n));
+    let before = mutations(&server);
+
+    let r = run(&server, &["drain-next"]);
+    assert_eq!(r.code, 4, "{}", r.all());
+    assert!(
+        r.all().contains("w-b") && r.all().contains("unreadable"),
+        "{}",
+        r.all()
+    );
+    let r = run(&server, &["uncordon", "w-b"]);
+    assert_ne!(r.code, 0, "{}", r.all());
+    assert!(
+        r.all().contains("unreadable") && r.all().contains("--force"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(mutations(&server), before, "refusals change nothing");
+    assert!(cordoned(&server, "w-b"));
+
+    let r = run(&server, &["uncordon", "w-b", "--force"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(!cordoned(&server, "w-b"));
+    assert!(progress(&server, "w-b").is_none());
+}

@@ -101,7 +101,7 @@ pub async fn build_report(args: &CheckArgs, global: &Global) -> Result<CheckRepo
     let target = parse_target(args.to.as_deref())?;
     let today = parse_today(args.now.as_deref())?;
     let calendar = match &args.releases {
-        Some(path) => releases::load(path)?,
+        Some(path) => load_releases(path)?,
         None => releases::builtin(),
     };
     let inv = match &args.snapshot {
@@ -116,6 +116,20 @@ pub async fn build_report(args: &CheckArgs, global: &Global) -> Result<CheckRepo
             target,
         },
     )
+}
+
+/// Loads a calendar in the `data/releases.yaml` format (`--releases FILE`).
+/// Errors are usage errors naming the file (and line, when the YAML is malformed).
+pub fn load_releases(path: &std::path::Path) -> Result<releases::Calendar, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::usage(format!("cannot read release data {}: {e}", path.display()))
+    })?;
+    releases::parse_str(&text).map_err(|e| {
+        CliError::usage(format!(
+            "invalid release data {}: {e} (expected the format of data/releases.yaml)",
+            path.display()
+        ))
+    })
 }
 
 pub async fn run_check(args: &CheckArgs, global: &Global) -> Result<Code, CliError> {
@@ -158,4 +172,56 @@ pub async fn run_snapshot(_args: &SnapshotArgs, global: &Global) -> Result<Code,
         .finish(&meta.into_snapshot_meta(kubectl))
         .map_err(|e| CliError::usage(format!("cannot write the snapshot: {e}")))?;
     Ok(Code::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_reports_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.yaml");
+        std::fs::write(
+            &good,
+            "asOf: 2027-01-01\nsources: [x]\nreleases:\n  - { minor: \"1.38\", released: 2026-12-10, endOfLife: 2028-02-28, latestPatch: \"1.38.0\" }\n",
+        )
+        .unwrap();
+        let cal = load_releases(&good).unwrap();
+        assert_eq!(
+            cal.newest().unwrap().minor,
+            crate::policy::version::Minor::new(1, 38)
+        );
+
+        let table: [(&str, &[&str]); 7] = [
+            ("asOf: 2027-01-01\nsources: []\nreleases:\n  - { minor: \"one\", released: 2024-04-17, endOfLife: 2025-07-15, latestPatch: \"1.30.14\" }\n", &["line 4", "malformed minor"]),
+            ("asOf: 2027-01-01\nsources: []\nreleases:\n  - { minor: \"1.30\", released: 2024-13-17, endOfLife: 2025-07-15, latestPatch: \"1.30.14\" }\n", &["line 4"]),
+            ("asOf: 2027-01-01\nsources: []\nreleases:\n  - minor: \"1.30\"\n    released: 2024-04-17\n    endOfLife: 2025-07-15\n    latest: \"1.30.14\"\n", &["line 7", "unknown field `latest`"]),
+            ("asOf: 2027-01-01\nsources: []\nreleases:\n  - { minor: \"1.30\", released: 2024-04-17, endOfLife: 2025-07-15, latestPatch: \"1.31.2\" }\n", &["1.30", "not a 1.30 release"]),
+            ("asOf: 2027-01-01\nsources: []\nreleases:\n  - { minor: \"1.30\", released: 2024-04-17, endOfLife: 2023-07-15, latestPatch: \"1.30.1\" }\n", &["not after"]),
+            ("asOf: 2027-01-01\nsources: []\nreleases: []\n", &["no releases"]),
+            ("asOf: [\n", &["line"]),
+        ];
+        for (i, (text, wants)) in table.iter().enumerate() {
+            let p = dir.path().join(format!("bad{i}.yaml"));
+            std::fs::write(&p, text).unwrap();
+            let err = load_releases(&p).unwrap_err();
+            assert_eq!(err.code, crate::exit::Code::Usage);
+            assert!(
+                err.message.contains(&format!("bad{i}.yaml")),
+                "{}",
+                err.message
+            );
+            for w in *wants {
+                assert!(
+                    err.message.contains(w),
+                    "case {i}: want {w:?} in {}",
+                    err.message
+                );
+            }
+        }
+        let missing = load_releases(&dir.path().join("nope.yaml")).unwrap_err();
+        assert_eq!(missing.code, crate::exit::Code::Usage);
+        assert!(missing.message.contains("nope.yaml"));
+    }
 }

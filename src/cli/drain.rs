@@ -629,6 +629,21 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
     let (name, reason) = if let Some((name, st, p)) = resume {
         (name.clone(), resume_reason(st, p, &target))
     } else {
+        let unreadable: Vec<(String, String)> = order::unreadable_records(&all)
+            .into_iter()
+            .filter(|(n, _)| args.node.as_deref() != Some(n.as_str()))
+            .collect();
+        if let Some((_, why)) = unreadable.first() {
+            if !args.allow_another {
+                let msg = format!(
+                    "{} cordoned node(s) carry a progress record that cannot be read, so they count as in progress: {why} (or pass --allow-another)",
+                    unreadable.len()
+                );
+                report.reason = msg.clone();
+                emit_next(&report, global, &msg);
+                return Ok(Code::InProgress);
+            }
+        }
         if !in_progress.is_empty() && !args.allow_another {
             let msg = another_in_progress(&in_progress, &target, args.node.as_deref());
             report.reason = msg.clone();

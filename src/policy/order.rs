@@ -4,7 +4,7 @@
 //! one-node-at-a-time bookkeeping read from the progress annotation, and uncordon's check.
 
 use crate::facts::node::NodeFacts;
-use crate::facts::progress::{Progress, ProgressState};
+use crate::facts::progress::{Progress, ProgressState, Record};
 use crate::policy::version;
 use std::collections::BTreeSet;
 
@@ -198,11 +198,38 @@ pub fn in_progress(nodes: &[NodeFacts], target: &str) -> Vec<(String, Standing, 
     out
 }
 
+/// One line for a progress record that is not ours to read: never treated as absent.
+pub fn unreadable(node: &str, raw: &str, why: &str) -> String {
+    format!(
+        "the drain progress record on node {node} is unreadable ({why}; starts {raw:?}): inspect it with `kubectl get node {node} -o yaml`, remove it with `kubectl annotate node {node} {}-`, or use --force",
+        crate::facts::progress::ANNOTATION
+    )
+}
+
+/// Cordoned nodes whose progress record cannot be read: drain-next counts them as in
+/// progress (someone drained them; we cannot tell for what), with the reason.
+pub fn unreadable_records(nodes: &[NodeFacts]) -> Vec<(String, String)> {
+    nodes
+        .iter()
+        .filter(|n| n.unschedulable)
+        .filter_map(|n| match Record::read(n.progress.as_deref()) {
+            Record::Unreadable { raw, why } => {
+                Some((n.name.clone(), unreadable(&n.name, &raw, &why)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// May this node be uncordoned? Nodes drained by drain-next must be Ready and at the recorded
 /// target; others (no target recorded) always may. `Err` says why not.
 pub fn uncordon_check(node: &NodeFacts) -> Result<(), String> {
-    let Some(p) = Progress::parse(node.progress.as_deref()) else {
-        return Ok(());
+    let p = match Record::read(node.progress.as_deref()) {
+        Record::Absent => return Ok(()),
+        Record::Valid(p) => p,
+        Record::Unreadable { raw, why } => {
+            return Err(unreadable(&node.name, &raw, &why));
+        }
     };
     let Some(target) = p.target_text() else {
         return Ok(());
@@ -418,5 +445,30 @@ mod tests {
             ..node("n", "v1.2.0", false)
         };
         assert!(uncordon_check(&plain).is_ok());
+    }
+
+    #[test]
+    fn unreadable_records_are_never_absent() {
+        let node = NodeFacts {
+            name: "w1".into(),
+            ready: true,
+            unschedulable: true,
+            kubelet_version: "v1.33.2".into(),
+            progress: Some("{not json".into()),
+            ..NodeFacts::default()
+        };
+        let why = uncordon_check(&node).unwrap_err();
+        assert!(
+            why.contains("unreadable") && why.contains("--force"),
+            "{why}"
+        );
+        let found = unreadable_records(std::slice::from_ref(&node));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, "w1");
+        let schedulable = NodeFacts {
+            unschedulable: false,
+            ..node
+        };
+        assert!(unreadable_records(&[schedulable]).is_empty());
     }
 }

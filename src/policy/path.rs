@@ -2,7 +2,6 @@
 //! the commands for this kind of setup at each hop and the kubelets that must be upgraded
 //! before a hop so they stay inside the skew window. Pure.
 
-use crate::exit::CliError;
 use crate::facts::inventory::Inventory;
 use crate::findings::{Finding, Section, Severity};
 use crate::policy::releases::Calendar;
@@ -40,6 +39,18 @@ pub struct Plan {
     pub notes: Vec<String>,
 }
 
+/// Why no plan can be made for the requested target: said to the user as a usage error
+/// (bad `--to`, release data without the needed minors).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PlanError(pub String);
+
+impl PlanError {
+    fn new(message: impl Into<String>) -> Self {
+        PlanError(message.into())
+    }
+}
+
 /// Plans the path from the oldest kube-apiserver's minor to `target` (default: the newest
 /// minor in the calendar).
 ///
@@ -51,7 +62,7 @@ pub fn plan(
     cal: &Calendar,
     setup: &Setup,
     target: Option<Minor>,
-) -> Result<Plan, CliError> {
+) -> Result<Plan, PlanError> {
     let current = skew::oldest_apiserver(inv)
         .or_else(|| {
             inv.kubeadm
@@ -60,14 +71,14 @@ pub fn plan(
                 .and_then(|v| version::parse(v).ok())
         })
         .ok_or_else(|| {
-            CliError::usage(
+            PlanError::new(
                 "cannot plan the upgrade: the control-plane version is unknown \
                  (no readable kube-apiserver image, /version or kubeadm-config)",
             )
         })?;
     let from = current.minor();
     let newest = cal.newest().ok_or_else(|| {
-        CliError::usage("cannot plan the upgrade: the release data lists no releases")
+        PlanError::new("cannot plan the upgrade: the release data lists no releases")
     })?;
     let mut notes = Vec::new();
 
@@ -83,12 +94,12 @@ pub fn plan(
         None => newest.minor,
     };
     if to < from {
-        return Err(CliError::usage(format!(
+        return Err(PlanError::new(format!(
             "downgrades are not supported: the control plane is at {from}, the target {to} is older"
         )));
     }
     if to > newest.minor && to > from {
-        return Err(CliError::usage(format!(
+        return Err(PlanError::new(format!(
             "target {to} is beyond the release data (newest known {}); pass --releases FILE with newer data",
             newest.minor
         )));
@@ -117,7 +128,7 @@ pub fn plan(
     while hop_from < to {
         let hop_to = hop_from.next();
         let rel = cal.get(hop_to).ok_or_else(|| {
-            CliError::usage(format!(
+            PlanError::new(format!(
                 "the release data has no entry for {hop_to} (needed for the hop {hop_from} -> {hop_to}); pass --releases FILE"
             ))
         })?;
@@ -505,17 +516,11 @@ mod tests {
         let i = inv("v1.31.4", &[("w1", "v1.30.0")]);
         let s = setup(SetupKind::Kubeadm);
         let err = plan(&i, &cal, &s, Some(m("1.30"))).unwrap_err();
-        assert_eq!(err.code, crate::exit::Code::Usage);
-        assert!(
-            err.message.contains("downgrades are not supported"),
-            "{}",
-            err.message
-        );
+        assert!(err.0.contains("downgrades are not supported"), "{}", err.0);
         let err = plan(&i, &cal, &s, Some(m("1.40"))).unwrap_err();
-        assert_eq!(err.code, crate::exit::Code::Usage);
-        assert!(err.message.contains("newest known 1.37"), "{}", err.message);
+        assert!(err.0.contains("newest known 1.37"), "{}", err.0);
         let err = plan(&Inventory::default(), &cal, &s, None).unwrap_err();
-        assert!(err.message.contains("control-plane version is unknown"));
+        assert!(err.0.contains("control-plane version is unknown"));
 
         let p = plan(&i, &cal, &s, Some(m("1.31"))).unwrap();
         assert!(p.hops.is_empty());
@@ -532,7 +537,7 @@ mod tests {
         let mut gap = builtin();
         gap.releases.retain(|r| r.minor != m("1.32"));
         let err = plan(&i, &gap, &s, Some(m("1.33"))).unwrap_err();
-        assert!(err.message.contains("no entry for 1.32"), "{}", err.message);
+        assert!(err.0.contains("no entry for 1.32"), "{}", err.0);
 
         // Running newer than the data: no hops, a note, no error.
         let p = plan(&inv("v1.38.0", &[]), &cal, &s, None).unwrap();

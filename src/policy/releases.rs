@@ -2,11 +2,9 @@
 //! Compiled in from `data/releases.yaml` (with its as-of date and sources); `--releases FILE`
 //! loads the same format at run time.
 
-use crate::exit::CliError;
 use crate::policy::version::{self, Minor};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
 
 /// The compiled-in release data.
 pub const BUILTIN_YAML: &str = include_str!("../../data/releases.yaml");
@@ -39,20 +37,6 @@ pub fn builtin() -> Calendar {
         Ok(cal) => cal,
         Err(e) => panic!("bug: data/releases.yaml does not parse: {e}"),
     }
-}
-
-/// Loads a calendar in the `data/releases.yaml` format (`--releases FILE`).
-/// Errors are usage errors naming the file (and line, when the YAML is malformed).
-pub fn load(path: &Path) -> Result<Calendar, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        CliError::usage(format!("cannot read release data {}: {e}", path.display()))
-    })?;
-    parse_str(&text).map_err(|e| {
-        CliError::usage(format!(
-            "invalid release data {}: {e} (expected the format of data/releases.yaml)",
-            path.display()
-        ))
-    })
 }
 
 /// Parses and validates a calendar. The error message says where (line) and what.
@@ -180,50 +164,6 @@ mod tests {
         assert_eq!(minors(date(2026, 10, 26)), ["1.34", "1.35", "1.36", "1.37"]);
         assert_eq!(minors(date(2026, 10, 27)), ["1.35", "1.36", "1.37"]);
         assert_eq!(minors(date(2026, 8, 25)), ["1.34", "1.35", "1.36"]);
-    }
-
-    #[test]
-    fn load_reports_file_and_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let good = dir.path().join("good.yaml");
-        std::fs::write(
-            &good,
-            "asOf: 2027-01-01\nsources: [x]\nreleases:\n  - { minor: \"1.38\", released: 2026-12-10, endOfLife: 2028-02-28, latestPatch: \"1.38.0\" }\n",
-        )
-        .unwrap();
-        let cal = load(&good).unwrap();
-        assert_eq!(cal.newest().unwrap().minor, Minor::new(1, 38));
-
-        let table: [(&str, &[&str]); 7] = [
-            ("asOf: 2027-01-01\nsources: []\nreleases:\n  - { minor: \"one\", released: 2024-04-17, endOfLife: 2025-07-15, latestPatch: \"1.30.14\" }\n", &["line 4", "malformed minor"]),
-            ("asOf: 2027-01-01\nsources: []\nreleases:\n  - { minor: \"1.30\", released: 2024-13-17, endOfLife: 2025-07-15, latestPatch: \"1.30.14\" }\n", &["line 4"]),
-            ("asOf: 2027-01-01\nsources: []\nreleases:\n  - minor: \"1.30\"\n    released: 2024-04-17\n    endOfLife: 2025-07-15\n    latest: \"1.30.14\"\n", &["line 7", "unknown field `latest`"]),
-            ("asOf: 2027-01-01\nsources: []\nreleases:\n  - { minor: \"1.30\", released: 2024-04-17, endOfLife: 2025-07-15, latestPatch: \"1.31.2\" }\n", &["1.30", "not a 1.30 release"]),
-            ("asOf: 2027-01-01\nsources: []\nreleases:\n  - { minor: \"1.30\", released: 2024-04-17, endOfLife: 2023-07-15, latestPatch: \"1.30.1\" }\n", &["not after"]),
-            ("asOf: 2027-01-01\nsources: []\nreleases: []\n", &["no releases"]),
-            ("asOf: [\n", &["line"]),
-        ];
-        for (i, (text, wants)) in table.iter().enumerate() {
-            let p = dir.path().join(format!("bad{i}.yaml"));
-            std::fs::write(&p, text).unwrap();
-            let err = load(&p).unwrap_err();
-            assert_eq!(err.code, crate::exit::Code::Usage);
-            assert!(
-                err.message.contains(&format!("bad{i}.yaml")),
-                "{}",
-                err.message
-            );
-            for w in *wants {
-                assert!(
-                    err.message.contains(w),
-                    "case {i}: want {w:?} in {}",
-                    err.message
-                );
-            }
-        }
-        let missing = load(&dir.path().join("nope.yaml")).unwrap_err();
-        assert_eq!(missing.code, crate::exit::Code::Usage);
-        assert!(missing.message.contains("nope.yaml"));
     }
 
     #[test]
