@@ -148,8 +148,15 @@ pub fn plan(
         };
         let mut steps = Vec::new();
         if !kubelets_first.is_empty() {
+            // Name the node: a bare drain-next would pick a control-plane node first.
+            let first = &kubelets_first[0];
+            let how = if kubelets_first.len() == 1 {
+                format!("kubectl upgrade drain-next {first} --to v{from_version}")
+            } else {
+                format!("kubectl upgrade drain-next NODE --to v{from_version} for each of them, starting with `kubectl upgrade drain-next {first} --to v{from_version}`")
+            };
             steps.push(format!(
-                "Before this hop, upgrade the kubelets on {} to {hop_from} (they would be outside the skew window at {hop_to}), one node at a time: kubectl upgrade drain-next --to v{from_version}",
+                "Before this hop, upgrade the kubelets on {} to {hop_from} (they would be outside the skew window at {hop_to}), one node at a time: {how}",
                 names(&kubelets_first)
             ));
         }
@@ -467,7 +474,11 @@ mod tests {
         // The first step of a hop with lagging kubelets says so.
         assert!(p.hops[0].steps[0]
             .starts_with("Before this hop, upgrade the kubelets on w2 (1 node) to 1.30"));
-        assert!(p.hops[0].steps[0].contains("kubectl upgrade drain-next --to v1.30.14"));
+        assert!(
+            p.hops[0].steps[0].contains("kubectl upgrade drain-next w2 --to v1.30.14"),
+            "the lagging node is named, else drain-next picks a control-plane node first: {}",
+            p.hops[0].steps[0]
+        );
         // Newest patch of 1.30 is 1.30.14: recommend it first.
         assert!(p
             .notes

@@ -482,15 +482,23 @@ pub fn evaluate(inv: &Inventory) -> Vec<Finding> {
             Err(e) => items.push(unknown_item(6, "kubectl", raw, &e, String::new(), false)),
             Ok(v) => {
                 let m = v.minor();
+                // kubectl is the caller's client, not part of the cluster: a warning at most.
+                // Advice: a minor within one of every apiserver (the middle one when they
+                // span two minors).
+                let advice = if newest.diff(oldest) >= 2 {
+                    oldest.next()
+                } else {
+                    newest
+                };
                 let (severity, message) = if newest.diff(m) > 1 || m.diff(oldest) > 1 {
                     (
-                        Severity::Violation,
-                        format!("kubectl {m} is more than one minor away from kube-apiserver {}; install kubectl {newest}", span(oldest, newest)),
+                        Severity::Warn,
+                        format!("kubectl {m} is more than one minor away from kube-apiserver {}: this client is outside the supported skew (the cluster is not affected); install kubectl {advice}", span(oldest, newest)),
                     )
                 } else if next.diff(m) > 1 {
                     (
                         Severity::Warn,
-                        format!("kubectl {m} is allowed with kube-apiserver {}, but not after the next hop to {next}; install kubectl {newest} or {next}", span(oldest, newest)),
+                        format!("kubectl {m} is allowed with kube-apiserver {}, but not after the next hop to {next}; install kubectl {advice} or {next}", span(oldest, newest)),
                     )
                 } else {
                     (
@@ -935,8 +943,8 @@ mod tests {
             ("v1.31.0", Ok),
             ("v1.30.0", Ok),
             ("v1.29.9", Warn),
-            ("v1.28.0", Violation),
-            ("v1.32.0", Violation),
+            ("v1.28.0", Warn),
+            ("v1.32.0", Warn),
             ("nonsense", Warn),
         ];
         for (kubectl, want) in table {
@@ -946,6 +954,31 @@ mod tests {
             assert_eq!(fs.len(), 1, "{kubectl}");
             assert_eq!(fs[0].severity, want, "{kubectl}: {}", fs[0].message);
         }
+    }
+
+    /// Apiservers mid-upgrade at 1.31 and 1.33: kubectl 1.33 is two minors from 1.31, and the
+    /// only client within one minor of both is 1.32 (version skew policy, kubectl).
+    #[test]
+    fn kubectl_advice_fits_every_apiserver() {
+        let api = |pod: &str, v: &str| Component {
+            namespace: "kube-system".into(),
+            pod: pod.into(),
+            node: Some(pod.into()),
+            image: format!("registry.k8s.io/kube-apiserver:{v}"),
+        };
+        let inv = Inventory {
+            apiservers: vec![api("cp-1", "v1.31.4"), api("cp-2", "v1.33.1")],
+            kubectl_version: Some("v1.33.0".into()),
+            ..Default::default()
+        };
+        let fs = only(&evaluate(&inv), "kubectl");
+        assert_eq!(fs.len(), 1, "{fs:?}");
+        assert_eq!(fs[0].severity, Severity::Warn, "client skew is a warning");
+        assert!(
+            fs[0].message.contains("install kubectl 1.32"),
+            "{}",
+            fs[0].message
+        );
     }
 
     #[test]
