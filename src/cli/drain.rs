@@ -148,7 +148,7 @@ pub struct UncordonArgs {
     #[arg(short = 'l', long, value_parser = parse_selector)]
     pub selector: Option<Selector>,
     /// Uncordon nodes drained by drain-next even if not Ready or not at the target version.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub force: bool,
     /// client: print only; server: send with dryRun=All. Bare --dry-run means client.
     #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "client")]
@@ -159,13 +159,13 @@ pub struct UncordonArgs {
 #[derive(Debug, Clone, Args)]
 pub struct DrainFlags {
     /// Also evict pods not managed by a controller (they are not recreated).
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub force: bool,
     /// Also evict pods using emptyDir (their local data is lost).
-    #[arg(long, alias = "delete-local-data")]
+    #[arg(long, alias = "delete-local-data", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub delete_emptydir_data: bool,
     /// Accepted for kubectl compatibility: DaemonSet pods are always skipped (and listed).
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub ignore_daemonsets: bool,
     /// Only remove pods matching this label selector (an empty or malformed one is refused).
     #[arg(long, value_name = "SELECTOR", value_parser = parse_selector)]
@@ -180,10 +180,10 @@ pub struct DrainFlags {
     #[arg(long, default_value_t = 0, value_name = "SECONDS")]
     pub skip_wait_for_delete_timeout: u64,
     /// DELETE pods instead of evicting them. Bypasses every PodDisruptionBudget.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub disable_eviction: bool,
     /// Go ahead despite PDBs that can never allow an eviction or pods under several PDBs.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub ignore_blockers: bool,
     /// Eviction requests in flight at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -217,10 +217,10 @@ pub struct DrainNextArgs {
     #[arg(short = 'l', long, value_parser = parse_selector)]
     pub selector: Option<Selector>,
     /// Drain another node although one drained earlier is not back at the target yet.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub allow_another: bool,
     /// First uncordon nodes drained earlier that came back Ready at the target.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub uncordon_upgraded: bool,
     #[command(flatten)]
     pub flags: DrainFlags,
@@ -790,6 +790,43 @@ mod tests {
     use super::*;
     use crate::cli::Cli;
     use clap::Parser;
+
+    /// kubectl's spelling of booleans (`--force=true`, `--ignore-daemonsets=false`) is
+    /// accepted by every boolean flag, as scripts moving from `kubectl drain` pass them.
+    #[test]
+    fn boolean_flags_take_kubectl_spelling() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["kubectl-upgrade", "drain", "n1"];
+            all.extend_from_slice(args);
+            match Cli::try_parse_from(all) {
+                Ok(Cli {
+                    command: crate::cli::Command::Drain(d),
+                    ..
+                }) => Ok((
+                    d.flags.force,
+                    d.flags.delete_emptydir_data,
+                    d.flags.ignore_daemonsets,
+                )),
+                Ok(_) => Err("not drain".to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        assert_eq!(parse(&[]), Ok((false, false, false)));
+        assert_eq!(parse(&["--force"]), Ok((true, false, false)));
+        assert_eq!(
+            parse(&[
+                "--force=true",
+                "--delete-emptydir-data=true",
+                "--ignore-daemonsets=true"
+            ]),
+            Ok((true, true, true))
+        );
+        assert_eq!(
+            parse(&["--force=false", "--delete-local-data"]),
+            Ok((false, true, false))
+        );
+        assert!(parse(&["--force=maybe"]).is_err());
+    }
 
     #[test]
     fn quoting() {
