@@ -14,7 +14,17 @@ pub async fn run(cli: Cli) -> Result<Code, CliError> {
         Command::DrainNext(args) => crate::cli::drain::run_drain_next(args, global).await,
         Command::Completion(args) => crate::cli::completion::run(args, global).await,
         Command::Version => {
-            print!("{}", crate::buildinfo::version_text());
+            use crate::cli::OutputFormat;
+            let info = crate::buildinfo::version_info();
+            let text = match global.output {
+                OutputFormat::Json => serde_json::to_string_pretty(&info)
+                    .map(|t| t + "\n")
+                    .map_err(|e| CliError::usage(format!("cannot print the version: {e}")))?,
+                OutputFormat::Yaml => serde_yaml::to_string(&info)
+                    .map_err(|e| CliError::usage(format!("cannot print the version: {e}")))?,
+                OutputFormat::Table | OutputFormat::Wide => crate::buildinfo::version_text(),
+            };
+            print!("{text}");
             Ok(Code::Ok)
         }
     }

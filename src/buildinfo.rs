@@ -15,6 +15,25 @@ pub fn version_text() -> String {
     format_version(VERSION, COMMIT, TARGET, Some(&as_of))
 }
 
+/// `version -o json|yaml`: the same facts, machine-readable.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionInfo {
+    pub version: &'static str,
+    pub commit: &'static str,
+    pub target: &'static str,
+    pub release_data_as_of: String,
+}
+
+pub fn version_info() -> VersionInfo {
+    VersionInfo {
+        version: VERSION,
+        commit: COMMIT,
+        target: TARGET,
+        release_data_as_of: crate::policy::releases::builtin().as_of.to_string(),
+    }
+}
+
 /// Render the version block; pure so the layout is tested.
 pub fn format_version(version: &str, commit: &str, target: &str, as_of: Option<&str>) -> String {
     format!(

@@ -266,3 +266,37 @@ fn plain_kubectl_list_without_metadata_works() {
         "taken from the apiserver pods"
     );
 }
+
+/// `-o` is honoured or refused, never ignored: `version -o json|yaml` is machine-readable,
+/// `snapshot -o yaml` is a usage error (exit 64) before any connection is tried.
+#[test]
+fn output_flag_is_honoured_or_refused() {
+    let run = |args: &[&str]| {
+        let out = Command::cargo_bin("kubectl-upgrade")
+            .unwrap()
+            .args(args)
+            .env("KUBECONFIG", "/nonexistent/kubeconfig")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, out, _) = run(&["version", "-o", "json"]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).expect("version -o json is JSON");
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert!(
+        v["releaseDataAsOf"].as_str().is_some_and(|d| d.len() == 10),
+        "{v}"
+    );
+    let (code, out, _) = run(&["version", "-o", "yaml"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("releaseDataAsOf:"), "{out}");
+    let (code, _, err) = run(&["snapshot", "-o", "yaml"]);
+    assert_eq!(code, 64, "{err}");
+    assert!(err.contains("-o json"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}

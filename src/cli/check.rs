@@ -158,6 +158,11 @@ fn write_stdout(text: &str) -> Result<(), CliError> {
 }
 
 pub async fn run_snapshot(_args: &SnapshotArgs, global: &Global) -> Result<Code, CliError> {
+    if matches!(global.output, OutputFormat::Yaml | OutputFormat::Wide) {
+        return Err(CliError::usage(
+            "snapshot writes one JSON List (what `check --snapshot` reads); drop -o or use -o json",
+        ));
+    }
     let conn = global.connect.connect().await?;
     let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
     let mut writer = SnapshotWriter::begin(out)

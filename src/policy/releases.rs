@@ -27,6 +27,9 @@ pub struct Release {
 pub struct Calendar {
     /// When the data was gathered.
     pub as_of: Date,
+    /// Where the dates come from. Optional in a `--releases` file (the built-in data cites
+    /// its sources; a test asserts it).
+    #[serde(default)]
     pub sources: Vec<String>,
     pub releases: Vec<Release>,
 }
@@ -164,6 +167,14 @@ mod tests {
         assert_eq!(minors(date(2026, 10, 26)), ["1.34", "1.35", "1.36", "1.37"]);
         assert_eq!(minors(date(2026, 10, 27)), ["1.35", "1.36", "1.37"]);
         assert_eq!(minors(date(2026, 8, 25)), ["1.34", "1.35", "1.36"]);
+    }
+
+    #[test]
+    fn sources_are_optional_in_a_file() {
+        let text = "asOf: 2027-01-01\nreleases:\n  - { minor: \"1.38\", released: 2026-12-10, endOfLife: 2028-02-28, latestPatch: \"1.38.0\" }\n";
+        let cal = parse_str(text).expect("no sources: is fine");
+        assert!(cal.sources.is_empty());
+        assert_eq!(cal.newest().unwrap().minor, Minor::new(1, 38));
     }
 
     #[test]
