@@ -2,6 +2,7 @@
 
 use assert_cmd::Command;
 use serde_json::Value;
+use std::path::Path;
 
 const NOW: &str = "2026-11-23";
 
@@ -299,4 +300,60 @@ fn output_flag_is_honoured_or_refused() {
     assert_eq!(code, 64, "{err}");
     assert!(err.contains("-o json"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}
+
+/// The same List read from a file, from standard input (`--snapshot -`) and as YAML gives the
+/// same verdicts; an empty file and a file without nodes are usage errors that say so.
+#[test]
+fn snapshot_inputs_stdin_yaml_empty_and_nodeless() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/healthy.json");
+    let verdicts = |v: &Value| (v["summary"].clone(), v["findings"].clone());
+    let (code, file_json) = check_json("healthy.json", &[]);
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = Command::cargo_bin("kubectl-upgrade")
+        .unwrap()
+        .args(["check", "--snapshot", "-", "-o", "json", "--now", NOW])
+        .env("NO_COLOR", "1")
+        .env_remove("KUBECONFIG")
+        .pipe_stdin(&example)
+        .unwrap()
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdin_json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verdicts(&stdin_json), verdicts(&file_json));
+
+    let list: Value = serde_json::from_str(&std::fs::read_to_string(&example).unwrap()).unwrap();
+    let yaml = dir.path().join("healthy.yaml");
+    std::fs::write(&yaml, serde_yaml::to_string(&list).unwrap()).unwrap();
+    let (ycode, yout, yerr) = check(&[
+        "--snapshot",
+        yaml.to_str().unwrap(),
+        "-o",
+        "json",
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(ycode, code, "{yerr}");
+    let yaml_json: Value = serde_json::from_str(&yout).unwrap();
+    assert_eq!(verdicts(&yaml_json), verdicts(&file_json));
+
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, "  \n").unwrap();
+    let (code, _, err) = check(&["--snapshot", empty.to_str().unwrap()]);
+    assert_eq!(code, 64, "{err}");
+    assert!(err.contains("is empty"), "{err}");
+
+    let nodeless = dir.path().join("pods-only.json");
+    std::fs::write(&nodeless, r#"{"apiVersion":"v1","kind":"List","items":[]}"#).unwrap();
+    let (code, _, err) = check(&["--snapshot", nodeless.to_str().unwrap()]);
+    assert_eq!(code, 64, "{err}");
+    assert!(err.contains("holds no nodes"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
 }

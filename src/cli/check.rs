@@ -29,7 +29,7 @@ Examples:
 
 Exit codes: 0 all ok, 1 warnings only, 2 violations or unsupported, 3 could not read the cluster, 64 usage.")]
 pub struct CheckArgs {
-    /// Read the cluster from a snapshot file instead of the API.
+    /// Read the cluster from a snapshot file instead of the API: JSON or YAML List (`-`: stdin).
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
     /// Target version for the path (default: the newest minor in the release data).

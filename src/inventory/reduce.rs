@@ -76,6 +76,11 @@ impl Reducer {
         self.inv.kubectl_version = v;
     }
 
+    /// Nodes fed so far.
+    pub fn node_count(&self) -> usize {
+        self.inv.nodes.len()
+    }
+
     pub fn note(&mut self, note: impl Into<String>) {
         self.inv.notes.push(note.into());
     }

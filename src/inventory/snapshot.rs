@@ -34,19 +34,80 @@ pub struct SnapshotMeta {
 /// Name of the top-level field holding [`SnapshotMeta`].
 pub const META_FIELD: &str = "kubectlUpgrade";
 
-/// Read a snapshot file into a reducer. Errors name the file and the line/column.
+/// Read a snapshot file (`-` is standard input) into a reducer: JSON as `kubectl upgrade
+/// snapshot` or `kubectl get ... -o json` writes it (streamed), or the same List as YAML
+/// (`kubectl get ... -o yaml`). Errors name the file and the line/column; an empty file and a
+/// file without nodes are said as such.
 pub fn read_file(path: &Path) -> Result<Reducer, CliError> {
-    let file = std::fs::File::open(path).map_err(|e| {
-        CliError::new(
-            Code::Usage,
-            format!("cannot open snapshot {}: {e}", path.display()),
-        )
-    })?;
-    read(
-        BufReader::new(file),
-        &format!("snapshot {}", path.display()),
-    )
-    .map_err(|e| CliError::new(Code::Usage, format!("{}: {}", path.display(), e.message)))
+    let stdin = path.as_os_str() == "-";
+    let name = if stdin {
+        "standard input".to_string()
+    } else {
+        path.display().to_string()
+    };
+    let input: Box<dyn Read> =
+        if stdin {
+            Box::new(std::io::stdin().lock())
+        } else {
+            Box::new(std::fs::File::open(path).map_err(|e| {
+                CliError::new(Code::Usage, format!("cannot open snapshot {name}: {e}"))
+            })?)
+        };
+    let mut input = BufReader::with_capacity(1 << 16, input);
+    let first = first_byte(&mut input)
+        .map_err(|e| CliError::usage(format!("cannot read snapshot {name}: {e}")))?;
+    let source = format!("snapshot {}", if stdin { "-" } else { name.as_str() });
+    let in_file = |e: CliError| CliError::new(Code::Usage, format!("{name}: {}", e.message));
+    let reducer = match first {
+        None => {
+            return Err(CliError::usage(format!(
+                "snapshot {name} is empty; write one with `kubectl upgrade snapshot > FILE`"
+            )))
+        }
+        Some(b'{') | Some(b'[') => read(input, &source).map_err(in_file)?,
+        Some(_) => {
+            let mut text = String::new();
+            input
+                .read_to_string(&mut text)
+                .map_err(|e| CliError::usage(format!("cannot read snapshot {name}: {e}")))?;
+            let value: serde_json::Value = serde_yaml::from_str(&text).map_err(|e| {
+                CliError::usage(format!(
+                    "{name}: neither JSON nor YAML: {}",
+                    crate::client::connect::one_line(&e.to_string())
+                ))
+            })?;
+            let json =
+                serde_json::to_vec(&value).map_err(|e| CliError::usage(format!("{name}: {e}")))?;
+            read(json.as_slice(), &source).map_err(in_file)?
+        }
+    };
+    if reducer.node_count() == 0 {
+        return Err(CliError::usage(format!(
+            "snapshot {name} holds no nodes: check needs them; capture with `kubectl upgrade snapshot` or `kubectl get nodes,pods,pdb,cm -A -o json`"
+        )));
+    }
+    Ok(reducer)
+}
+
+/// The first non-whitespace byte, left unread; `None` at end of input.
+fn first_byte(input: &mut impl std::io::BufRead) -> std::io::Result<Option<u8>> {
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(i) => {
+                let b = buf[i];
+                input.consume(i);
+                return Ok(Some(b));
+            }
+            None => {
+                let n = buf.len();
+                input.consume(n);
+            }
+        }
+    }
 }
 
 /// Read a snapshot from any reader. `source` describes it in the report.
