@@ -126,66 +126,7 @@ pub fn preview(inv: &Inventory) -> Vec<Finding> {
             clean += 1;
             continue;
         }
-        let mut parts = Vec::new();
-        let mut severity = Severity::Warn;
-        if !b.never.is_empty() {
-            severity = Severity::Violation;
-            let pods: usize = b.never.values().sum();
-            let names: Vec<String> = b.never.keys().map(|&i| inv.pdbs[i].key()).collect();
-            parts.push(format!(
-                "{pods} pod(s) under PDBs that never allow eviction ({})",
-                bounded(&names, SHOW)
-            ));
-        }
-        if !b.multi.is_empty() {
-            severity = Severity::Violation;
-            parts.push(format!(
-                "{} pod(s) covered by several PDBs, eviction answers 500: {}",
-                b.multi.len(),
-                bounded(&b.multi, SHOW)
-            ));
-        }
-        if !b.zero_now.is_empty() {
-            let pods: usize = b.zero_now.values().sum();
-            let names: Vec<String> = b.zero_now.keys().map(|&i| inv.pdbs[i].key()).collect();
-            parts.push(format!(
-                "{pods} pod(s) under PDBs allowing 0 disruptions now ({})",
-                bounded(&names, SHOW)
-            ));
-        }
-        if !b.unmanaged.is_empty() {
-            parts.push(format!(
-                "{} unmanaged pod(s) need --force: {}",
-                b.unmanaged.len(),
-                bounded(&b.unmanaged, SHOW)
-            ));
-        }
-        if !b.empty_dir.is_empty() {
-            parts.push(format!(
-                "{} pod(s) with emptyDir need --delete-emptydir-data: {}",
-                b.empty_dir.len(),
-                bounded(&b.empty_dir, SHOW)
-            ));
-        }
-        let skipped = if b.daemonset + b.mirror > 0 {
-            format!(
-                " ({} DaemonSet and {} mirror pods will be skipped)",
-                b.daemonset, b.mirror
-            )
-        } else {
-            String::new()
-        };
-        findings.push(Finding::new(
-            Section::Drain,
-            severity,
-            format!("node {node}"),
-            format!("drain blocked: {}{skipped}", parts.join("; ")),
-            if b.never.is_empty() && b.multi.is_empty() {
-                RULE_FILTERS
-            } else {
-                RULE_EVICTION
-            },
-        ));
+        findings.push(node_finding(inv, node, b));
     }
     if clean > 0 {
         findings.push(Finding::new(
@@ -200,6 +141,71 @@ pub fn preview(inv: &Inventory) -> Vec<Finding> {
         ));
     }
     findings
+}
+
+/// The finding for one node with blockers: worst first, names bounded.
+fn node_finding(inv: &Inventory, node: &str, b: &NodeBlockers) -> Finding {
+    const SHOW: usize = 3;
+    let mut parts = Vec::new();
+    let mut severity = Severity::Warn;
+    if !b.never.is_empty() {
+        severity = Severity::Violation;
+        let pods: usize = b.never.values().sum();
+        let names: Vec<String> = b.never.keys().map(|&i| inv.pdbs[i].key()).collect();
+        parts.push(format!(
+            "{pods} pod(s) under PDBs that never allow eviction ({})",
+            bounded(&names, SHOW)
+        ));
+    }
+    if !b.multi.is_empty() {
+        severity = Severity::Violation;
+        parts.push(format!(
+            "{} pod(s) covered by several PDBs, eviction answers 500: {}",
+            b.multi.len(),
+            bounded(&b.multi, SHOW)
+        ));
+    }
+    if !b.zero_now.is_empty() {
+        let pods: usize = b.zero_now.values().sum();
+        let names: Vec<String> = b.zero_now.keys().map(|&i| inv.pdbs[i].key()).collect();
+        parts.push(format!(
+            "{pods} pod(s) under PDBs allowing 0 disruptions now ({})",
+            bounded(&names, SHOW)
+        ));
+    }
+    if !b.unmanaged.is_empty() {
+        parts.push(format!(
+            "{} unmanaged pod(s) need --force: {}",
+            b.unmanaged.len(),
+            bounded(&b.unmanaged, SHOW)
+        ));
+    }
+    if !b.empty_dir.is_empty() {
+        parts.push(format!(
+            "{} pod(s) with emptyDir need --delete-emptydir-data: {}",
+            b.empty_dir.len(),
+            bounded(&b.empty_dir, SHOW)
+        ));
+    }
+    let skipped = if b.daemonset + b.mirror > 0 {
+        format!(
+            " ({} DaemonSet and {} mirror pods will be skipped)",
+            b.daemonset, b.mirror
+        )
+    } else {
+        String::new()
+    };
+    Finding::new(
+        Section::Drain,
+        severity,
+        format!("node {node}"),
+        format!("drain blocked: {}{skipped}", parts.join("; ")),
+        if b.never.is_empty() && b.multi.is_empty() {
+            RULE_FILTERS
+        } else {
+            RULE_EVICTION
+        },
+    )
 }
 
 #[cfg(test)]
