@@ -117,6 +117,7 @@ impl ConnectOpts {
             cluster: self.cluster.clone(),
             user: self.user.clone(),
         };
+        missing_names(&kubeconfig, &options).map_err(CliError::usage)?;
         let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
             .map_err(|e| {
@@ -212,9 +213,79 @@ pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// `--context`, `--cluster` and `--user` must name entries of the kubeconfig: a typo is an
+/// error (as in kubectl), never a silent fall-back to the context's own cluster or user.
+fn missing_names(kubeconfig: &Kubeconfig, options: &KubeConfigOptions) -> Result<(), String> {
+    let checks = [
+        (
+            "context",
+            "--context",
+            options.context.as_deref(),
+            kubeconfig
+                .contexts
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "cluster",
+            "--cluster",
+            options.cluster.as_deref(),
+            kubeconfig
+                .clusters
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect(),
+        ),
+        (
+            "user (auth info)",
+            "--user",
+            options.user.as_deref(),
+            kubeconfig
+                .auth_infos
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect(),
+        ),
+    ];
+    for (what, flag, wanted, have) in checks {
+        if let Some(name) = wanted {
+            if !have.contains(&name) {
+                return Err(format!(
+                    "{flag} {name}: the kubeconfig has no {what} named '{name}' (it has: {}); see `kubectl config view`",
+                    if have.is_empty() { "none".to_string() } else { have.join(", ") }
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kubeconfig_names_must_exist() {
+        let kc = Kubeconfig::from_yaml(
+            "apiVersion: v1\nkind: Config\ncurrent-context: a\nclusters:\n- name: c1\n  cluster: {server: 'https://127.0.0.1:6443'}\ncontexts:\n- name: a\n  context: {cluster: c1, user: u1}\nusers:\n- name: u1\n  user: {token: t}\n",
+        )
+        .unwrap();
+        let opts =
+            |context: Option<&str>, cluster: Option<&str>, user: Option<&str>| KubeConfigOptions {
+                context: context.map(String::from),
+                cluster: cluster.map(String::from),
+                user: user.map(String::from),
+            };
+        assert!(missing_names(&kc, &opts(None, None, None)).is_ok());
+        assert!(missing_names(&kc, &opts(Some("a"), Some("c1"), Some("u1"))).is_ok());
+        let e = missing_names(&kc, &opts(None, None, Some("nope"))).unwrap_err();
+        assert!(e.contains("--user nope") && e.contains("u1"), "{e}");
+        let e = missing_names(&kc, &opts(Some("b"), None, None)).unwrap_err();
+        assert!(e.starts_with("--context b"), "{e}");
+        let e = missing_names(&kc, &opts(None, Some("c9"), None)).unwrap_err();
+        assert!(e.starts_with("--cluster c9"), "{e}");
+    }
 
     #[test]
     fn durations() {
