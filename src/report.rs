@@ -357,6 +357,13 @@ pub fn build(inv: &Inventory, ctx: &Context) -> Result<CheckReport, crate::exit:
             let plan = crate::policy::path::plan(inv, ctx.calendar, &setup, ctx.target)
                 .map_err(|e| crate::exit::CliError::usage(e.to_string()))?;
             findings.extend(crate::policy::path::path_findings(&plan));
+            if plan.to > plan.from {
+                findings.extend(crate::policy::support::target(
+                    ctx.calendar,
+                    plan.to,
+                    ctx.today,
+                ));
+            }
             Some(plan)
         }
         None => None,

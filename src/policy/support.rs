@@ -3,7 +3,7 @@
 
 use crate::findings::{Finding, Section, Severity};
 use crate::policy::releases::Calendar;
-use crate::policy::version::{self, Distro, Version};
+use crate::policy::version::{self, Distro, Minor, Version};
 use jiff::civil::Date;
 use jiff::ToSpan;
 
@@ -168,11 +168,71 @@ fn patch_finding(running: &Version, latest_patch: &str, subject: &str) -> Option
     ))
 }
 
+/// The path's target judged by the same window: planning into a minor that is already end
+/// of life (or close to it) is said, with the oldest minor still supported after it.
+pub fn target(cal: &Calendar, to: Minor, today: Date) -> Option<Finding> {
+    let rel = cal.get(to)?;
+    let left = days_between(today, rel.end_of_life);
+    let better = cal
+        .supported(today)
+        .into_iter()
+        .map(|r| r.minor)
+        .filter(|m| *m > to)
+        .min();
+    let instead = better.map_or_else(String::new, |m| format!("; consider --to {m}"));
+    let (severity, message) = if left <= 0 {
+        (
+            Severity::Violation,
+            format!(
+                "the target {to} is past its end of life ({}, {} ago): it gets no more patches{instead}",
+                rel.end_of_life,
+                days(-left)
+            ),
+        )
+    } else if left <= WARN_DAYS {
+        (
+            Severity::Warn,
+            format!(
+                "the target {to} reaches end of life on {} ({} left){instead}",
+                rel.end_of_life,
+                days(left)
+            ),
+        )
+    } else {
+        return None;
+    };
+    Some(Finding::new(
+        Section::Support,
+        severity,
+        format!("target {to}"),
+        message,
+        "support window: only the newest three minors get patches (about 14 months each)",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::policy::releases::builtin;
     use jiff::civil::date;
+
+    #[test]
+    fn target_past_or_near_end_of_life_is_said() {
+        let cal = builtin();
+        let rel = cal
+            .get(Minor::new(1, 33))
+            .expect("1.33 in the data")
+            .clone();
+        let f = target(&cal, rel.minor, rel.end_of_life).expect("EOL day");
+        assert_eq!(f.severity, Severity::Violation, "{}", f.message);
+        assert!(f.message.contains("--to 1.3"), "{}", f.message);
+        let near = rel.end_of_life.checked_sub(30.days()).unwrap();
+        assert_eq!(
+            target(&cal, rel.minor, near).map(|f| f.severity),
+            Some(Severity::Warn)
+        );
+        assert_eq!(target(&cal, rel.minor, rel.released), None);
+    }
 
     fn sev_msgs(fs: &[Finding]) -> Vec<(Severity, String)> {
         fs.iter().map(|f| (f.severity, f.message.clone())).collect()
