@@ -106,6 +106,13 @@ fn mid_upgrade_json_verdicts() {
         .map(|f| format!("{} {}", f["subject"], f["message"]))
         .collect();
     assert!(drain.iter().any(|d| d.contains("ledger")), "{drain:?}");
+    // Mid-upgrade, the notes say to finish the hop, and do not also say to patch 1.32 first.
+    let notes = v["plan"]["notes"].to_string();
+    assert!(notes.contains("finish the hop"), "{notes}");
+    assert!(
+        !notes.contains("before the first hop"),
+        "contradicting advice: {notes}"
+    );
     // Path: one minor at a time from 1.32 to the newest known minor.
     let hops = v["plan"]["hops"].as_array().expect("hops");
     assert_eq!(v["plan"]["from"], "1.32");

@@ -105,8 +105,10 @@ pub fn plan(
         )));
     }
 
+    let mut mid_upgrade = false;
     if let Some(api) = skew::apiservers(inv) {
         if api.newest.minor() != from {
+            mid_upgrade = true;
             notes.push(format!(
                 "the kube-apiservers are mid-upgrade ({from} and {}): finish the hop to {} first",
                 api.newest.minor(),
@@ -191,7 +193,8 @@ pub fn plan(
                 names(&lagging)
             ));
         }
-    } else if !setup.kind.is_managed() {
+    } else if !setup.kind.is_managed() && !mid_upgrade {
+        // Mid-upgrade the advice is to finish the hop (said above), not to patch the old minor.
         if let Some(rel) = cal.get(from) {
             if let Ok(latest) = version::parse(&rel.latest_patch) {
                 if current.patch < latest.patch {
