@@ -100,6 +100,12 @@ fn pdb_that_can_never_allow_is_caught_before_cordon() {
         r.all()
     );
     assert!(r.stdout.contains("app/db-0"), "{}", r.all());
+    // The timeout names what each stuck pod waited on.
+    assert!(
+        r.stdout.contains("app/db-0 (held up by PDB app/db)"),
+        "{}",
+        r.all()
+    );
     assert!(cordoned(&server, "n1"));
     assert_eq!(progress(&server, "n1").unwrap()["state"], "failed");
     assert_eq!(server.pdb_violations(), 0);

@@ -1416,6 +1416,7 @@ pub async fn drain_node(
     let mut timed_out = false;
     let mut interrupted = false;
     let mut dry_notes = Vec::new();
+    let mut stuck: Vec<String> = Vec::new();
     for r in results {
         let Ok((pod, how, accepted, end)) = r else {
             summary.failed.push(FailedPod {
@@ -1450,6 +1451,12 @@ pub async fn drain_node(
             PodEnd::Failed(e) => summary.failed.push(FailedPod { pod: key, error: e }),
             PodEnd::TimedOut => {
                 timed_out = true;
+                // Say what it waited on: the PDB that held it up, when there is one.
+                stuck.push(if pod.pdb_names.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{key} (held up by PDB {})", pod.pdb_names)
+                });
                 summary.remaining.push(key);
             }
             PodEnd::Interrupted => {
@@ -1506,7 +1513,11 @@ pub async fn drain_node(
             "drain of {node} incomplete, {left}: {} pod(s) could not be removed{}:\n{}",
             summary.failed.len(),
             if timed_out {
-                format!(", {} still there at the timeout", summary.remaining.len())
+                format!(
+                    ", {} still there at the timeout: {}",
+                    summary.remaining.len(),
+                    bounded(&stuck, 5)
+                )
             } else {
                 String::new()
             },
@@ -1514,11 +1525,12 @@ pub async fn drain_node(
         );
     } else if timed_out || interrupted {
         summary.outcome = Outcome::TimedOut;
-        summary.message = format!(
+        summary.message =
+            format!(
             "timed out after {:.0}s, {left}: {} pod(s) still on {node}: {}; rerun to continue: {}",
             summary.elapsed_seconds,
             summary.remaining.len(),
-            bounded(&summary.remaining, 5),
+            bounded(if stuck.is_empty() { &summary.remaining } else { &stuck }, 5),
             opts.resume_command
         );
     } else {
