@@ -167,3 +167,37 @@ fn error_mid_drain_counts_the_evictions_already_accepted() {
     assert_eq!(progress(&server, "n1").unwrap()["state"], "failed");
     assert_eq!(server.pdb_violations(), 0);
 }
+
+/// First contact fails (nothing listens): drain stops at once with exit 3 and does not claim
+/// to have left a node cordoned that it never reached.
+#[test]
+fn unreachable_server_fails_fast() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener); // nothing listens on it now
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("config");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\ncurrent-context: gone\nclusters:\n- name: gone\n  cluster: {{server: 'http://127.0.0.1:{port}'}}\ncontexts:\n- name: gone\n  context: {{cluster: gone, user: u}}\nusers:\n- name: u\n  user: {{token: t}}\n"),
+    )
+    .unwrap();
+    let t = Instant::now();
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("kubectl-upgrade"))
+        .args(["--kubeconfig", kubeconfig.to_str().unwrap(), "drain", "n1"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let err =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "took {:?}: {err}",
+        t.elapsed()
+    );
+    assert!(
+        !err.contains("left cordoned") && !err.contains("stays cordoned"),
+        "{err}"
+    );
+}

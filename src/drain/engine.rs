@@ -1078,7 +1078,9 @@ pub async fn drain_node(
 
     // 1. The node, its pods and the PDBs.
     let nodes_api: Api<Node> = Api::all(client.clone());
-    let node_obj = with_retry(&pre_ui, "reading the node", outage_limit(), || {
+    // First contact: fail fast (exit 3) when the server cannot be reached; outages are
+    // ridden out only once the drain has started and there is something to finish.
+    let node_obj = with_retry(&pre_ui, "reading the node", Instant::now(), || {
         nodes_api.get_opt(node)
     })
     .await
