@@ -118,7 +118,6 @@ pub async fn write_progress(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::node::NodeFacts;
 
     #[test]
     fn stamped_records_say_who() {
@@ -126,49 +125,5 @@ mod tests {
         assert!(!p.user.is_empty());
         assert!(p.by().starts_with("drain by "), "{}", p.by());
         assert!(p.time.parse::<jiff::Timestamp>().is_ok(), "{}", p.time);
-    }
-
-    #[test]
-    fn node_facts_read_roles_and_taints_like_check() {
-        let node: Node = serde_json::from_value(serde_json::json!({
-            "metadata": {
-                "name": "n1",
-                "labels": {
-                    "node-role.kubernetes.io/worker": "",
-                    "node-role.kubernetes.io/control-plane": "",
-                    "kubernetes.io/role": "infra",
-                    "team": "a"
-                },
-                "annotations": {crate::facts::progress::ANNOTATION: "{}"}
-            },
-            "spec": {
-                "unschedulable": true,
-                "taints": [
-                    {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"},
-                    {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"},
-                    {"key": "x", "value": "", "effect": "NoExecute"}
-                ]
-            }
-        }))
-        .unwrap();
-        let drain = NodeFacts::from_node(node.clone(), |_| true);
-        let mut r = crate::inventory::Reducer::new("t");
-        r.node(node);
-        let check = r.finish().nodes.remove(0);
-        assert_eq!(drain.roles, ["control-plane", "infra", "worker"]);
-        assert_eq!(
-            drain.taints,
-            [
-                "dedicated=gpu:NoSchedule",
-                "node-role.kubernetes.io/control-plane:NoSchedule",
-                "x:NoExecute"
-            ]
-        );
-        assert_eq!((&drain.roles, &drain.taints), (&check.roles, &check.taints));
-        assert!(drain.unschedulable && check.unschedulable);
-        assert_eq!(drain.progress.as_deref(), Some("{}"));
-        assert_eq!(drain.progress, check.progress);
-        // drain keeps every label, check only the ones it uses.
-        assert!(drain.labels.contains_key("team") && !check.labels.contains_key("team"));
     }
 }

@@ -409,4 +409,25 @@ mod index_tests {
             );
         }
     }
+
+    /// The reducer keeps only the node labels its rules read; the reduction itself (roles,
+    /// taints, progress) is `NodeFacts::from_node`'s, tested there.
+    #[test]
+    fn reducer_keeps_only_the_labels_check_reads() {
+        let node: Node = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "n1", "labels": {
+                "node-role.kubernetes.io/control-plane": "",
+                "eks.amazonaws.com/nodegroup": "ng-1",
+                "team": "a"
+            }}
+        }))
+        .unwrap();
+        let all = NodeFacts::from_node(node.clone(), |_| true);
+        let mut r = Reducer::new("t");
+        r.node(node);
+        let kept = r.finish().nodes.remove(0);
+        assert_eq!(kept.roles, all.roles);
+        assert!(kept.labels.contains_key("eks.amazonaws.com/nodegroup"));
+        assert!(all.labels.contains_key("team") && !kept.labels.contains_key("team"));
+    }
 }

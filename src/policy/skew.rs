@@ -960,14 +960,19 @@ mod tests {
     /// only client within one minor of both is 1.32 (version skew policy, kubectl).
     #[test]
     fn kubectl_advice_fits_every_apiserver() {
-        let api = |pod: &str, v: &str| Component {
-            namespace: "kube-system".into(),
-            pod: pod.into(),
-            node: Some(pod.into()),
-            image: format!("registry.k8s.io/kube-apiserver:{v}"),
-        };
         let inv = Inventory {
-            apiservers: vec![api("cp-1", "v1.31.4"), api("cp-2", "v1.33.1")],
+            apiservers: vec![
+                comp(
+                    "cp-1",
+                    Some("cp-1"),
+                    "registry.k8s.io/kube-apiserver:v1.31.4",
+                ),
+                comp(
+                    "cp-2",
+                    Some("cp-2"),
+                    "registry.k8s.io/kube-apiserver:v1.33.1",
+                ),
+            ],
             kubectl_version: Some("v1.33.0".into()),
             ..Default::default()
         };
