@@ -46,8 +46,8 @@ pub fn evaluate(cal: &Calendar, running: &Version, today: Date) -> Vec<Finding> 
 
     match cal.get(minor) {
         Some(rel) => {
-            let left = days_between(today, rel.end_of_life);
-            if left <= 0 {
+            let (standing, left) = window(rel.end_of_life, today);
+            if standing == Severity::Violation {
                 out.push(find(
                     Severity::Violation,
                     format!(
@@ -57,7 +57,7 @@ pub fn evaluate(cal: &Calendar, running: &Version, today: Date) -> Vec<Finding> 
                     ),
                     RULE_WINDOW,
                 ));
-            } else if left <= WARN_DAYS {
+            } else if standing == Severity::Warn {
                 out.push(find(
                     Severity::Warn,
                     format!(
@@ -168,11 +168,25 @@ fn patch_finding(running: &Version, latest_patch: &str, subject: &str) -> Option
     ))
 }
 
+/// Where a minor stands on `today` in the support window: past its end of life (Violation),
+/// within [`WARN_DAYS`] of it (Warn), or supported (Ok); with the days left.
+fn window(end_of_life: Date, today: Date) -> (Severity, i64) {
+    let left = days_between(today, end_of_life);
+    let standing = if left <= 0 {
+        Severity::Violation
+    } else if left <= WARN_DAYS {
+        Severity::Warn
+    } else {
+        Severity::Ok
+    };
+    (standing, left)
+}
+
 /// The path's target judged by the same window: planning into a minor that is already end
 /// of life (or close to it) is said, with the oldest minor still supported after it.
 pub fn target(cal: &Calendar, to: Minor, today: Date) -> Option<Finding> {
     let rel = cal.get(to)?;
-    let left = days_between(today, rel.end_of_life);
+    let (standing, left) = window(rel.end_of_life, today);
     let better = cal
         .supported(today)
         .into_iter()
@@ -180,7 +194,7 @@ pub fn target(cal: &Calendar, to: Minor, today: Date) -> Option<Finding> {
         .filter(|m| *m > to)
         .min();
     let instead = better.map_or_else(String::new, |m| format!("; consider --to {m}"));
-    let (severity, message) = if left <= 0 {
+    let (severity, message) = if standing == Severity::Violation {
         (
             Severity::Violation,
             format!(
@@ -189,7 +203,7 @@ pub fn target(cal: &Calendar, to: Minor, today: Date) -> Option<Finding> {
                 days(-left)
             ),
         )
-    } else if left <= WARN_DAYS {
+    } else if standing == Severity::Warn {
         (
             Severity::Warn,
             format!(
@@ -206,7 +220,7 @@ pub fn target(cal: &Calendar, to: Minor, today: Date) -> Option<Finding> {
         severity,
         format!("target {to}"),
         message,
-        "support window: only the newest three minors get patches (about 14 months each)",
+        RULE_WINDOW,
     ))
 }
 
