@@ -113,10 +113,10 @@ pub struct Context<'a> {
     pub target: Option<Minor>,
 }
 
-/// The version every other component is judged against: the oldest apiserver instance's,
-/// else the `/version` answer.
+/// The control plane's version for support and the path: the oldest apiserver instance's,
+/// else the `/version` answer, else kubeadm-config's `kubernetesVersion`.
 pub fn control_plane_version(inv: &Inventory) -> Option<Version> {
-    crate::policy::skew::oldest_apiserver(inv)
+    crate::policy::path::current_version(inv)
 }
 
 fn image_version(image: &str) -> String {
@@ -343,19 +343,23 @@ pub fn build(inv: &Inventory, ctx: &Context) -> Result<CheckReport, crate::exit:
     findings.extend(node_findings(inv));
     findings.extend(crate::policy::skew::evaluate(inv));
     match &cp {
-        Some(v) => findings.extend(crate::policy::support::evaluate(ctx.calendar, v, ctx.today)),
-        None => findings.push(Finding::new(
-            Section::Support,
-            Severity::Violation,
-            "kube-apiserver",
-            "unknown control-plane version: neither /version nor apiserver images could be parsed",
-            "support window: needs the apiserver's minor",
+        Some(v) => {
+            findings.extend(crate::policy::support::evaluate(ctx.calendar, v, ctx.today));
+            findings.extend(crate::policy::support::newer_apiservers(
+                ctx.calendar,
+                inv,
+                v,
+                ctx.today,
+            ));
+        }
+        None => findings.push(crate::policy::support::unknown_control_plane(
+            ctx.calendar,
+            inv,
+            ctx.today,
         )),
     }
-    let plan = match &cp {
-        Some(_) => {
-            let plan = crate::policy::path::plan(inv, ctx.calendar, &setup, ctx.target)
-                .map_err(|e| crate::exit::CliError::usage(e.to_string()))?;
+    let plan = match crate::policy::path::plan(inv, ctx.calendar, &setup, ctx.target) {
+        Ok(plan) => {
             findings.extend(crate::policy::path::path_findings(&plan));
             if plan.to > plan.from {
                 findings.extend(crate::policy::support::target(
@@ -366,7 +370,22 @@ pub fn build(inv: &Inventory, ctx: &Context) -> Result<CheckReport, crate::exit:
             }
             Some(plan)
         }
-        None => None,
+        Err(crate::policy::path::PlanError::Usage(m)) => {
+            return Err(crate::exit::CliError::usage(m))
+        }
+        Err(crate::policy::path::PlanError::Unanswerable(m)) => {
+            // An unknown control plane is already the support finding's subject.
+            if cp.is_some() || inv.kubeadm.is_some() {
+                findings.push(Finding::new(
+                    Section::Path,
+                    Severity::Warn,
+                    "upgrade path",
+                    m,
+                    "the path needs the control plane's minor and release data reaching the target",
+                ));
+            }
+            None
+        }
     };
     findings.extend(crate::policy::preview::preview(inv));
     findings.sort_by(|a, b| a.section.cmp(&b.section).then(b.severity.cmp(&a.severity)));

@@ -4,8 +4,9 @@
 use crate::cli::{Global, OutputFormat};
 use crate::exit::{CliError, Code};
 use crate::facts::inventory::Inventory;
+use crate::inventory::ingest;
 use crate::inventory::live::{self, Sink};
-use crate::inventory::snapshot::{self, SnapshotWriter};
+use crate::inventory::snapshot::SnapshotWriter;
 use crate::inventory::Reducer;
 use crate::policy::releases;
 use crate::policy::version::Minor;
@@ -29,9 +30,16 @@ Examples:
 
 Exit codes: 0 all ok, 1 warnings only, 2 violations or unsupported, 3 could not read the cluster, 64 usage.")]
 pub struct CheckArgs {
-    /// Read the cluster from a snapshot file instead of the API: JSON or YAML List (`-`: stdin).
-    #[arg(long, value_name = "FILE")]
-    pub snapshot: Option<PathBuf>,
+    /// Read the cluster from a dump instead of the API: our snapshot, any JSON or YAML List or
+    /// object, a directory (`kubectl cluster-info dump --output-directory`, a support bundle,
+    /// sonobuoy results) or a .tar.gz of one; `-` is stdin. Repeat to combine files of one
+    /// cluster.
+    #[arg(long, value_name = "PATH")]
+    pub snapshot: Vec<PathBuf>,
+    /// The control-plane version, for a dump that holds none (e.g. a managed cluster's
+    /// `kubectl get nodes -o json`); overrides the dump's.
+    #[arg(long, value_name = "vX.Y.Z")]
+    pub apiserver_version: Option<String>,
     /// Target version for the path (default: the newest minor in the release data).
     #[arg(long, value_name = "vX.Y")]
     pub to: Option<String>,
@@ -61,6 +69,21 @@ pub fn parse_target(to: Option<&str>) -> Result<Option<Minor>, CliError> {
                 "malformed --to '{t}': expected vMAJOR.MINOR or vMAJOR.MINOR.PATCH, e.g. v1.33"
             ))
         })
+    })
+    .transpose()
+}
+
+/// Parse `--apiserver-version` (kept as given once it parses).
+pub fn parse_apiserver_version(v: Option<&str>) -> Result<Option<String>, CliError> {
+    v.map(|s| match crate::policy::version::parse(s) {
+        Ok(_) => Ok(if s.starts_with('v') {
+            s.to_string()
+        } else {
+            format!("v{s}")
+        }),
+        Err(_) => Err(CliError::usage(format!(
+            "malformed --apiserver-version '{s}': expected vMAJOR.MINOR.PATCH as /version reports it, e.g. v1.29.4"
+        ))),
     })
     .transpose()
 }
@@ -104,9 +127,16 @@ pub async fn build_report(args: &CheckArgs, global: &Global) -> Result<CheckRepo
         Some(path) => load_releases(path)?,
         None => releases::builtin(),
     };
-    let inv = match &args.snapshot {
-        Some(path) => snapshot::read_file(path)?.finish(),
-        None => read_live(global).await?,
+    let apiserver = parse_apiserver_version(args.apiserver_version.as_deref())?;
+    let inv = if args.snapshot.is_empty() {
+        if apiserver.is_some() {
+            return Err(CliError::usage(
+                "--apiserver-version is for --snapshot dumps; a live cluster answers /version itself",
+            ));
+        }
+        read_live(global).await?
+    } else {
+        ingest::read_paths(&args.snapshot, apiserver.as_deref())?.finish()
     };
     report::build(
         &inv,

@@ -4,6 +4,7 @@
 //! Both readers feed objects one at a time into [`Reducer`], which keeps only what the
 //! report needs (never the whole cluster's JSON).
 
+pub mod ingest;
 pub mod live;
 pub mod reduce;
 pub mod snapshot;

@@ -15,19 +15,14 @@ use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use std::collections::{BTreeMap, HashMap};
 
-/// Label prefixes kept on nodes (setup detection, roles); everything else is dropped.
-const KEPT_NODE_LABELS: &[&str] = &[
-    "node-role.kubernetes.io/",
-    "kubernetes.io/role",
-    "eks.amazonaws.com/",
-    "alpha.eksctl.io/",
-    "cloud.google.com/gke",
-    "kubernetes.azure.com/",
-    "k3s.io/",
-    "node.k3s.io/",
-    "rke2.io/",
-    "node.kubernetes.io/instance-type",
-];
+/// Whether a node label is kept: roles, and what setup detection reads.
+fn keep_node_label(key: &str) -> bool {
+    key.starts_with("node-role.kubernetes.io/")
+        || key == "kubernetes.io/role"
+        || crate::policy::setup::LABEL_PREFIXES
+            .iter()
+            .any(|p| key.starts_with(p))
+}
 
 /// The PDBs of one namespace, indexed so a pod is tested only against PDBs that can match
 /// it: a PDB whose selector has an equality requirement is filed under the first one, which
@@ -86,8 +81,7 @@ impl Reducer {
     }
 
     pub fn node(&mut self, node: Node) {
-        let facts =
-            NodeFacts::from_node(node, |k| KEPT_NODE_LABELS.iter().any(|p| k.starts_with(p)));
+        let facts = NodeFacts::from_node(node, keep_node_label);
         self.inv.nodes.push(facts);
     }
 

@@ -39,46 +39,60 @@ pub struct Plan {
     pub notes: Vec<String>,
 }
 
-/// Why no plan can be made for the requested target: said to the user as a usage error
-/// (bad `--to`, release data without the needed minors).
+/// Why no plan can be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct PlanError(pub String);
+pub enum PlanError {
+    /// The request itself is wrong (a `--to` older than the control plane): a usage error.
+    #[error("{0}")]
+    Usage(String),
+    /// The inventory or the release data cannot answer (unknown control plane, a target
+    /// beyond the data): said as a finding, the rest of the report stands.
+    #[error("{0}")]
+    Unanswerable(String),
+}
 
 impl PlanError {
-    fn new(message: impl Into<String>) -> Self {
-        PlanError(message.into())
+    pub fn message(&self) -> &str {
+        match self {
+            PlanError::Usage(m) | PlanError::Unanswerable(m) => m,
+        }
     }
+}
+
+/// The control plane's version for planning: the oldest kube-apiserver, else kubeadm-config's
+/// `kubernetesVersion`.
+pub fn current_version(inv: &Inventory) -> Option<version::Version> {
+    skew::oldest_apiserver(inv).or_else(|| {
+        inv.kubeadm
+            .as_ref()
+            .and_then(|k| k.kubernetes_version.as_deref())
+            .and_then(|v| version::parse(v).ok())
+    })
 }
 
 /// Plans the path from the oldest kube-apiserver's minor to `target` (default: the newest
 /// minor in the calendar).
 ///
-/// Usage errors: target older than the control plane ("downgrades are not supported"),
-/// target beyond the calendar, a calendar gap on the way, or no readable control-plane
-/// version in the inventory.
+/// Hops into minors the calendar does not list (a cluster older than the data) are planned
+/// with `PATCH` in place of the patch number and a note. The kubelets are simulated hop by
+/// hop: a hop's "kubelets first" is computed from the versions the earlier hops' steps leave
+/// (every hop's steps move every kubelet to that hop's minor).
 pub fn plan(
     inv: &Inventory,
     cal: &Calendar,
     setup: &Setup,
     target: Option<Minor>,
 ) -> Result<Plan, PlanError> {
-    let current = skew::oldest_apiserver(inv)
-        .or_else(|| {
-            inv.kubeadm
-                .as_ref()
-                .and_then(|k| k.kubernetes_version.as_deref())
-                .and_then(|v| version::parse(v).ok())
-        })
-        .ok_or_else(|| {
-            PlanError::new(
-                "cannot plan the upgrade: the control-plane version is unknown \
-                 (no readable kube-apiserver image, /version or kubeadm-config)",
-            )
-        })?;
+    let current = current_version(inv).ok_or_else(|| {
+        PlanError::Unanswerable(
+            "cannot plan the upgrade: the control-plane version is unknown (no readable kube-apiserver image, /version or kubeadm-config); pass --apiserver-version vX.Y.Z with a dump, or add `kubectl version -o json` output to it".into(),
+        )
+    })?;
     let from = current.minor();
     let newest = cal.newest().ok_or_else(|| {
-        PlanError::new("cannot plan the upgrade: the release data lists no releases")
+        PlanError::Unanswerable(
+            "cannot plan the upgrade: the release data lists no releases".into(),
+        )
     })?;
     let mut notes = Vec::new();
 
@@ -94,14 +108,14 @@ pub fn plan(
         None => newest.minor,
     };
     if to < from {
-        return Err(PlanError::new(format!(
+        return Err(PlanError::Usage(format!(
             "downgrades are not supported: the control plane is at {from}, the target {to} is older"
         )));
     }
     if to > newest.minor && to > from {
-        return Err(PlanError::new(format!(
-            "target {to} is beyond the release data (newest known {}); pass --releases FILE with newer data",
-            newest.minor
+        return Err(PlanError::Unanswerable(format!(
+            "no path to {to}: it is beyond the release data (newest known {}); pass --releases FILE with newer data, or --to {} or older",
+            newest.minor, newest.minor
         )));
     }
 
@@ -123,22 +137,36 @@ pub fn plan(
             to
         ));
     }
+    let shape = Shape::of(inv);
 
+    // Simulated kubelet minors, node by node (None: unreadable, left to the skew findings).
+    let mut kubelets: Vec<(String, Option<Minor>)> = inv
+        .nodes
+        .iter()
+        .map(|n| {
+            (
+                n.name.clone(),
+                version::parse(&n.kubelet_version).ok().map(|v| v.minor()),
+            )
+        })
+        .collect();
     let mut hops = Vec::new();
-    let mut listed: Vec<String> = Vec::new();
+    let mut unlisted: Vec<Minor> = Vec::new();
     let mut hop_from = from;
     while hop_from < to {
         let hop_to = hop_from.next();
-        let rel = cal.get(hop_to).ok_or_else(|| {
-            PlanError::new(format!(
-                "the release data has no entry for {hop_to} (needed for the hop {hop_from} -> {hop_to}); pass --releases FILE"
-            ))
-        })?;
-        let kubelets_first: Vec<String> = skew::kubelets_outside_after(inv, hop_to)
-            .into_iter()
-            .filter(|n| !listed.contains(n))
+        let z = match cal.get(hop_to) {
+            Some(rel) => rel.latest_patch.clone(),
+            None => {
+                unlisted.push(hop_to);
+                format!("{hop_to}.PATCH")
+            }
+        };
+        let kubelets_first: Vec<String> = kubelets
+            .iter()
+            .filter(|(_, k)| k.is_some_and(|k| hop_to.diff(k) > skew::kubelet_max_skew(hop_to)))
+            .map(|(n, _)| n.clone())
             .collect();
-        listed.extend(kubelets_first.iter().cloned());
         let from_version = if hop_from == from {
             cal.get(from)
                 .map(|r| r.latest_patch.clone())
@@ -146,7 +174,7 @@ pub fn plan(
         } else {
             cal.get(hop_from)
                 .map(|r| r.latest_patch.clone())
-                .unwrap_or_else(|| format!("{hop_from}.0"))
+                .unwrap_or_else(|| format!("{hop_from}.PATCH"))
         };
         let mut steps = Vec::new();
         if !kubelets_first.is_empty() {
@@ -162,15 +190,37 @@ pub fn plan(
                 names(&kubelets_first)
             ));
         }
-        steps.extend(steps_for(setup.kind, hop_from, hop_to, &rel.latest_patch));
+        steps.extend(steps_for(setup.kind, &shape, hop_from, hop_to, &z));
+        // Every setup's steps leave every kubelet at the hop's minor.
+        for (_, k) in kubelets.iter_mut() {
+            if let Some(k) = k {
+                if *k < hop_to {
+                    *k = hop_to;
+                }
+            }
+        }
         hops.push(Hop {
             from: hop_from,
             to: hop_to,
-            to_version: rel.latest_patch.clone(),
+            to_version: z,
             steps,
             kubelets_first,
         });
         hop_from = hop_to;
+    }
+    if !unlisted.is_empty() {
+        let list: Vec<String> = unlisted.iter().map(Minor::to_string).collect();
+        notes.push(format!(
+            "the release data has no entry for {} (it starts at {}): PATCH in those hops' commands stands for that minor's newest patch, listed at https://github.com/kubernetes/kubernetes/releases; every one of those minors is long out of support",
+            list.join(", "),
+            cal.oldest().map(|r| r.minor.to_string()).unwrap_or_default()
+        ));
+    }
+    if matches!(setup.kind, SetupKind::Kind | SetupKind::K3d) && hops.len() > 1 {
+        notes.push(format!(
+            "{} clusters are recreated, not upgraded in place: a new cluster can start at {to} directly; the hops show the one-minor-at-a-time path only for reference",
+            setup.kind.label()
+        ));
     }
 
     if hops.is_empty() {
@@ -217,6 +267,24 @@ pub fn plan(
     })
 }
 
+/// What about the cluster's shape changes the steps.
+#[derive(Debug, Clone, Default)]
+struct Shape {
+    /// The only node's name, on a single-node cluster: nothing can be drained onto another.
+    single_node: Option<String>,
+}
+
+impl Shape {
+    fn of(inv: &Inventory) -> Shape {
+        Shape {
+            single_node: match inv.nodes.as_slice() {
+                [only] => Some(only.name.clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
 /// `a, b, c, d, e, ... (12 nodes)` / `a, b (2 nodes)` / `a (1 node)`.
 fn names(list: &[String]) -> String {
     let shown: Vec<&str> = list.iter().take(MAX_NAMES).map(String::as_str).collect();
@@ -229,27 +297,106 @@ fn names(list: &[String]) -> String {
     format!("{}{more} ({count})", shown.join(", "))
 }
 
+/// pkgs.k8s.io serves packages from v1.24 on; the legacy Google-hosted repositories
+/// (apt.kubernetes.io, yum.kubernetes.io) were frozen on 2023-09-13 and removed on
+/// 2024-03-04 (kubernetes.io/blog/2023/08/31/legacy-package-repository-deprecation).
+const PKGS_K8S_IO_FROM: Minor = Minor::new(1, 24);
+
+/// The package-repository step of a kubeadm hop to `to`.
+fn repository_step(to: Minor, z: &str) -> String {
+    if to >= PKGS_K8S_IO_FROM {
+        format!(
+            "On every node, switch the package repository to v{to}: https://pkgs.k8s.io/core:/stable:/v{to}/deb/ in /etc/apt/sources.list.d/kubernetes.list (rpm: https://pkgs.k8s.io/core:/stable:/v{to}/rpm/ in /etc/yum.repos.d/kubernetes.repo)"
+        )
+    } else {
+        format!(
+            "Packages for {to}: pkgs.k8s.io serves only v1.24 and newer, and the legacy apt.kubernetes.io / yum.kubernetes.io repositories were removed on 2024-03-04 (kubernetes.io/blog/2023/08/31/legacy-package-repository-deprecation): use a local mirror that still holds {z}, or install the binaries (kubeadm, kubelet, kubectl) from https://dl.k8s.io/release/v{z}/bin/linux/ARCH/ by hand"
+        )
+    }
+}
+
 /// The commands of one hop `from -> to` (`z` = newest patch of `to`) for a setup kind.
-fn steps_for(kind: SetupKind, from: Minor, to: Minor, z: &str) -> Vec<String> {
+fn steps_for(kind: SetupKind, shape: &Shape, from: Minor, to: Minor, z: &str) -> Vec<String> {
     let verify = "Verify: kubectl upgrade check".to_string();
+    // On a single node there is nowhere to drain to: cordon only, upgrade in place.
+    let rollout = |what: &str, on_node: &str| {
+        match &shape.single_node {
+        Some(node) => format!(
+            "{what} on the only node {node}, in place (a drain would leave its pods Pending: there is no other node; expect its workloads to restart): kubectl upgrade cordon {node}; {on_node}; then: kubectl upgrade uncordon {node}"
+        ),
+        None => format!(
+            "{what}, one node at a time: kubectl upgrade drain-next --to v{z}; on that node: {on_node}; then: kubectl upgrade uncordon NODE; repeat until drain-next has no node left"
+        ),
+    }
+    };
     match kind {
-        SetupKind::Kubeadm => vec![
+        SetupKind::Kubeadm => {
+            let kubelet = format!("sudo apt-mark unhold kubelet kubectl && sudo apt-get install -y kubelet='{z}-*' kubectl='{z}-*' && sudo apt-mark hold kubelet kubectl && sudo systemctl daemon-reload && sudo systemctl restart kubelet");
+            let mut steps = vec![
+                repository_step(to, z),
+                format!(
+                    "On the first control-plane node, upgrade kubeadm to {z}: sudo apt-mark unhold kubeadm && sudo apt-get update && sudo apt-get install -y kubeadm='{z}-*' && sudo apt-mark hold kubeadm (yum: sudo yum install -y kubeadm-'{z}-*' --disableexcludes=kubernetes); check: kubeadm version"
+                ),
+                format!("On the first control-plane node: sudo kubeadm upgrade plan v{z}"),
+                format!("On the first control-plane node: sudo kubeadm upgrade apply v{z}"),
+            ];
+            if shape.single_node.is_some() {
+                steps.push(rollout("Upgrade kubelet and kubectl", &kubelet));
+            } else {
+                steps.push(format!(
+                    "On each other control-plane node: upgrade kubeadm to {z} the same way, then: sudo kubeadm upgrade node"
+                ));
+                steps.push(format!(
+                    "Control-plane kubelets, one node at a time: kubectl upgrade drain-next --to v{z} (control-plane nodes come first); on that node: {kubelet}; then: kubectl upgrade uncordon NODE"
+                ));
+                steps.push(rollout(
+                    "Workers",
+                    &format!("upgrade kubeadm to {z}, sudo kubeadm upgrade node, upgrade kubelet and kubectl to {z} as above, sudo systemctl daemon-reload && sudo systemctl restart kubelet"),
+                ));
+            }
+            steps.push(verify);
+            steps
+        }
+        SetupKind::Kind => vec![
             format!(
-                "On every node, switch the package repository to v{to}: https://pkgs.k8s.io/core:/stable:/v{to}/deb/ in /etc/apt/sources.list.d/kubernetes.list (rpm: https://pkgs.k8s.io/core:/stable:/v{to}/rpm/ in /etc/yum.repos.d/kubernetes.repo)"
+                "kind clusters are not upgraded in place: create a new cluster from the node image for {z} (kind create cluster --name NEW --image kindest/node:v{z}; the kind release notes list the images built for each kind version), move the workloads, then kind delete cluster --name OLD"
             ),
+            verify,
+        ],
+        SetupKind::K3d => vec![
             format!(
-                "On the first control-plane node, upgrade kubeadm to {z}: sudo apt-mark unhold kubeadm && sudo apt-get update && sudo apt-get install -y kubeadm='{z}-*' && sudo apt-mark hold kubeadm (yum: sudo yum install -y kubeadm-'{z}-*' --disableexcludes=kubernetes); check: kubeadm version"
+                "k3d clusters are not upgraded in place: create a new cluster with k3s {z} (k3d cluster create NEW --image rancher/k3s:v{z}-k3s1), move the workloads, then k3d cluster delete OLD"
             ),
-            format!("On the first control-plane node: sudo kubeadm upgrade plan v{z}"),
-            format!("On the first control-plane node: sudo kubeadm upgrade apply v{z}"),
+            verify,
+        ],
+        SetupKind::Minikube => vec![
             format!(
-                "On each other control-plane node: upgrade kubeadm to {z} the same way, then: sudo kubeadm upgrade node"
+                "Upgrade in place, one minor at a time: minikube start --profile PROFILE --kubernetes-version=v{z} (minikube upgrades the running cluster; it refuses downgrades)"
             ),
+            verify,
+        ],
+        SetupKind::Openshift => {
+            // OpenShift 4.N ships Kubernetes 1.(N+13): 4.12 = 1.25, 4.16 = 1.29.
+            let ocp = |m: Minor| format!("4.{}", m.minor.saturating_sub(13));
+            vec![
+                format!(
+                    "OpenShift upgrades through its Cluster Version Operator (no package or node-by-node steps here): OpenShift {} ships Kubernetes {to}. Check the update graph first: oc adm upgrade (and oc get clusterversion)",
+                    ocp(to)
+                ),
+                format!(
+                    "Switch the channel and start the update: oc adm upgrade channel stable-{} ; oc adm upgrade --to-latest=true (or --to=4.{}.z from the list); acknowledge removed APIs first where the update asks for it (oc -n openshift-config get cm admin-acks)",
+                    ocp(to),
+                    to.minor.saturating_sub(13)
+                ),
+                format!(
+                    "Nodes follow through the MachineConfigPools (drained by the Machine Config Operator, PDB-aware): watch oc get mcp; pause a pool (oc patch mcp worker --type merge -p '{{\"spec\":{{\"paused\":true}}}}') to hold its nodes at {from}"
+                ),
+                verify,
+            ]
+        }
+        SetupKind::Talos => vec![
             format!(
-                "Control-plane kubelets, one node at a time: kubectl upgrade drain-next --to v{z} (control-plane nodes come first); on that node: sudo apt-mark unhold kubelet kubectl && sudo apt-get install -y kubelet='{z}-*' kubectl='{z}-*' && sudo apt-mark hold kubelet kubectl && sudo systemctl daemon-reload && sudo systemctl restart kubelet; then: kubectl upgrade uncordon NODE"
-            ),
-            format!(
-                "Workers, one node at a time: kubectl upgrade drain-next --to v{z}; on that node: upgrade kubeadm to {z}, sudo kubeadm upgrade node, upgrade kubelet and kubectl to {z} as above, sudo systemctl daemon-reload && sudo systemctl restart kubelet; then: kubectl upgrade uncordon NODE; repeat until drain-next has no node left"
+                "Upgrade Kubernetes with talosctl (control plane, then kubelets and kube-proxy, node by node): talosctl --nodes CONTROL_PLANE_IP upgrade-k8s --to {z} (try --dry-run first); check that your Talos release supports Kubernetes {to}"
             ),
             verify,
         ],
@@ -286,30 +433,47 @@ fn steps_for(kind: SetupKind, from: Minor, to: Minor, z: &str) -> Vec<String> {
             ),
             verify,
         ],
-        SetupKind::K3s => vec![
+        SetupKind::Doks => vec![
             format!(
+                "List the {to} versions DigitalOcean offers: doctl kubernetes options versions (slugs like {to}.PATCH-do.N)"
+            ),
+            format!(
+                "Upgrade the cluster (control plane, then node pools by surge replacement, PDB-aware with a timeout): doctl kubernetes cluster upgrade CLUSTER --version SLUG"
+            ),
+            verify,
+        ],
+        SetupKind::K3s => {
+            let mut steps = vec![format!(
                 "Servers first, one at a time: re-run the installer with the options used at install: curl -sfL https://get.k3s.io | INSTALL_K3S_VERSION=v{z}+k3s1 sh -s - server (or INSTALL_K3S_CHANNEL=v{to} for the newest k3s {to} release)"
-            ),
-            format!(
-                "Then agents, one at a time: kubectl upgrade drain-next --to v{z}; on that node: curl -sfL https://get.k3s.io | INSTALL_K3S_VERSION=v{z}+k3s1 K3S_URL=https://SERVER:6443 K3S_TOKEN=TOKEN sh -; then: kubectl upgrade uncordon NODE"
-            ),
-            format!(
-                "Or automate it with system-upgrade-controller: a Plan (upgrade.cattle.io/v1) with version v{z}+k3s1 for servers (nodeSelector node-role.kubernetes.io/control-plane) and one for agents with drain and a prepare step waiting for the server Plan"
-            ),
-            verify,
-        ],
-        SetupKind::Rke2 => vec![
-            format!(
+            )];
+            if shape.single_node.is_none() {
+                steps.push(format!(
+                    "Then agents, one at a time: kubectl upgrade drain-next --to v{z}; on that node: curl -sfL https://get.k3s.io | INSTALL_K3S_VERSION=v{z}+k3s1 K3S_URL=https://SERVER:6443 K3S_TOKEN=TOKEN sh -; then: kubectl upgrade uncordon NODE"
+                ));
+            }
+            steps.push(format!(
+                "Or automate it with system-upgrade-controller: a Plan (upgrade.cattle.io/v1) with version v{z}+k3s1 for servers (nodeSelector node-role.kubernetes.io/control-plane){}",
+                if shape.single_node.is_some() { "" } else { " and one for agents with drain and a prepare step waiting for the server Plan" }
+            ));
+            steps.push(verify);
+            steps
+        }
+        SetupKind::Rke2 => {
+            let mut steps = vec![format!(
                 "Servers first, one at a time: curl -sfL https://get.rke2.io | INSTALL_RKE2_VERSION=v{z}+rke2r1 sh - && sudo systemctl restart rke2-server (or INSTALL_RKE2_CHANNEL=v{to} for the newest RKE2 {to} release)"
-            ),
-            format!(
-                "Then agents, one at a time: kubectl upgrade drain-next --to v{z}; on that node: curl -sfL https://get.rke2.io | INSTALL_RKE2_TYPE=agent INSTALL_RKE2_VERSION=v{z}+rke2r1 sh - && sudo systemctl restart rke2-agent; then: kubectl upgrade uncordon NODE"
-            ),
-            format!(
-                "Or automate it with system-upgrade-controller: a Plan (upgrade.cattle.io/v1) with version v{z}+rke2r1 for servers (nodeSelector node-role.kubernetes.io/control-plane) and one for agents with drain and a prepare step waiting for the server Plan"
-            ),
-            verify,
-        ],
+            )];
+            if shape.single_node.is_none() {
+                steps.push(format!(
+                    "Then agents, one at a time: kubectl upgrade drain-next --to v{z}; on that node: curl -sfL https://get.rke2.io | INSTALL_RKE2_TYPE=agent INSTALL_RKE2_VERSION=v{z}+rke2r1 sh - && sudo systemctl restart rke2-agent; then: kubectl upgrade uncordon NODE"
+                ));
+            }
+            steps.push(format!(
+                "Or automate it with system-upgrade-controller: a Plan (upgrade.cattle.io/v1) with version v{z}+rke2r1 for servers (nodeSelector node-role.kubernetes.io/control-plane){}",
+                if shape.single_node.is_some() { "" } else { " and one for agents with drain and a prepare step waiting for the server Plan" }
+            ));
+            steps.push(verify);
+            steps
+        }
         SetupKind::Unknown => vec![
             format!(
                 "Upgrade every kube-apiserver from {from} to v{z}, one instance at a time (never skip a minor)"
@@ -317,8 +481,9 @@ fn steps_for(kind: SetupKind, from: Minor, to: Minor, z: &str) -> Vec<String> {
             format!(
                 "Then kube-controller-manager, kube-scheduler and cloud-controller-manager to v{z} (after all apiservers are at {to})"
             ),
-            format!(
-                "Then kubelets, one node at a time with a drain: kubectl upgrade drain-next --to v{z}; install kubelet {z} on that node and restart it; then: kubectl upgrade uncordon NODE"
+            rollout(
+                "Then kubelets",
+                &format!("install kubelet {z} and restart it"),
             ),
             format!(
                 "Then kube-proxy to v{z}, e.g. kubectl -n kube-system set image daemonset/kube-proxy kube-proxy=registry.k8s.io/kube-proxy:v{z}"
@@ -464,13 +629,9 @@ mod tests {
                     "1.31.14",
                     vec!["w2".to_string()]
                 ),
-                (
-                    "1.31".into(),
-                    "1.32".into(),
-                    "1.32.13",
-                    vec!["w1".to_string()]
-                ),
-                // 1.30 kubelets are 3 behind 1.33: still inside the window.
+                // Hop 1's worker step leaves w1 (1.28 today) at 1.31: inside the window at
+                // 1.32, so it is not listed again (today's 1.28 would be 4 behind).
+                ("1.31".into(), "1.32".into(), "1.32.13", vec![]),
                 ("1.32".into(), "1.33".into(), "1.33.13", vec![]),
             ]
         );
@@ -498,7 +659,7 @@ mod tests {
             fs[0].message
         );
         let warns: Vec<_> = fs.iter().filter(|f| f.severity == Severity::Warn).collect();
-        assert_eq!(warns.len(), 2);
+        assert_eq!(warns.len(), 1);
         assert_eq!(
             warns[0].message,
             "upgrade these kubelets before hop 1.30 -> 1.31: w2 (1 node)"
@@ -530,11 +691,19 @@ mod tests {
         let i = inv("v1.31.4", &[("w1", "v1.30.0")]);
         let s = setup(SetupKind::Kubeadm);
         let err = plan(&i, &cal, &s, Some(m("1.30"))).unwrap_err();
-        assert!(err.0.contains("downgrades are not supported"), "{}", err.0);
+        assert!(
+            matches!(&err, PlanError::Usage(m) if m.contains("downgrades are not supported")),
+            "{err}"
+        );
         let err = plan(&i, &cal, &s, Some(m("1.40"))).unwrap_err();
-        assert!(err.0.contains("newest known 1.37"), "{}", err.0);
+        assert!(
+            matches!(&err, PlanError::Unanswerable(m) if m.contains("newest known 1.37")),
+            "{err}"
+        );
         let err = plan(&Inventory::default(), &cal, &s, None).unwrap_err();
-        assert!(err.0.contains("control-plane version is unknown"));
+        assert!(
+            matches!(&err, PlanError::Unanswerable(m) if m.contains("control-plane version is unknown"))
+        );
 
         let p = plan(&i, &cal, &s, Some(m("1.31"))).unwrap();
         assert!(p.hops.is_empty());
@@ -547,11 +716,16 @@ mod tests {
         assert_eq!(fs.len(), 1);
         assert_eq!(fs[0].severity, Severity::Ok);
 
-        // A calendar gap is a clear error.
+        // A calendar gap: the hop is planned with PATCH and a note says why.
         let mut gap = builtin();
         gap.releases.retain(|r| r.minor != m("1.32"));
-        let err = plan(&i, &gap, &s, Some(m("1.33"))).unwrap_err();
-        assert!(err.0.contains("no entry for 1.32"), "{}", err.0);
+        let p = plan(&i, &gap, &s, Some(m("1.33"))).unwrap();
+        assert_eq!(p.hops[0].to_version, "1.32.PATCH");
+        assert!(
+            p.notes.iter().any(|n| n.contains("no entry for 1.32")),
+            "{:?}",
+            p.notes
+        );
 
         // Running newer than the data: no hops, a note, no error.
         let p = plan(&inv("v1.38.0", &[]), &cal, &s, None).unwrap();
@@ -638,6 +812,93 @@ mod tests {
         assert!(pos("upgrade plan") < pos("upgrade apply"));
         assert!(pos("upgrade apply") < pos("sudo kubeadm upgrade node"));
         assert!(pos("Control-plane kubelets") < pos("Workers"));
+    }
+
+    #[test]
+    fn older_than_the_data_single_node_and_legacy_repositories() {
+        let cal = builtin();
+        // A single-node kubeadm 1.16 cluster (release data starts at 1.19).
+        let i = inv("v1.16.15", &[("only", "v1.16.15")]);
+        let p = plan(&i, &cal, &setup(SetupKind::Kubeadm), Some(m("1.20"))).unwrap();
+        let got: Vec<&str> = p.hops.iter().map(|h| h.to_version.as_str()).collect();
+        assert_eq!(got, ["1.17.PATCH", "1.18.PATCH", "1.19.16", "1.20.15"]);
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("no entry for 1.17, 1.18")),
+            "{:?}",
+            p.notes
+        );
+        let text = p.hops[0].steps.join("\n");
+        // No pkgs.k8s.io path that never existed; say where packages went.
+        assert!(!text.contains("pkgs.k8s.io/core"), "{text}");
+        assert!(text.contains("removed on 2024-03-04"), "{text}");
+        // Nowhere to drain to.
+        assert!(!text.contains("drain-next"), "{text}");
+        assert!(text.contains("kubectl upgrade cordon only"), "{text}");
+        // From 1.24 on, pkgs.k8s.io.
+        let p = plan(
+            &inv("v1.23.17", &[("a", "v1.23.17"), ("b", "v1.23.17")]),
+            &cal,
+            &setup(SetupKind::Kubeadm),
+            Some(m("1.24")),
+        )
+        .unwrap();
+        assert!(p.hops[0].steps[0].contains("pkgs.k8s.io/core:/stable:/v1.24/deb/"));
+        assert!(p.hops[0].steps.join("\n").contains("drain-next"));
+    }
+
+    #[test]
+    fn steps_for_more_setups() {
+        let cal = builtin();
+        let i = inv("v1.30.14", &[("a", "v1.30.14"), ("b", "v1.30.14")]);
+        let table: [(SetupKind, &[&str], &[&str]); 6] = [
+            (
+                SetupKind::Kind,
+                &["kindest/node:v1.31.14", "not upgraded in place"],
+                &["apt-get", "drain-next"],
+            ),
+            (SetupKind::K3d, &["rancher/k3s:v1.31.14-k3s1"], &["apt-get"]),
+            (
+                SetupKind::Minikube,
+                &["minikube start", "--kubernetes-version=v1.31.14"],
+                &["apt-get"],
+            ),
+            (
+                SetupKind::Openshift,
+                &[
+                    "OpenShift 4.18 ships Kubernetes 1.31",
+                    "oc adm upgrade channel stable-4.18",
+                ],
+                &["kubeadm upgrade", "drain-next"],
+            ),
+            (
+                SetupKind::Talos,
+                &["talosctl", "upgrade-k8s --to 1.31.14"],
+                &["apt-get"],
+            ),
+            (
+                SetupKind::Doks,
+                &["doctl kubernetes cluster upgrade"],
+                &["apt-get"],
+            ),
+        ];
+        for (kind, wants, never) in table {
+            let p = plan(&i, &cal, &setup(kind), Some(m("1.31"))).unwrap();
+            let text = p.hops[0].steps.join("\n");
+            for w in wants {
+                assert!(text.contains(w), "{kind:?}: want {w:?} in\n{text}");
+            }
+            for w in never {
+                assert!(!text.contains(w), "{kind:?}: {w:?} in\n{text}");
+            }
+        }
+        // A single-node k3s server is not told to drain its only node.
+        let one = inv("v1.30.14+k3s1", &[("srv", "v1.30.14+k3s1")]);
+        let p = plan(&one, &cal, &setup(SetupKind::K3s), Some(m("1.31"))).unwrap();
+        let text = p.hops[0].steps.join("\n");
+        assert!(!text.contains("drain-next"), "{text}");
+        assert!(!text.contains("agents"), "{text}");
     }
 
     #[test]

@@ -1,10 +1,16 @@
-//! How the cluster was set up (kubeadm, EKS, GKE, AKS, k3s, RKE2 or unknown), with the
-//! evidence shown to the user. Pure: reads only the [`Inventory`].
+//! How the cluster was set up (kubeadm, kind, minikube, k3s, k3d, RKE2, EKS, GKE, AKS, DOKS,
+//! OpenShift/OKD, Talos or unknown), with the evidence shown to the user. Pure: reads only
+//! the [`Inventory`].
 //!
 //! Strong evidence: the `kube-system/kubeadm-config` ConfigMap, distribution suffixes in
-//! versions (`-eks-`, `-gke.`, `+k3s`, `+rke2`), well-known node labels. Weak evidence, used
-//! only when there is no strong one: control-plane static pods (kubeadm) and node
-//! `providerID` schemes (`aws://`, `gce://`, `azure://`).
+//! versions (`-eks-`, `-gke.`, `+k3s`, `+rke2`), well-known node labels, node `providerID`
+//! schemes that only one tool writes (`kind://`, `k3s://k3d-`), the node OS image (Talos,
+//! Red Hat CoreOS). When several kinds have strong evidence, the most specific wins: kind and
+//! minikube run kubeadm, k3d runs k3s, OpenShift runs on every cloud ([`SPECIFICITY`]).
+//! Weak evidence, used only when there is no strong one: control-plane static pods
+//! (kubeadm). A cloud `providerID` (`aws://`, `gce://`, `azure://`) alone proves only the
+//! cloud, not the managed service (kops, kubeadm and OpenShift run there too): it is shown as
+//! evidence of an unknown setup, never as EKS, GKE or AKS.
 
 use crate::facts::inventory::Inventory;
 use crate::policy::version::{self, Distro};
@@ -16,31 +22,46 @@ use std::collections::BTreeMap;
 #[serde(rename_all = "lowercase")]
 pub enum SetupKind {
     Kubeadm,
+    Kind,
+    Minikube,
+    K3s,
+    K3d,
+    Rke2,
     Eks,
     Gke,
     Aks,
-    K3s,
-    Rke2,
+    Doks,
+    Openshift,
+    Talos,
     Unknown,
 }
 
 impl SetupKind {
-    /// Human name: `kubeadm`, `EKS`, `GKE`, `AKS`, `k3s`, `RKE2`, `unknown / by hand`.
+    /// Human name.
     pub fn label(self) -> &'static str {
         match self {
             SetupKind::Kubeadm => "kubeadm",
+            SetupKind::Kind => "kind",
+            SetupKind::Minikube => "minikube",
+            SetupKind::K3s => "k3s",
+            SetupKind::K3d => "k3d",
+            SetupKind::Rke2 => "RKE2",
             SetupKind::Eks => "EKS",
             SetupKind::Gke => "GKE",
             SetupKind::Aks => "AKS",
-            SetupKind::K3s => "k3s",
-            SetupKind::Rke2 => "RKE2",
+            SetupKind::Doks => "DOKS",
+            SetupKind::Openshift => "OpenShift/OKD",
+            SetupKind::Talos => "Talos",
             SetupKind::Unknown => "unknown / by hand",
         }
     }
 
     /// Managed control plane (the provider upgrades it; apiserver pods are hidden).
     pub fn is_managed(self) -> bool {
-        matches!(self, SetupKind::Eks | SetupKind::Gke | SetupKind::Aks)
+        matches!(
+            self,
+            SetupKind::Eks | SetupKind::Gke | SetupKind::Aks | SetupKind::Doks
+        )
     }
 }
 
@@ -53,31 +74,104 @@ pub struct Setup {
     pub evidence: Vec<String>,
 }
 
-/// Node label prefixes (or exact keys) that identify a distribution. The inventory readers
-/// should keep labels matching these (see [`LABEL_PREFIXES`]).
+/// Node label prefixes (or exact keys) that identify a distribution.
 const LABEL_RULES: &[(&str, SetupKind)] = &[
     ("eks.amazonaws.com/", SetupKind::Eks),
     ("alpha.eksctl.io/", SetupKind::Eks),
     ("cloud.google.com/gke-", SetupKind::Gke),
     ("kubernetes.azure.com/", SetupKind::Aks),
+    ("doks.digitalocean.com/", SetupKind::Doks),
+    ("node.openshift.io/", SetupKind::Openshift),
+    ("minikube.k8s.io/", SetupKind::Minikube),
     ("k3s.io/", SetupKind::K3s),
     ("rke2.io/", SetupKind::Rke2),
 ];
 
-/// Label key prefixes `detect` looks at; inventory readers keep these labels.
+/// Label key prefixes `detect` looks at; the inventory reducer keeps these labels (and the
+/// role labels) and drops the rest.
 pub const LABEL_PREFIXES: &[&str] = &[
     "eks.amazonaws.com/",
     "alpha.eksctl.io/",
     "cloud.google.com/gke-",
     "kubernetes.azure.com/",
+    "doks.digitalocean.com/",
+    "node.openshift.io/",
+    "minikube.k8s.io/",
     "k3s.io/",
     "rke2.io/",
     "node.kubernetes.io/instance-type",
+    "beta.kubernetes.io/instance-type",
+];
+
+/// When several kinds have strong evidence, the first here wins: a tool built on another
+/// (kind and minikube on kubeadm, k3d on k3s) or running on a cloud (OpenShift, Talos, k3s
+/// on EC2) is more specific than the signals it inherits.
+const SPECIFICITY: &[SetupKind] = &[
+    SetupKind::Openshift,
+    SetupKind::Talos,
+    SetupKind::Kind,
+    SetupKind::Minikube,
+    SetupKind::K3d,
+    SetupKind::K3s,
+    SetupKind::Rke2,
+    SetupKind::Eks,
+    SetupKind::Gke,
+    SetupKind::Aks,
+    SetupKind::Doks,
+    SetupKind::Kubeadm,
 ];
 
 /// Detects the setup kind from the inventory.
 pub fn detect(inv: &Inventory) -> Setup {
-    // Strong evidence per kind, in the order found.
+    let strong = strong_evidence(inv);
+    if let Some(kind) = SPECIFICITY.iter().find(|k| strong.contains_key(k)) {
+        let mut evidence = strong.get(kind).cloned().unwrap_or_default();
+        for (other, lines) in &strong {
+            if other != kind {
+                evidence.push(format!(
+                    "also seen, read as part of {}: {}",
+                    kind.label(),
+                    lines.join("; ")
+                ));
+            }
+        }
+        return Setup {
+            kind: *kind,
+            evidence,
+        };
+    }
+    let static_pods = static_pod_evidence(inv);
+    if !static_pods.is_empty() {
+        return Setup {
+            kind: SetupKind::Kubeadm,
+            evidence: static_pods,
+        };
+    }
+    let mut evidence = vec![
+        "no kubeadm-config, distribution suffix, provider label or control-plane pod seen".into(),
+    ];
+    let mut clouds: BTreeMap<&str, usize> = BTreeMap::new();
+    for node in &inv.nodes {
+        if let Some((scheme, _)) = node.provider_id.split_once("://") {
+            if !scheme.is_empty() {
+                *clouds.entry(scheme).or_default() += 1;
+            }
+        }
+    }
+    for (scheme, n) in clouds {
+        evidence.push(format!(
+            "node providerID {scheme}:// ({}): the cloud, not who runs the control plane",
+            nodes(n)
+        ));
+    }
+    Setup {
+        kind: SetupKind::Unknown,
+        evidence,
+    }
+}
+
+/// Every kind with strong evidence, each with its evidence lines.
+fn strong_evidence(inv: &Inventory) -> BTreeMap<SetupKind, Vec<String>> {
     let mut strong: BTreeMap<SetupKind, Vec<String>> = BTreeMap::new();
     let mut add = |k: SetupKind, e: String| strong.entry(k).or_default().push(e);
 
@@ -88,69 +182,77 @@ pub fn detect(inv: &Inventory) -> Setup {
         }
         add(SetupKind::Kubeadm, e);
     }
-
     if let Some(sv) = &inv.server_version {
         if let Some(kind) = kind_of_version(sv) {
             add(kind, format!("server version {sv}"));
         }
     }
-
-    // Kubelet versions: one evidence line per (kind, version), with a node count.
-    let mut kubelet_hits: BTreeMap<(SetupKind, &str), usize> = BTreeMap::new();
-    // Labels: one line per (kind, key) with a node count.
-    let mut label_hits: BTreeMap<(SetupKind, String), usize> = BTreeMap::new();
-    let mut provider_hits: BTreeMap<(SetupKind, &'static str), usize> = BTreeMap::new();
+    // One evidence line per (kind, what), with a node count.
+    let mut hits: BTreeMap<(SetupKind, String), usize> = BTreeMap::new();
     for node in &inv.nodes {
         if let Some(kind) = kind_of_version(&node.kubelet_version) {
-            *kubelet_hits
-                .entry((kind, node.kubelet_version.as_str()))
+            *hits
+                .entry((kind, format!("kubelet version {}", node.kubelet_version)))
                 .or_default() += 1;
         }
         for (key, value) in &node.labels {
             if let Some((_, kind)) = LABEL_RULES.iter().find(|(p, _)| key.starts_with(p)) {
-                *label_hits.entry((*kind, key.clone())).or_default() += 1;
+                *hits
+                    .entry((*kind, format!("node label {key}")))
+                    .or_default() += 1;
             }
             let is_instance_type = key == "node.kubernetes.io/instance-type"
                 || key == "beta.kubernetes.io/instance-type";
-            if is_instance_type && (value == "k3s" || value == "rke2") {
-                let kind = if value == "k3s" {
-                    SetupKind::K3s
-                } else {
-                    SetupKind::Rke2
-                };
-                *label_hits
-                    .entry((kind, format!("{key}={value}")))
+            let kind = match value.as_str() {
+                "k3s" => Some(SetupKind::K3s),
+                "rke2" => Some(SetupKind::Rke2),
+                _ => None,
+            };
+            if let Some(kind) = kind.filter(|_| is_instance_type) {
+                *hits
+                    .entry((kind, format!("node label {key}={value}")))
                     .or_default() += 1;
             }
         }
         let pid = node.provider_id.as_str();
-        for (scheme, kind) in [
-            ("aws://", SetupKind::Eks),
-            ("gce://", SetupKind::Gke),
-            ("azure://", SetupKind::Aks),
-        ] {
-            if pid.starts_with(scheme) {
-                *provider_hits.entry((kind, scheme)).or_default() += 1;
-            }
+        let by_provider = if pid.starts_with("kind://") {
+            Some((SetupKind::Kind, "node providerID kind://"))
+        } else if pid.starts_with("k3s://k3d-") {
+            Some((SetupKind::K3d, "node providerID k3s://k3d-"))
+        } else if pid.starts_with("digitalocean://") {
+            Some((SetupKind::Doks, "node providerID digitalocean://"))
+        } else {
+            None
+        };
+        if let Some((kind, what)) = by_provider {
+            *hits.entry((kind, what.to_string())).or_default() += 1;
+        }
+        let os = node.os_image.as_str();
+        // Fedora CoreOS alone is not OpenShift (Typhoon and others use it too).
+        let by_os = if os.starts_with("Talos") {
+            Some(SetupKind::Talos)
+        } else if os.starts_with("Red Hat Enterprise Linux CoreOS")
+            || os.starts_with("CentOS Stream CoreOS")
+        {
+            Some(SetupKind::Openshift)
+        } else {
+            None
+        };
+        if let Some(kind) = by_os {
+            *hits
+                .entry((kind, format!("node OS image {os}")))
+                .or_default() += 1;
         }
     }
-    for ((kind, v), n) in &kubelet_hits {
-        add(*kind, format!("kubelet version {v} ({})", nodes(*n)));
+    for ((kind, what), n) in hits {
+        add(kind, format!("{what} ({})", nodes(n)));
     }
-    for ((kind, key), n) in &label_hits {
-        add(*kind, format!("node label {key} ({})", nodes(*n)));
-    }
+    strong
+}
 
-    if let Some((kind, evidence)) = strong.into_iter().max_by(|(ka, ea), (kb, eb)| {
-        ea.len()
-            .cmp(&eb.len())
-            .then(priority(*kb).cmp(&priority(*ka)))
-    }) {
-        return Setup { kind, evidence };
-    }
-
-    // Weak evidence.
-    let static_pods: Vec<String> = [
+/// kube-system control-plane pods (kubeadm's static pods), as evidence lines.
+fn static_pod_evidence(inv: &Inventory) -> Vec<String> {
+    [
         (&inv.apiservers, "kube-apiserver"),
         (&inv.controller_managers, "kube-controller-manager"),
         (&inv.schedulers, "kube-scheduler"),
@@ -171,40 +273,7 @@ pub fn detect(inv: &Inventory) -> Setup {
             if mirror { ", static/mirror" } else { "" }
         )
     })
-    .collect();
-    if !static_pods.is_empty() {
-        return Setup {
-            kind: SetupKind::Kubeadm,
-            evidence: static_pods,
-        };
-    }
-    if let Some(((kind, scheme), n)) = provider_hits.iter().max_by_key(|(_, n)| **n) {
-        return Setup {
-            kind: *kind,
-            evidence: vec![format!("node providerID {scheme}… ({})", nodes(*n))],
-        };
-    }
-    Setup {
-        kind: SetupKind::Unknown,
-        evidence: vec![
-            "no kubeadm-config, distribution suffix, provider label or control-plane pod seen"
-                .into(),
-        ],
-    }
-}
-
-/// Tie-break between kinds with equally many evidence lines: distributions that embed
-/// kubeadm-like static pods (RKE2) or run on clouds win over the generic signals.
-fn priority(k: SetupKind) -> u8 {
-    match k {
-        SetupKind::K3s => 6,
-        SetupKind::Rke2 => 5,
-        SetupKind::Eks => 4,
-        SetupKind::Gke => 3,
-        SetupKind::Aks => 2,
-        SetupKind::Kubeadm => 1,
-        SetupKind::Unknown => 0,
-    }
+    .collect()
 }
 
 fn kind_of_version(s: &str) -> Option<SetupKind> {
@@ -426,8 +495,8 @@ mod tests {
             (
                 "aws providerID only",
                 aws_only,
-                SetupKind::Eks,
-                &["node providerID aws://… (1 node)"],
+                SetupKind::Unknown,
+                &["node providerID aws:// (1 node): the cloud, not who runs the control plane"],
             ),
             ("nothing", nothing, SetupKind::Unknown, &[]),
         ];

@@ -1,6 +1,7 @@
 //! Support window: is the running minor still patched, until when, and is a newer patch out.
 //! Pure: the calendar and "today" (`--now`) are inputs.
 
+use crate::facts::inventory::Inventory;
 use crate::findings::{Finding, Section, Severity};
 use crate::policy::releases::Calendar;
 use crate::policy::version::{self, Distro, Minor, Version};
@@ -180,6 +181,117 @@ fn window(end_of_life: Date, today: Date) -> (Severity, i64) {
         Severity::Ok
     };
     (standing, left)
+}
+
+/// Where a minor stands on `today`: `Some(severity of the window)`, or `None` when the
+/// calendar cannot tell (newer than its data). Minors older than the calendar's oldest are
+/// end of life (the calendar lists every minor since long-unsupported ones).
+fn standing(cal: &Calendar, m: Minor, today: Date) -> Option<Severity> {
+    match cal.get(m) {
+        Some(rel) => Some(window(rel.end_of_life, today).0),
+        None => match cal.oldest() {
+            Some(o) if m < o.minor && o.end_of_life <= today => Some(Severity::Violation),
+            _ => None,
+        },
+    }
+}
+
+/// Apiserver instances newer than the oldest (mid-upgrade HA) judged too: when they are out
+/// of support as well, upgrading the old ones to their minor would not be enough.
+pub fn newer_apiservers(
+    cal: &Calendar,
+    inv: &Inventory,
+    oldest: &Version,
+    today: Date,
+) -> Option<Finding> {
+    let api = crate::policy::skew::apiservers(inv)?;
+    let newest = api.newest.minor();
+    if newest == oldest.minor() {
+        return None;
+    }
+    let sev = standing(cal, newest, today)?;
+    if sev == Severity::Ok {
+        return None;
+    }
+    let end = cal
+        .get(newest)
+        .map_or_else(String::new, |r| format!(" ({})", r.end_of_life));
+    let what = if sev == Severity::Violation {
+        "past end of life too"
+    } else {
+        "close to end of life too"
+    };
+    Some(Finding::new(
+        Section::Support,
+        sev,
+        format!("kube-apiserver {newest} (newer instances)"),
+        format!(
+            "the newer kube-apiserver instances run {newest}, {what}{end}: finishing this upgrade at {newest} is not enough"
+        ),
+        RULE_WINDOW,
+    ))
+}
+
+/// The support verdict when the control plane's version is unknown (a dump of a managed
+/// cluster without /version): the kubelets bound it. No kubelet may be newer than the
+/// apiserver, and the apiserver is at most 3 minors (2 before 1.28) newer than the oldest
+/// kubelet; when every minor in that range stands the same, that is the verdict.
+pub fn unknown_control_plane(cal: &Calendar, inv: &Inventory, today: Date) -> Finding {
+    let add = "pass --apiserver-version vX.Y.Z, or add `kubectl version -o json` output to the dump, for the exact verdict";
+    let minors: Vec<Minor> = inv
+        .nodes
+        .iter()
+        .filter_map(|n| version::parse(&n.kubelet_version).ok())
+        .map(|v| v.minor())
+        .collect();
+    let (Some(lo), Some(oldest)) = (minors.iter().max().copied(), minors.iter().min().copied())
+    else {
+        return Finding::new(
+            Section::Support,
+            Severity::Warn,
+            "kube-apiserver",
+            format!("control-plane version unknown (no /version, apiserver pod or kubeadm-config in the input) and no readable kubelet version to bound it: support cannot be judged; {add}"),
+            RULE_WINDOW,
+        );
+    };
+    let mut possible = vec![lo];
+    let mut m = lo.next();
+    while m.diff(oldest) <= crate::policy::skew::kubelet_max_skew(m) {
+        possible.push(m);
+        m = m.next();
+    }
+    let hi = *possible.last().unwrap_or(&lo);
+    let range = if hi == lo {
+        lo.to_string()
+    } else {
+        format!("{lo} to {hi}")
+    };
+    let standings: Vec<Option<Severity>> =
+        possible.iter().map(|m| standing(cal, *m, today)).collect();
+    let subject = format!("Kubernetes {range} (from the kubelets)");
+    let why = format!(
+        "control-plane version unknown (no /version, apiserver pod or kubeadm-config in the input); the kubelets ({oldest} to {lo}) put the apiserver at {range}"
+    );
+    let (sev, verdict) = if standings.iter().all(|s| *s == Some(Severity::Violation)) {
+        (
+            Severity::Violation,
+            "every one of them is past end of life: the cluster is unsupported whatever it runs",
+        )
+    } else if standings.iter().all(|s| *s == Some(Severity::Ok)) {
+        (Severity::Ok, "every one of them is supported today")
+    } else {
+        (Severity::Warn, "support depends on which one it runs")
+    };
+    Finding::new(
+        Section::Support,
+        sev,
+        subject,
+        format!("{why}: {verdict}; {add}"),
+        format!(
+            "{RULE_WINDOW}; kubelet never newer than kube-apiserver, at most 3 minors older (2 before 1.28) ({})",
+            crate::policy::skew::POLICY
+        ),
+    )
 }
 
 /// The path's target judged by the same window: planning into a minor that is already end

@@ -1,0 +1,871 @@
+//! Reading cluster dumps for `check --snapshot`: our snapshot, any v1 `List` or typed list
+//! (items with or without `kind`/`apiVersion`), single objects, multi-document YAML,
+//! `/version` and `kubectl version -o json` documents, and directories (read recursively) or
+//! `.tar.gz` archives of them, in particular the layouts of `kubectl cluster-info dump
+//! --output-directory`, troubleshoot.sh support bundles (`cluster-resources/...`) and
+//! sonobuoy results (`resources/cluster/...`, `serverversion.json`).
+//!
+//! JSON is streamed item by item into the [`Reducer`] (a 150k-pod snapshot is never held
+//! whole). A list's items without `kind` get it from the list's `kind` (`NodeList` ->
+//! `Node`), or, where the list has none (client-go typed lists as support bundles write
+//! them), from the file's path (`nodes.json`, `pods/<ns>.json`, `core_v1_pods.json`).
+
+use super::snapshot::{SnapshotMeta, META_FIELD};
+use super::Reducer;
+use crate::exit::CliError;
+use crate::facts::pdb::PdbVersion;
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+use std::fmt;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// The kinds `check` reads; every other kind is skipped.
+const KINDS: &[&str] = &["Node", "Pod", "PodDisruptionBudget", "ConfigMap"];
+
+/// What the readers collected besides the objects fed to the reducer.
+#[derive(Debug, Default)]
+struct Collected {
+    /// Server version and where it came from.
+    server_version: Option<(String, String)>,
+    /// Other server versions seen (a dump mixing clusters).
+    other_versions: Vec<(String, String)>,
+    kubectl_version: Option<String>,
+    meta_notes: Vec<String>,
+    files_read: usize,
+    /// Files in a directory or archive that were not Kubernetes objects or could not be read.
+    skipped: Vec<String>,
+    /// Items whose kind could not be told.
+    kindless: usize,
+}
+
+/// Read every path (file, directory, `.tar.gz`, `-` for stdin) into one reducer.
+/// `apiserver_version` (from `--apiserver-version`) overrides what the dump says.
+pub fn read_paths(paths: &[PathBuf], apiserver_version: Option<&str>) -> Result<Reducer, CliError> {
+    let source = format!(
+        "snapshot {}",
+        paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut reducer = Reducer::new(source);
+    let mut got = Collected::default();
+    for path in paths {
+        read_path(path, &mut reducer, &mut got)?;
+    }
+    let named = paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if reducer.node_count() == 0 {
+        let mut msg = format!(
+            "{named} holds no nodes: check needs them; capture with `kubectl upgrade snapshot` or `kubectl get nodes,pods,pdb,cm -A -o json`"
+        );
+        if got.kindless > 0 {
+            msg.push_str(&format!(
+                " ({} item(s) had no kind and no list kind or file name to tell it)",
+                got.kindless
+            ));
+        }
+        return Err(CliError::usage(msg));
+    }
+    finish(&mut reducer, got, apiserver_version);
+    Ok(reducer)
+}
+
+/// Read one in-memory stream (JSON or YAML) strictly: every error is returned. For tests and
+/// tools that hold a dump in memory; it does not require nodes.
+pub fn read(reader: impl Read, source: &str) -> Result<Reducer, CliError> {
+    let mut reducer = Reducer::new(source);
+    let mut got = Collected::default();
+    read_stream(
+        BufReader::with_capacity(1 << 16, reader),
+        source,
+        &Hint::default(),
+        &mut reducer,
+        &mut got,
+    )?;
+    finish(&mut reducer, got, None);
+    Ok(reducer)
+}
+
+fn finish(reducer: &mut Reducer, got: Collected, apiserver_version: Option<&str>) {
+    match (apiserver_version, &got.server_version) {
+        (Some(v), Some((dumped, from))) if dumped != v => {
+            reducer.note(format!(
+                "--apiserver-version {v} used; the dump says {dumped} ({from})"
+            ));
+            reducer.set_server_version(v);
+        }
+        (Some(v), _) => reducer.set_server_version(v),
+        (None, Some((v, _))) => reducer.set_server_version(v.clone()),
+        (None, None) => reducer.note(
+            "the dump holds no server version (no snapshot header, /version or `kubectl version -o json` document): the apiserver version is taken from its pods' images if any; add the output of `kubectl version -o json` beside the dump or pass --apiserver-version",
+        ),
+    }
+    for (v, from) in &got.other_versions {
+        reducer.note(format!(
+            "another server version {v} in {from}: does the dump mix clusters?"
+        ));
+    }
+    reducer.set_kubectl_version(got.kubectl_version);
+    for n in got.meta_notes {
+        reducer.note(n);
+    }
+    if got.kindless > 0 {
+        reducer.note(format!(
+            "{} item(s) skipped: no kind, and neither the list's kind nor the file name tells it",
+            got.kindless
+        ));
+    }
+    if !got.skipped.is_empty() {
+        let shown: Vec<&str> = got.skipped.iter().take(5).map(String::as_str).collect();
+        let more = got.skipped.len().saturating_sub(shown.len());
+        reducer.note(format!(
+            "{} file(s) read; {} skipped (not Kubernetes objects or unreadable): {}{}",
+            got.files_read,
+            got.skipped.len(),
+            shown.join("; "),
+            if more > 0 {
+                format!("; and {more} more")
+            } else {
+                String::new()
+            }
+        ));
+    }
+}
+
+fn read_path(path: &Path, reducer: &mut Reducer, got: &mut Collected) -> Result<(), CliError> {
+    if path.as_os_str() == "-" {
+        let stdin = std::io::stdin().lock();
+        return read_stream(
+            BufReader::with_capacity(1 << 16, stdin),
+            "standard input",
+            &Hint::default(),
+            reducer,
+            got,
+        );
+    }
+    let name = path.display().to_string();
+    let meta = std::fs::metadata(path)
+        .map_err(|e| CliError::usage(format!("cannot open snapshot {name}: {e}")))?;
+    if meta.is_dir() {
+        let mut files = Vec::new();
+        walk(path, &mut files)
+            .map_err(|e| CliError::usage(format!("cannot read directory {name}: {e}")))?;
+        for file in files {
+            let rel = file.strip_prefix(path).unwrap_or(&file).to_path_buf();
+            let shown = file.display().to_string();
+            if is_archive(&file) {
+                if let Err(e) = read_archive(&file, reducer, got) {
+                    got.skipped.push(format!("{shown}: {}", e.message));
+                }
+                continue;
+            }
+            if !is_object_file(&file) {
+                continue;
+            }
+            let opened = std::fs::File::open(&file);
+            let outcome = match opened {
+                Ok(f) => read_stream(
+                    BufReader::with_capacity(1 << 16, f),
+                    &shown,
+                    &Hint::of(&rel),
+                    reducer,
+                    got,
+                ),
+                Err(e) => Err(CliError::usage(format!("cannot open {shown}: {e}"))),
+            };
+            if let Err(e) = outcome {
+                got.skipped.push(e.message);
+            }
+        }
+        return Ok(());
+    }
+    if is_archive(path) {
+        return read_archive(path, reducer, got);
+    }
+    let file = std::fs::File::open(path)
+        .map_err(|e| CliError::usage(format!("cannot open snapshot {name}: {e}")))?;
+    read_stream(
+        BufReader::with_capacity(1 << 16, file),
+        &name,
+        &Hint::of(path),
+        reducer,
+        got,
+    )
+}
+
+/// Every regular file under `dir`, sorted (so the same dump always reads the same way).
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if p.is_file() {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn is_archive(p: &Path) -> bool {
+    let n = p.to_string_lossy().to_ascii_lowercase();
+    n.ends_with(".tar.gz") || n.ends_with(".tgz")
+}
+
+fn is_object_file(p: &Path) -> bool {
+    matches!(
+        p.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some("json" | "yaml" | "yml")
+    )
+}
+
+/// A `.tar.gz` (support bundle, sonobuoy result), read entry by entry without unpacking.
+fn read_archive(path: &Path, reducer: &mut Reducer, got: &mut Collected) -> Result<(), CliError> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path)
+        .map_err(|e| CliError::usage(format!("cannot open archive {name}: {e}")))?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(file)));
+    let entries = archive
+        .entries()
+        .map_err(|e| CliError::usage(format!("cannot read archive {name}: {e}")))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| CliError::usage(format!("corrupt archive {name}: {e}")))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let inner = match entry.path() {
+            Ok(p) => p.into_owned(),
+            Err(_) => continue,
+        };
+        if !is_object_file(&inner) {
+            continue;
+        }
+        let shown = format!("{name}:{}", inner.display());
+        let outcome = read_stream(
+            BufReader::with_capacity(1 << 16, entry),
+            &shown,
+            &Hint::of(&inner),
+            reducer,
+            got,
+        );
+        if let Err(e) = outcome {
+            got.skipped.push(e.message);
+        }
+    }
+    Ok(())
+}
+
+/// What a file's path says about the items it holds when they carry no kind.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Hint {
+    kind: Option<&'static str>,
+    api_version: Option<&'static str>,
+}
+
+impl Hint {
+    /// From the file name (`nodes.json`, `core_v1_nodes.json`, `Nodes.json`,
+    /// `policy_v1beta1_poddisruptionbudgets.json`), else from the directory holding it
+    /// (`cluster-resources/pods/default.json`).
+    fn of(path: &Path) -> Hint {
+        let stem = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(|n| n.split('.').next().unwrap_or(n).to_ascii_lowercase())
+            .unwrap_or_default();
+        if let Some(h) = Hint::of_word(&stem) {
+            return h;
+        }
+        path.parent()
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str())
+            .and_then(|n| Hint::of_word(&n.to_ascii_lowercase()))
+            .unwrap_or_default()
+    }
+
+    fn of_word(word: &str) -> Option<Hint> {
+        let beta = word.contains("v1beta1");
+        // `core_v1_nodes` / `policy_v1beta1_poddisruptionbudgets`: the resource is last.
+        let resource = word.rsplit('_').next().unwrap_or(word);
+        let kind = match resource {
+            "nodes" => "Node",
+            "pods" => "Pod",
+            "poddisruptionbudgets" | "pod-disruption-budgets" | "pdbs" | "pdb" => {
+                "PodDisruptionBudget"
+            }
+            "configmaps" | "config-maps" => "ConfigMap",
+            _ => return None,
+        };
+        let api_version = match kind {
+            "PodDisruptionBudget" if beta => "policy/v1beta1",
+            "PodDisruptionBudget" => "policy/v1",
+            _ => "v1",
+        };
+        Some(Hint {
+            kind: Some(kind),
+            api_version: Some(api_version),
+        })
+    }
+}
+
+/// Read one stream: JSON (streamed) or YAML (one or more documents).
+fn read_stream(
+    mut input: impl BufRead,
+    name: &str,
+    hint: &Hint,
+    reducer: &mut Reducer,
+    got: &mut Collected,
+) -> Result<(), CliError> {
+    let first =
+        first_byte(&mut input).map_err(|e| CliError::usage(format!("cannot read {name}: {e}")))?;
+    got.files_read += 1;
+    let mut ctx = Feed {
+        reducer,
+        got,
+        name,
+        hint,
+    };
+    match first {
+        None => Err(CliError::usage(format!(
+            "{name} is empty; write a snapshot with `kubectl upgrade snapshot > FILE`"
+        ))),
+        Some(b'{') | Some(b'[') => {
+            // One JSON value, or several one after another (`kubectl get ... -o json`
+            // appended to one file): `end` leaves the next value's first byte unread.
+            let mut de = serde_json::Deserializer::from_reader(input);
+            loop {
+                TopSeed { ctx: &mut ctx }
+                    .deserialize(&mut de)
+                    .map_err(|e| CliError::usage(format!("{name}: {}", describe_json_error(&e))))?;
+                match de.end() {
+                    Ok(()) => return Ok(()),
+                    Err(e) if e.is_syntax() && e.to_string().starts_with("trailing characters") => {
+                    }
+                    Err(e) => {
+                        return Err(CliError::usage(format!(
+                            "{name}: {}",
+                            describe_json_error(&e)
+                        )))
+                    }
+                }
+            }
+        }
+        Some(_) => {
+            let mut text = String::new();
+            input
+                .read_to_string(&mut text)
+                .map_err(|e| CliError::usage(format!("cannot read {name}: {e}")))?;
+            let mut docs = 0;
+            for doc in serde_yaml::Deserializer::from_str(&text) {
+                let value = <Value as serde::Deserialize>::deserialize(doc).map_err(|e| {
+                    CliError::usage(format!(
+                        "{name}: neither JSON nor YAML: {}",
+                        crate::client::connect::one_line(&e.to_string())
+                    ))
+                })?;
+                if value.is_null() {
+                    continue;
+                }
+                docs += 1;
+                ctx.value(value).map_err(CliError::usage)?;
+            }
+            if docs == 0 {
+                return Err(CliError::usage(format!("{name} holds no YAML document")));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The first non-whitespace byte, left unread; `None` at end of input.
+fn first_byte(input: &mut impl BufRead) -> std::io::Result<Option<u8>> {
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(i) => {
+                let b = buf[i];
+                input.consume(i);
+                return Ok(Some(b));
+            }
+            None => {
+                let n = buf.len();
+                input.consume(n);
+            }
+        }
+    }
+}
+
+pub(super) fn describe_json_error(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Eof => "truncated JSON",
+        serde_json::error::Category::Syntax => "invalid JSON",
+        _ => "unexpected content",
+    };
+    let detail = crate::client::connect::one_line(&e.to_string());
+    format!(
+        "{what} at line {} column {}: {detail}",
+        e.line(),
+        e.column()
+    )
+}
+
+/// Where objects go, and what names them in messages.
+struct Feed<'a> {
+    reducer: &'a mut Reducer,
+    got: &'a mut Collected,
+    name: &'a str,
+    hint: &'a Hint,
+}
+
+impl Feed<'_> {
+    /// One whole document: a list, an object, or a version document.
+    fn value(&mut self, value: Value) -> Result<(), String> {
+        let Value::Object(mut map) = value else {
+            if let Value::Array(items) = value {
+                for item in items {
+                    self.item(item, None, None)?;
+                }
+                return Ok(());
+            }
+            return Err(format!("{}: not a Kubernetes object", self.name));
+        };
+        if let Some(Value::Array(items)) = map.remove("items") {
+            let kind = map.get("kind").and_then(Value::as_str).map(str::to_string);
+            let api = map
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            if let Some(meta) = map.remove(META_FIELD) {
+                self.meta(meta)?;
+            }
+            let item_kind = kind.as_deref().and_then(|k| k.strip_suffix("List"));
+            for item in items {
+                self.item(item, item_kind, api.as_deref())?;
+            }
+            return Ok(());
+        }
+        self.object(map)
+    }
+
+    /// A top-level object that is not a list.
+    fn object(&mut self, map: serde_json::Map<String, Value>) -> Result<(), String> {
+        if map.contains_key("kind") {
+            return self.item(Value::Object(map), None, None);
+        }
+        // `kubectl version -o json`
+        if map.contains_key("serverVersion") || map.contains_key("clientVersion") {
+            if let Some(v) = map.get("serverVersion").and_then(git_version) {
+                self.server_version(v, "kubectl version -o json");
+            }
+            if let Some(v) = map.get("clientVersion").and_then(git_version) {
+                self.got.kubectl_version.get_or_insert(v);
+            }
+            return Ok(());
+        }
+        // `/version` (sonobuoy's serverversion.json) or troubleshoot's cluster_version.json.
+        let direct = git_version(&Value::Object(map.clone()));
+        if let Some(v) = direct.or_else(|| map.get("info").and_then(git_version)) {
+            self.server_version(v, "/version document");
+            return Ok(());
+        }
+        Err(format!(
+            "{}: neither a Kubernetes object nor a version document",
+            self.name
+        ))
+    }
+
+    fn server_version(&mut self, v: String, what: &str) {
+        let from = format!("{what} {}", self.name);
+        match &self.got.server_version {
+            None => self.got.server_version = Some((v, from)),
+            Some((known, _)) if *known == v => {}
+            Some(_) => self.got.other_versions.push((v, from)),
+        }
+    }
+
+    fn meta(&mut self, meta: Value) -> Result<(), String> {
+        let meta: SnapshotMeta = serde_json::from_value(meta)
+            .map_err(|e| format!("{}: malformed {META_FIELD} header: {e}", self.name))?;
+        if let Some(v) = meta.server_version {
+            self.server_version(v, "snapshot header of");
+        }
+        if let Some(v) = meta.kubectl_version {
+            self.got.kubectl_version.get_or_insert(v);
+        }
+        self.got.meta_notes.extend(meta.notes);
+        Ok(())
+    }
+
+    /// One object, its kind from itself, else the list, else the file name.
+    fn item(
+        &mut self,
+        mut item: Value,
+        list_kind: Option<&str>,
+        list_api: Option<&str>,
+    ) -> Result<(), String> {
+        let own = item.get("kind").and_then(Value::as_str).map(str::to_string);
+        let kind = match own {
+            Some(k) if !k.is_empty() => k,
+            _ => match list_kind.filter(|k| !k.is_empty()).or(self.hint.kind) {
+                Some(k) => k.to_string(),
+                None => {
+                    self.got.kindless += 1;
+                    return Ok(());
+                }
+            },
+        };
+        if !KINDS.contains(&kind.as_str()) {
+            return Ok(());
+        }
+        let api = item
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .filter(|a| !a.is_empty())
+            .map(str::to_string)
+            .or_else(|| {
+                // A list's apiVersion is its items' only when it is a typed list.
+                list_kind
+                    .and(list_api)
+                    .map(str::to_string)
+                    .or(self.hint.api_version.map(str::to_string))
+            })
+            .unwrap_or_default();
+        if let Some(map) = item.as_object_mut() {
+            map.remove("kind");
+            map.remove("apiVersion");
+        }
+        let name = item
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string();
+        let bad = |e: serde_json::Error| format!("{}: malformed {kind} {name}: {e}", self.name);
+        match kind.as_str() {
+            "Node" => self
+                .reducer
+                .node(serde_json::from_value::<Node>(item).map_err(bad)?),
+            "Pod" => self
+                .reducer
+                .pod(serde_json::from_value::<Pod>(item).map_err(bad)?),
+            "PodDisruptionBudget" => {
+                let pdb = serde_json::from_value::<PodDisruptionBudget>(item).map_err(bad)?;
+                let version = if api == "policy/v1beta1" {
+                    PdbVersion::V1beta1
+                } else {
+                    PdbVersion::V1
+                };
+                self.reducer.pdb_as(&pdb, version);
+            }
+            "ConfigMap" => self
+                .reducer
+                .configmap(serde_json::from_value::<ConfigMap>(item).map_err(bad)?),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn git_version(v: &Value) -> Option<String> {
+    v.get("gitVersion")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// The top-level JSON value: a list is streamed item by item; anything else is small and
+/// collected whole.
+struct TopSeed<'a, 'b> {
+    ctx: &'a mut Feed<'b>,
+}
+
+impl<'de> DeserializeSeed<'de> for TopSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a Kubernetes List or object")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(item) = seq.next_element::<Value>()? {
+            self.ctx.item(item, None, None).map_err(de::Error::custom)?;
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut rest = serde_json::Map::new();
+        // Items seen before the list's `kind` (kubectl sorts keys: `items` < `kind`) and
+        // carrying no kind of their own wait here; all others are fed at once.
+        let mut waiting: Vec<Value> = Vec::new();
+        let mut saw_items = false;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "items" {
+                saw_items = true;
+                let list_kind = rest.get("kind").and_then(Value::as_str).map(str::to_string);
+                let list_api = rest
+                    .get("apiVersion")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                map.next_value_seed(ItemsSeed {
+                    ctx: self.ctx,
+                    list_kind,
+                    list_api,
+                    waiting: &mut waiting,
+                })?;
+            } else {
+                let v: Value = map.next_value()?;
+                rest.insert(key, v);
+            }
+        }
+        if !saw_items {
+            return self.ctx.object(rest).map_err(de::Error::custom);
+        }
+        let kind = rest.get("kind").and_then(Value::as_str).unwrap_or_default();
+        if !kind.is_empty() && !kind.ends_with("List") {
+            return Err(de::Error::custom(format!(
+                "expected a List, found a {kind} with items"
+            )));
+        }
+        let item_kind = kind.strip_suffix("List").map(str::to_string);
+        let api = rest
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        for item in waiting {
+            self.ctx
+                .item(item, item_kind.as_deref(), api.as_deref())
+                .map_err(de::Error::custom)?;
+        }
+        if let Some(meta) = rest.remove(META_FIELD) {
+            self.ctx.meta(meta).map_err(de::Error::custom)?;
+        }
+        Ok(())
+    }
+}
+
+struct ItemsSeed<'a, 'b> {
+    ctx: &'a mut Feed<'b>,
+    list_kind: Option<String>,
+    list_api: Option<String>,
+    waiting: &'a mut Vec<Value>,
+}
+
+impl<'de> DeserializeSeed<'de> for ItemsSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ItemsSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of Kubernetes objects")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let item_kind = self
+            .list_kind
+            .as_deref()
+            .and_then(|k| k.strip_suffix("List"));
+        while let Some(item) = seq.next_element::<Value>()? {
+            let has_kind = item
+                .get("kind")
+                .and_then(Value::as_str)
+                .is_some_and(|k| !k.is_empty());
+            if !has_kind && self.list_kind.is_none() && self.ctx.hint.kind.is_none() {
+                self.waiting.push(item);
+                continue;
+            }
+            self.ctx
+                .item(item, item_kind, self.list_api.as_deref())
+                .map_err(de::Error::custom)?;
+        }
+        Ok(())
+    }
+}
+
+/// Counts of what a dump held, for tests.
+#[cfg(test)]
+fn kinds_of(reducer: Reducer) -> std::collections::BTreeMap<&'static str, usize> {
+    let inv = reducer.finish();
+    let mut m = std::collections::BTreeMap::new();
+    m.insert("nodes", inv.nodes.len());
+    m.insert("pdbs", inv.pdbs.len());
+    m.insert("pods", inv.pods_seen);
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_str(text: &str, file: &str) -> Result<Reducer, CliError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(file);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, text).unwrap();
+        read_paths(&[p], None)
+    }
+
+    const NODE: &str = r#"{"metadata":{"name":"n1"},"status":{"nodeInfo":{"kubeletVersion":"v1.30.2","kubeProxyVersion":"","containerRuntimeVersion":"containerd://1.7","osImage":"","kernelVersion":"","architecture":"amd64","operatingSystem":"linux","machineID":"","systemUUID":"","bootID":""}}}"#;
+
+    #[test]
+    fn kindless_items_take_the_list_kind_wherever_it_is() {
+        // The API server's order (kind first) and kubectl's (keys sorted: items first).
+        for text in [
+            format!(r#"{{"kind":"NodeList","apiVersion":"v1","items":[{NODE}]}}"#),
+            format!(r#"{{"apiVersion":"v1","items":[{NODE}],"kind":"NodeList"}}"#),
+        ] {
+            let counts = kinds_of(read_str(&text, "x.json").unwrap());
+            assert_eq!(counts["nodes"], 1, "{text}");
+        }
+    }
+
+    #[test]
+    fn typed_lists_without_kind_take_it_from_the_path() {
+        let text = format!(r#"{{"metadata":{{}},"items":[{NODE}]}}"#);
+        assert_eq!(
+            kinds_of(read_str(&text, "cluster-resources/nodes.json").unwrap())["nodes"],
+            1
+        );
+        let err = read_str(&text, "cluster-resources/whatever.json")
+            .err()
+            .unwrap();
+        assert!(err.message.contains("no kind"), "{}", err.message);
+        assert_eq!(
+            Hint::of(Path::new("cluster-resources/pods/default.json")).kind,
+            Some("Pod")
+        );
+        assert_eq!(
+            Hint::of(Path::new(
+                "resources/ns/a/policy_v1beta1_poddisruptionbudgets.json"
+            )),
+            Hint {
+                kind: Some("PodDisruptionBudget"),
+                api_version: Some("policy/v1beta1")
+            }
+        );
+    }
+
+    #[test]
+    fn v1beta1_pdb_lists_keep_their_meaning() {
+        // v1beta1: an empty selector selects nothing; v1: everything.
+        let pdb = r#"{"metadata":{"name":"all","namespace":"a"},"spec":{"minAvailable":1,"selector":{}}}"#;
+        let text = format!(
+            r#"{{"kind":"PodDisruptionBudgetList","apiVersion":"policy/v1beta1","items":[{pdb}]}}
+{{"kind":"NodeList","apiVersion":"v1","items":[{NODE}]}}"#
+        );
+        // Two JSON documents one after the other, or as YAML documents.
+        let yaml = text
+            .lines()
+            .map(|l| serde_yaml::to_string(&serde_json::from_str::<Value>(l).unwrap()).unwrap())
+            .collect::<Vec<_>>()
+            .join("---\n");
+        for (t, f) in [(text.as_str(), "x.json"), (yaml.as_str(), "x.yaml")] {
+            let inv = read_str(t, f).unwrap().finish();
+            assert_eq!(inv.pdbs.len(), 1, "{f}");
+            assert!(!inv.pdbs[0].selector.everything, "{f}");
+            assert_eq!(inv.nodes.len(), 1, "{f}");
+        }
+    }
+
+    #[test]
+    fn version_documents_give_the_server_version() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("nodes.json"),
+            format!(r#"{{"items":[{NODE}]}}"#),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("serverversion.json"),
+            r#"{"major":"1","minor":"30","gitVersion":"v1.30.4"}"#,
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
+        std::fs::write(dir.path().join("junk.json"), r#"{"hello":1}"#).unwrap();
+        let inv = read_paths(&[dir.path().to_path_buf()], None)
+            .unwrap()
+            .finish();
+        assert_eq!(inv.server_version.as_deref(), Some("v1.30.4"));
+        assert!(
+            inv.notes.iter().any(|n| n.contains("junk.json")),
+            "{:?}",
+            inv.notes
+        );
+        // --apiserver-version wins, and says so.
+        let inv = read_paths(&[dir.path().to_path_buf()], Some("v1.30.9"))
+            .unwrap()
+            .finish();
+        assert_eq!(inv.server_version.as_deref(), Some("v1.30.9"));
+        assert!(inv
+            .notes
+            .iter()
+            .any(|n| n.contains("the dump says v1.30.4")));
+
+        let kv = r#"{"clientVersion":{"gitVersion":"v1.31.0"},"serverVersion":{"gitVersion":"v1.30.5"}}"#;
+        std::fs::write(dir.path().join("serverversion.json"), kv).unwrap();
+        let inv = read_paths(&[dir.path().to_path_buf()], None)
+            .unwrap()
+            .finish();
+        assert_eq!(inv.server_version.as_deref(), Some("v1.30.5"));
+        assert_eq!(inv.kubectl_version.as_deref(), Some("v1.31.0"));
+    }
+
+    #[test]
+    fn archives_are_read_without_unpacking() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bundle.tar.gz");
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&path).unwrap(),
+            flate2::Compression::fast(),
+        );
+        let mut tar = tar::Builder::new(gz);
+        let body = format!(r#"{{"items":[{NODE}]}}"#);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(body.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(
+            &mut header,
+            "bundle/cluster-resources/nodes.json",
+            body.as_bytes(),
+        )
+        .unwrap();
+        tar.into_inner().unwrap().finish().unwrap();
+        let inv = read_paths(&[path], None).unwrap().finish();
+        assert_eq!(inv.nodes.len(), 1);
+    }
+
+    #[test]
+    fn single_objects_and_arrays_are_read() {
+        let one = format!(r#"{{"kind":"Node","apiVersion":"v1",{}"#, &NODE[1..]);
+        assert_eq!(kinds_of(read_str(&one, "n.json").unwrap())["nodes"], 1);
+        let arr = format!("[{one}]");
+        assert_eq!(kinds_of(read_str(&arr, "n.json").unwrap())["nodes"], 1);
+    }
+}
