@@ -109,13 +109,9 @@ pub fn human(r: &CheckReport, wide: bool, colour: bool) -> String {
             .clone()
             .unwrap_or_else(|| "unknown".into()),
     ]);
-    let setup_kind = serde_json::to_value(c.setup.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
     t.add_row(vec![
         "set up by".to_string(),
-        format!("{setup_kind} ({})", c.setup.evidence.join("; ")),
+        format!("{} ({})", c.setup.kind.label(), c.setup.evidence.join("; ")),
     ]);
     if let Some(k) = &c.kubeadm_version {
         t.add_row(vec!["kubeadm ClusterConfiguration".to_string(), k.clone()]);

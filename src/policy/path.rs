@@ -119,6 +119,52 @@ pub fn plan(
         )));
     }
 
+    let mid_upgrade = opening_notes(inv, setup.kind, from, to, &mut notes);
+    let shape = Shape::of(inv);
+    let (hops, unlisted) = hops(inv, cal, setup.kind, &shape, &current, from, to);
+    if !unlisted.is_empty() {
+        let list: Vec<String> = unlisted.iter().map(Minor::to_string).collect();
+        notes.push(format!(
+            "the release data has no entry for {} (it starts at {}): PATCH in those hops' commands stands for that minor's newest patch, listed at https://github.com/kubernetes/kubernetes/releases; every one of those minors is long out of support",
+            list.join(", "),
+            cal.oldest().map(|r| r.minor.to_string()).unwrap_or_default()
+        ));
+    }
+    if matches!(setup.kind, SetupKind::Kind | SetupKind::K3d) && hops.len() > 1 {
+        notes.push(format!(
+            "{} clusters are recreated, not upgraded in place: a new cluster can start at {to} directly; the hops show the one-minor-at-a-time path only for reference",
+            setup.kind.label()
+        ));
+    }
+
+    closing_notes(
+        inv,
+        cal,
+        setup.kind,
+        &current,
+        &hops,
+        mid_upgrade,
+        &mut notes,
+    );
+
+    Ok(Plan {
+        from,
+        to,
+        setup: setup.kind,
+        hops,
+        notes,
+    })
+}
+
+/// Notes before the hops: an HA control plane mid-upgrade, a provider that picks patches.
+/// Returns whether the apiservers are mid-upgrade.
+fn opening_notes(
+    inv: &Inventory,
+    kind: SetupKind,
+    from: Minor,
+    to: Minor,
+    notes: &mut Vec<String>,
+) -> bool {
     let mut mid_upgrade = false;
     if let Some(api) = skew::apiservers(inv) {
         if api.newest.minor() != from {
@@ -130,15 +176,27 @@ pub fn plan(
             ));
         }
     }
-    if setup.kind.is_managed() {
+    if kind.is_managed() {
         notes.push(format!(
             "{} manages the control plane: it picks the patch release; commands take the minor ({}), and version strings below are upstream's newest patch for reference",
-            setup.kind.label(),
+            kind.label(),
             to
         ));
     }
-    let shape = Shape::of(inv);
+    mid_upgrade
+}
 
+/// The hops `from -> to`, each with its steps and the kubelets to upgrade first, simulating
+/// the kubelets hop by hop; and the minors the calendar does not list.
+fn hops(
+    inv: &Inventory,
+    cal: &Calendar,
+    kind: SetupKind,
+    shape: &Shape,
+    current: &version::Version,
+    from: Minor,
+    to: Minor,
+) -> (Vec<Hop>, Vec<Minor>) {
     // Simulated kubelet minors, node by node (None: unreadable, left to the skew findings).
     let mut kubelets: Vec<(String, Option<Minor>)> = inv
         .nodes
@@ -190,7 +248,7 @@ pub fn plan(
                 names(&kubelets_first)
             ));
         }
-        steps.extend(steps_for(setup.kind, &shape, hop_from, hop_to, &z));
+        steps.extend(steps_for(kind, shape, hop_from, hop_to, &z));
         // Every setup's steps leave every kubelet at the hop's minor.
         for (_, k) in kubelets.iter_mut() {
             if let Some(k) = k {
@@ -208,21 +266,21 @@ pub fn plan(
         });
         hop_from = hop_to;
     }
-    if !unlisted.is_empty() {
-        let list: Vec<String> = unlisted.iter().map(Minor::to_string).collect();
-        notes.push(format!(
-            "the release data has no entry for {} (it starts at {}): PATCH in those hops' commands stands for that minor's newest patch, listed at https://github.com/kubernetes/kubernetes/releases; every one of those minors is long out of support",
-            list.join(", "),
-            cal.oldest().map(|r| r.minor.to_string()).unwrap_or_default()
-        ));
-    }
-    if matches!(setup.kind, SetupKind::Kind | SetupKind::K3d) && hops.len() > 1 {
-        notes.push(format!(
-            "{} clusters are recreated, not upgraded in place: a new cluster can start at {to} directly; the hops show the one-minor-at-a-time path only for reference",
-            setup.kind.label()
-        ));
-    }
+    (hops, unlisted)
+}
 
+/// Notes after the hops: nothing to do (and lagging kubelets), or the patch to move to first.
+fn closing_notes(
+    inv: &Inventory,
+    cal: &Calendar,
+    kind: SetupKind,
+    current: &version::Version,
+    hops: &[Hop],
+    mid_upgrade: bool,
+    notes: &mut Vec<String>,
+) {
+    let from = current.minor();
+    let to = hops.last().map_or(from, |h| h.to);
     if hops.is_empty() {
         notes.push(format!(
             "the control plane is already at {to}; no minor upgrade to do"
@@ -243,7 +301,7 @@ pub fn plan(
                 names(&lagging)
             ));
         }
-    } else if !setup.kind.is_managed() && !mid_upgrade {
+    } else if !kind.is_managed() && !mid_upgrade {
         // Mid-upgrade the advice is to finish the hop (said above), not to patch the old minor.
         if let Some(rel) = cal.get(from) {
             if let Ok(latest) = version::parse(&rel.latest_patch) {
@@ -257,14 +315,6 @@ pub fn plan(
             }
         }
     }
-
-    Ok(Plan {
-        from,
-        to,
-        setup: setup.kind,
-        hops,
-        notes,
-    })
 }
 
 /// What about the cluster's shape changes the steps.

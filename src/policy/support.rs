@@ -269,8 +269,13 @@ pub fn unknown_control_plane(cal: &Calendar, inv: &Inventory, today: Date) -> Fi
     let standings: Vec<Option<Severity>> =
         possible.iter().map(|m| standing(cal, *m, today)).collect();
     let subject = format!("Kubernetes {range} (from the kubelets)");
+    let kubelets = if oldest == lo {
+        format!("at {lo}")
+    } else {
+        format!("{oldest} to {lo}")
+    };
     let why = format!(
-        "control-plane version unknown (no /version, apiserver pod or kubeadm-config in the input); the kubelets ({oldest} to {lo}) put the apiserver at {range}"
+        "control-plane version unknown (no /version, apiserver pod or kubeadm-config in the input); the kubelets ({kubelets}) put the apiserver at {range}"
     );
     let (sev, verdict) = if standings.iter().all(|s| *s == Some(Severity::Violation)) {
         (

@@ -1,0 +1,147 @@
+//! The real-cluster corpus (`tests/corpus/`, sources in `tests/corpus/SOURCES.md`): `check`
+//! reads every case, as a table and as JSON, and reaches the verdicts in
+//! `tests/corpus/expected.json`, which were written from the data and the official policy.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn corpus() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
+}
+
+fn check(case: &str, today: &str, output: &str) -> (i32, String) {
+    let out = Command::cargo_bin("kubectl-upgrade")
+        .unwrap()
+        .args(["check", "--snapshot"])
+        .arg(corpus().join(case))
+        .args(["--now", today, "-o", output])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.trim().is_empty(),
+        "{case} -o {output}: stderr {stderr}"
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+#[test]
+fn every_case_reaches_its_expected_verdicts() {
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(corpus().join("expected.json")).unwrap())
+            .unwrap();
+    let today = expected["today"].as_str().unwrap();
+    let cases = expected["cases"].as_array().unwrap();
+    assert!(!cases.is_empty());
+    for want in cases {
+        let case = want["case"].as_str().unwrap();
+        let (code, json) = check(case, today, "json");
+        let got: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            code,
+            want["exitCode"].as_i64().unwrap() as i32,
+            "{case}: exit"
+        );
+        assert_ne!(code, 64, "{case}: a real case is never a usage error");
+        assert_eq!(
+            got["cluster"]["setup"]["kind"], want["setup"],
+            "{case}: setup"
+        );
+        assert_eq!(
+            got["cluster"]["controlPlaneVersion"], want["controlPlaneVersion"],
+            "{case}: control plane"
+        );
+        assert_eq!(got["cluster"]["nodeCount"], want["nodes"], "{case}: nodes");
+        let findings = got["findings"].as_array().unwrap();
+        let worst_support = findings
+            .iter()
+            .filter(|f| f["section"] == "support" && f["subject"] != "release data")
+            .map(|f| f["severity"].as_str().unwrap())
+            .max_by_key(|s| {
+                ["ok", "info", "warn", "violation"]
+                    .iter()
+                    .position(|x| x == s)
+            })
+            .unwrap_or("none");
+        assert_eq!(worst_support, want["support"], "{case}: support");
+        if let Some(subject) = want["supportSubject"].as_str() {
+            assert!(
+                findings
+                    .iter()
+                    .any(|f| f["section"] == "support" && f["subject"] == subject),
+                "{case}: no support finding about {subject}"
+            );
+        }
+        let skew_violations = findings
+            .iter()
+            .filter(|f| f["section"] == "skew" && f["severity"] == "violation")
+            .count();
+        assert_eq!(
+            skew_violations as u64,
+            want["skewViolations"].as_u64().unwrap(),
+            "{case}: skew"
+        );
+        let not_ready: Vec<&str> = got["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["ready"] == false)
+            .map(|n| n["name"].as_str().unwrap())
+            .collect();
+        let want_not_ready: Vec<&str> = want["notReady"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(not_ready, want_not_ready, "{case}: NotReady nodes");
+        match &want["plan"] {
+            Value::Null => assert!(got["plan"].is_null(), "{case}: plan {}", got["plan"]),
+            p => {
+                assert_eq!(got["plan"]["from"], p["from"], "{case}: plan from");
+                assert_eq!(got["plan"]["to"], p["to"], "{case}: plan to");
+                assert_eq!(
+                    got["plan"]["hops"].as_array().unwrap().len() as u64,
+                    p["hops"].as_u64().unwrap(),
+                    "{case}: hops"
+                );
+            }
+        }
+        let steps: String = got["plan"]["hops"]
+            .as_array()
+            .map(|hops| {
+                hops.iter()
+                    .flat_map(|h| h["steps"].as_array().unwrap().iter())
+                    .map(|s| s.as_str().unwrap().to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default();
+        for s in want["stepsContain"].as_array().into_iter().flatten() {
+            let s = s.as_str().unwrap();
+            assert!(steps.contains(s), "{case}: steps lack {s:?}");
+        }
+        for s in want["stepsNever"].as_array().into_iter().flatten() {
+            let s = s.as_str().unwrap();
+            assert!(!steps.contains(s), "{case}: steps contain {s:?}");
+        }
+
+        // The table says the same: same exit code, the setup and the verdict line.
+        let (tcode, table) = check(case, today, "table");
+        assert_eq!(tcode, code, "{case}: table exit");
+        let verdict = got["summary"]["line"].as_str().unwrap();
+        assert!(table.contains(verdict), "{case}: table lacks {verdict:?}");
+        let label = match want["setup"].as_str().unwrap() {
+            "eks" => "EKS",
+            "kind" => "kind",
+            "kubeadm" => "kubeadm",
+            other => other,
+        };
+        assert!(table.contains(label), "{case}: table lacks setup {label}");
+    }
+}
