@@ -100,7 +100,9 @@ fn sigint_leaves_node_cordoned_and_rerun_resumes() {
 }
 
 #[test]
-fn forbidden_eviction_names_verb_and_resource() {
+fn forbidden_eviction_is_found_before_the_node_is_touched() {
+    // A SelfSubjectAccessReview per permission the drain needs, before cordoning: RBAC that
+    // refuses evictions must not leave a cordoned node behind.
     let mut c = two_nodes();
     replicas(&mut c, "app", "web", 2, "n1");
     let server = TestServer::start(c);
@@ -108,14 +110,34 @@ fn forbidden_eviction_names_verb_and_resource() {
     let r = run(&server, &["drain", "n1"]);
     assert_eq!(r.code, 3, "{}", r.all());
     assert!(
-        r.stdout
+        r.stderr
             .contains(r#"grant verb "create" on resource "pods/eviction""#),
         "{}",
         r.all()
     );
-    assert!(r.stdout.contains("node left cordoned"), "{}", r.all());
-    assert!(cordoned(&server, "n1"));
+    assert!(
+        r.stderr.contains("in namespace app") && r.stderr.contains("node not touched"),
+        "{}",
+        r.all()
+    );
+    assert!(!cordoned(&server, "n1"));
+    assert_eq!(mutations(&server), 0);
     assert_eq!(pods_on(&server, "n1").len(), 2);
+
+    // Cordoning itself forbidden: the same, naming patch nodes.
+    let mut c = two_nodes();
+    replicas(&mut c, "app", "web", 2, "n1");
+    let server = TestServer::start(c);
+    server.forbid("patch", "nodes");
+    let r = run(&server, &["drain", "n1"]);
+    assert_eq!(r.code, 3, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains(r#"grant verb "patch" on resource "nodes""#),
+        "{}",
+        r.all()
+    );
+    assert_eq!(mutations(&server), 0);
 }
 
 #[test]

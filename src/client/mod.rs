@@ -1,5 +1,7 @@
-//! Talking to the API server: connection set-up from kubeconfig flags (`connect`) and node
-//! writes (cordon, uncordon, progress records) (`nodes`).
+//! Talking to the API server: connection set-up from kubeconfig flags (`connect`), node
+//! writes (cordon, uncordon, progress records) (`nodes`) and access reviews before
+//! mutations (`access`).
 
+pub mod access;
 pub mod connect;
 pub mod nodes;

@@ -7,6 +7,7 @@
 //! before it is sent again: no duplicates); 429 waits for the PDB to change or a backoff;
 //! Ctrl-C stops new evictions. Every failure leaves the node cordoned and says so.
 
+use crate::client::access::{self, Permission};
 use crate::client::connect::{api_error, one_line};
 use crate::client::nodes::{self, DryRun};
 use crate::drain::ui::{Event, Ui};
@@ -1257,6 +1258,40 @@ pub async fn drain_node(
         pre_ui.say(format!(
             "{node}: WARNING: --disable-eviction deletes pods directly, bypassing every PodDisruptionBudget"
         ));
+    }
+    // Permissions, before the node is touched: cordon (patch nodes) and remove each
+    // namespace's pods (create pods/eviction, or delete pods with --disable-eviction).
+    let mut wanted = vec![Permission {
+        verb: "patch",
+        resource: "nodes",
+        subresource: None,
+        namespace: None,
+        name: Some(node.to_string()),
+    }];
+    let namespaces: std::collections::BTreeSet<&str> = plan
+        .evict
+        .iter()
+        .map(|&i| pods[i].facts.namespace.as_str())
+        .collect();
+    for ns in namespaces {
+        wanted.push(Permission {
+            verb: if opts.disable_eviction {
+                "delete"
+            } else {
+                "create"
+            },
+            resource: "pods",
+            subresource: (!opts.disable_eviction).then_some("eviction"),
+            namespace: Some(ns.to_string()),
+            name: None,
+        });
+    }
+    match access::first_denied(client, &wanted).await {
+        Ok(None) => {}
+        Ok(Some((p, why))) => return Err(access::refusal(node, &p, &why)),
+        Err(e) => pre_ui.say(format!(
+            "{node}: note: could not ask the server what this user may do ({e}); going ahead, a refused request will say"
+        )),
     }
     print_plan(&pre_ui, node, &pods, &plan, opts);
     if opts.dry_run == DryRun::Client {

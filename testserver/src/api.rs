@@ -177,6 +177,14 @@ pub(crate) async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Response<
         };
     };
     let verb = verb_of(&parts.method, &rr, &q);
+    // Every authenticated user may ask what it may do (system:basic-user).
+    if rr.group == "authorization.k8s.io"
+        && rr.resource == "selfsubjectaccessreviews"
+        && parts.method == Method::POST
+    {
+        sh.count("create", "selfsubjectaccessreviews");
+        return self_subject_access_review(&sh, &body);
+    }
     let rbac_resource = match &rr.sub {
         Some(s) => format!("{}/{s}", rr.resource),
         None => rr.resource.clone(),
@@ -221,6 +229,38 @@ pub(crate) async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Response<
         ("apps", "v1", "daemonsets" | "replicasets" | "statefulsets") => workload(&ctx),
         _ => error_response(&ApiError::path_not_found()),
     }
+}
+
+/// `POST .../selfsubjectaccessreviews`: answers from the RBAC simulation (`forbid`,
+/// `rbac_allow_only`), as the real authorizer answers from the user's bindings.
+fn self_subject_access_review(sh: &Shared, body: &[u8]) -> Response<Body> {
+    let Ok(mut review) = serde_json::from_slice::<Value>(body) else {
+        return error_response(&ApiError::bad_request("malformed SelfSubjectAccessReview"));
+    };
+    let attrs = review.pointer("/spec/resourceAttributes").cloned();
+    let Some(attrs) = attrs else {
+        return error_response(&ApiError::bad_request(
+            "spec.resourceAttributes is required (nonResourceAttributes are not simulated)",
+        ));
+    };
+    let field = |k: &str| attrs.get(k).and_then(Value::as_str).unwrap_or_default();
+    let resource = match field("subresource") {
+        "" => field("resource").to_string(),
+        sub => format!("{}/{sub}", field("resource")),
+    };
+    let allowed = sh.allowed(field("verb"), &resource);
+    let mut status = json!({"allowed": allowed});
+    if !allowed {
+        status["reason"] = json!(format!(
+            "RBAC: user \"{}\" has no rule for verb \"{}\" on \"{resource}\"",
+            sh.user,
+            field("verb")
+        ));
+    }
+    review["status"] = status;
+    review["apiVersion"] = json!("authorization.k8s.io/v1");
+    review["kind"] = json!("SelfSubjectAccessReview");
+    value_response(201, &review)
 }
 
 struct Ctx {
