@@ -136,9 +136,12 @@ fn component_rows(name: &str, comps: &[Component], out: &mut Vec<ComponentRow>) 
             component: name.to_string(),
             version,
             instances: members.len(),
+            // Each node once, even with several instances on it (e.g. two CoreDNS pods).
             nodes: members
                 .iter()
                 .filter_map(|c| c.node.clone())
+                .collect::<std::collections::BTreeSet<String>>()
+                .into_iter()
                 .take(NAMES_SHOWN)
                 .collect(),
         });
@@ -442,6 +445,30 @@ pub fn summarize(findings: &[Finding]) -> Summary {
         verdict,
         exit_code,
         line,
+    }
+}
+
+#[cfg(test)]
+mod component_row_tests {
+    use super::*;
+
+    #[test]
+    fn each_node_is_named_once() {
+        let c = |pod: &str, node: &str| Component {
+            namespace: "kube-system".into(),
+            pod: pod.into(),
+            node: Some(node.into()),
+            image: "registry.k8s.io/coredns/coredns:v1.11.1".into(),
+        };
+        let mut rows = Vec::new();
+        component_rows(
+            "coredns",
+            &[c("a", "n1"), c("b", "n1"), c("d", "n2")],
+            &mut rows,
+        );
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].instances, 3);
+        assert_eq!(rows[0].nodes, ["n1", "n2"]);
     }
 }
 
