@@ -378,7 +378,7 @@ pub fn build(inv: &Inventory, ctx: &Context) -> Result<CheckReport, crate::exit:
         }
         Err(crate::policy::path::PlanError::Unanswerable(m)) => {
             // An unknown control plane is already the support finding's subject.
-            if cp.is_some() || inv.kubeadm.is_some() {
+            if cp.is_some() {
                 findings.push(Finding::new(
                     Section::Path,
                     Severity::Warn,

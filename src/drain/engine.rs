@@ -1062,6 +1062,44 @@ fn print_plan(ui: &Ui, node: &str, pods: &[LivePod], plan: &filters::Plan, opts:
     }
 }
 
+/// Permissions, before the node is touched: cordon (patch nodes) and remove each
+/// namespace's pods (create pods/eviction, or delete pods with --disable-eviction). A denial
+/// is the drain's error; a server that cannot answer gets a note and the drain goes ahead.
+async fn check_access(
+    client: &kube::Client,
+    node: &str,
+    namespaces: std::collections::BTreeSet<&str>,
+    disable_eviction: bool,
+    ui: &Ui,
+) -> Result<(), CliError> {
+    let mut wanted = vec![Permission {
+        verb: "patch",
+        resource: "nodes",
+        subresource: None,
+        namespace: None,
+        name: Some(node.to_string()),
+    }];
+    for ns in namespaces {
+        wanted.push(Permission {
+            verb: if disable_eviction { "delete" } else { "create" },
+            resource: "pods",
+            subresource: (!disable_eviction).then_some("eviction"),
+            namespace: Some(ns.to_string()),
+            name: None,
+        });
+    }
+    match access::first_denied(client, &wanted).await {
+        Ok(None) => Ok(()),
+        Ok(Some((p, why))) => Err(access::refusal(node, &p, &why)),
+        Err(e) => {
+            ui.say(format!(
+                "{node}: note: could not ask the server what this user may do ({e}); going ahead, a refused request will say"
+            ));
+            Ok(())
+        }
+    }
+}
+
 /// Drain one node. `Err` only when nothing was changed (node not found, cannot list pods);
 /// every later failure is an [`Outcome`] in the summary, with the node left cordoned.
 pub async fn drain_node(
@@ -1259,40 +1297,12 @@ pub async fn drain_node(
             "{node}: WARNING: --disable-eviction deletes pods directly, bypassing every PodDisruptionBudget"
         ));
     }
-    // Permissions, before the node is touched: cordon (patch nodes) and remove each
-    // namespace's pods (create pods/eviction, or delete pods with --disable-eviction).
-    let mut wanted = vec![Permission {
-        verb: "patch",
-        resource: "nodes",
-        subresource: None,
-        namespace: None,
-        name: Some(node.to_string()),
-    }];
-    let namespaces: std::collections::BTreeSet<&str> = plan
+    let namespaces = plan
         .evict
         .iter()
         .map(|&i| pods[i].facts.namespace.as_str())
         .collect();
-    for ns in namespaces {
-        wanted.push(Permission {
-            verb: if opts.disable_eviction {
-                "delete"
-            } else {
-                "create"
-            },
-            resource: "pods",
-            subresource: (!opts.disable_eviction).then_some("eviction"),
-            namespace: Some(ns.to_string()),
-            name: None,
-        });
-    }
-    match access::first_denied(client, &wanted).await {
-        Ok(None) => {}
-        Ok(Some((p, why))) => return Err(access::refusal(node, &p, &why)),
-        Err(e) => pre_ui.say(format!(
-            "{node}: note: could not ask the server what this user may do ({e}); going ahead, a refused request will say"
-        )),
-    }
+    check_access(client, node, namespaces, opts.disable_eviction, &pre_ui).await?;
     print_plan(&pre_ui, node, &pods, &plan, opts);
     if opts.dry_run == DryRun::Client {
         summary.outcome = Outcome::DryRun;

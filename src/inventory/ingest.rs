@@ -45,24 +45,16 @@ struct Collected {
 /// Read every path (file, directory, `.tar.gz`, `-` for stdin) into one reducer.
 /// `apiserver_version` (from `--apiserver-version`) overrides what the dump says.
 pub fn read_paths(paths: &[PathBuf], apiserver_version: Option<&str>) -> Result<Reducer, CliError> {
-    let source = format!(
-        "snapshot {}",
-        paths
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let mut reducer = Reducer::new(source);
-    let mut got = Collected::default();
-    for path in paths {
-        read_path(path, &mut reducer, &mut got)?;
-    }
     let named = paths
         .iter()
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ");
+    let mut reducer = Reducer::new(format!("snapshot {named}"));
+    let mut got = Collected::default();
+    for path in paths {
+        read_path(path, &mut reducer, &mut got)?;
+    }
     if reducer.node_count() == 0 {
         let mut msg = format!(
             "{named} holds no nodes: check needs them; capture with `kubectl upgrade snapshot` or `kubectl get nodes,pods,pdb,cm -A -o json`"

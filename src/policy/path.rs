@@ -222,7 +222,7 @@ fn hops(
         };
         let kubelets_first: Vec<String> = kubelets
             .iter()
-            .filter(|(_, k)| k.is_some_and(|k| hop_to.diff(k) > skew::kubelet_max_skew(hop_to)))
+            .filter(|(_, k)| k.is_some_and(|k| skew::kubelet_too_old(hop_to, k)))
             .map(|(n, _)| n.clone())
             .collect();
         let from_version = if hop_from == from {

@@ -98,25 +98,16 @@ pub fn oldest_apiserver(inv: &Inventory) -> Option<Version> {
     apiservers(inv).map(|a| a.oldest)
 }
 
-/// Whether a kubelet at `kubelet` is outside the policy for an apiserver at `apiserver`.
+/// Whether a kubelet at `kubelet` is outside the policy for an apiserver at `apiserver`:
+/// newer than it, or [`kubelet_too_old`].
 pub fn kubelet_outside(apiserver: Minor, kubelet: Minor) -> bool {
-    let d = apiserver.diff(kubelet);
-    d < 0 || d > kubelet_max_skew(apiserver)
+    apiserver.diff(kubelet) < 0 || kubelet_too_old(apiserver, kubelet)
 }
 
-/// Names of nodes whose kubelet would be out of policy if every apiserver moved to
-/// `new_apiserver`. Nodes with unreadable kubelet versions are not listed (the skew
-/// findings report them).
-pub fn kubelets_outside_after(inv: &Inventory, new_apiserver: Minor) -> Vec<String> {
-    inv.nodes
-        .iter()
-        .filter(|n| {
-            version::parse(&n.kubelet_version)
-                .map(|k| kubelet_outside(new_apiserver, k.minor()))
-                .unwrap_or(false)
-        })
-        .map(|n| n.name.clone())
-        .collect()
+/// Whether a kubelet at `kubelet` lags an apiserver at `apiserver` by more than the policy
+/// allows (the path's "upgrade these kubelets first").
+pub fn kubelet_too_old(apiserver: Minor, kubelet: Minor) -> bool {
+    apiserver.diff(kubelet) > kubelet_max_skew(apiserver)
 }
 
 fn rule_ha() -> String {
@@ -1075,22 +1066,23 @@ mod tests {
 
     #[test]
     fn kubelets_outside_after_hops() {
-        let inv = with_kubelets(
-            "v1.30.0",
-            &[
-                ("a", "v1.30.0"),
-                ("b", "v1.27.5"),
-                ("c", "v1.28.0"),
-                ("d", "bogus"),
-            ],
-        );
-        assert!(kubelets_outside_after(&inv, Minor::new(1, 30)).is_empty());
-        assert_eq!(kubelets_outside_after(&inv, Minor::new(1, 31)), ["b"]);
-        assert_eq!(kubelets_outside_after(&inv, Minor::new(1, 32)), ["b", "c"]);
-        assert_eq!(kubelets_outside_after(&inv, Minor::new(1, 29)), ["a"]); // newer than apiserver
-                                                                            // apiserver 1.27 allows only 2
-        let inv = with_kubelets("v1.26.0", &[("x", "v1.25.0"), ("y", "v1.24.0")]);
-        assert_eq!(kubelets_outside_after(&inv, Minor::new(1, 27)), ["y"]);
-        assert!(kubelets_outside_after(&inv, Minor::new(1, 28)).contains(&"y".to_string()));
+        let m = Minor::new;
+        let outside = |api: Minor, ks: &[Minor]| -> Vec<Minor> {
+            ks.iter()
+                .copied()
+                .filter(|k| kubelet_outside(api, *k))
+                .collect()
+        };
+        let ks = [m(1, 30), m(1, 27), m(1, 28)];
+        assert!(outside(m(1, 30), &ks).is_empty());
+        assert_eq!(outside(m(1, 31), &ks), [m(1, 27)]);
+        assert_eq!(outside(m(1, 32), &ks), [m(1, 27), m(1, 28)]);
+        assert_eq!(outside(m(1, 29), &ks), [m(1, 30)]); // newer than apiserver
+        assert!(!kubelet_too_old(m(1, 29), m(1, 30)));
+        // apiserver 1.27 allows only 2
+        let ks = [m(1, 25), m(1, 24)];
+        assert_eq!(outside(m(1, 27), &ks), [m(1, 24)]);
+        assert!(outside(m(1, 28), &ks).contains(&m(1, 24)));
+        assert!(kubelet_too_old(m(1, 27), m(1, 24)));
     }
 }
