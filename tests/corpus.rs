@@ -145,3 +145,51 @@ fn every_case_reaches_its_expected_verdicts() {
         assert!(table.contains(label), "{case}: table lacks setup {label}");
     }
 }
+
+/// Every case with a server version, loaded into the test server (`kube-testserver --load`'s
+/// loader) and checked live over TLS, gives the offline report: same exit code, setup,
+/// findings and plan. Proves the live reader and the dump reader agree on real data.
+#[test]
+fn every_case_replayed_live_gives_the_offline_report() {
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(corpus().join("expected.json")).unwrap())
+            .unwrap();
+    let today = expected["today"].as_str().unwrap();
+    let mut replayed = 0;
+    for want in expected["cases"].as_array().unwrap() {
+        let case = want["case"].as_str().unwrap();
+        let loaded = kube_testserver::load::load(&[corpus().join(case)]).unwrap();
+        let Some(version) = loaded.git_version.clone() else {
+            continue; // a live server always has a version: nothing to compare
+        };
+        let server = kube_testserver::TestServer::start_with(
+            loaded.cluster,
+            kube_testserver::Options {
+                git_version: version,
+                ..Default::default()
+            },
+        );
+        let out = Command::cargo_bin("kubectl-upgrade")
+            .unwrap()
+            .arg("--kubeconfig")
+            .arg(server.kubeconfig())
+            .args(["check", "--now", today, "-o", "json"])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let live: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{case}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+        let (code, offline) = check(case, today, "json");
+        let offline: Value = serde_json::from_str(&offline).unwrap();
+        assert_eq!(out.status.code(), Some(code), "{case}: exit");
+        for key in ["findings", "plan", "nodes"] {
+            assert_eq!(live[key], offline[key], "{case}: {key}");
+        }
+        assert_eq!(
+            live["cluster"]["setup"], offline["cluster"]["setup"],
+            "{case}: setup"
+        );
+        replayed += 1;
+    }
+    assert!(replayed >= 2, "cases with a version: {replayed}");
+}

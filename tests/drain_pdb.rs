@@ -7,7 +7,7 @@ mod drain_support;
 use drain_support::*;
 use kube_testserver::builders;
 use kube_testserver::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube_testserver::TestServer;
+use kube_testserver::{Options, TestServer};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -53,6 +53,33 @@ fn pdb_waves_recover_without_violations() {
     assert!(
         server.count("watch", "poddisruptionbudgets") >= 1,
         "{:?}",
+        server.counters()
+    );
+}
+
+/// A real API server ends watches at its own limit (timeoutSeconds or --min-request-timeout);
+/// the drain re-establishes them and still follows the budget, without violations.
+#[test]
+fn watches_ended_by_the_server_are_re_established() {
+    let mut c = two_nodes();
+    replicas(&mut c, "app", "web", 10, "n1");
+    max_unavailable(&mut c, "app", "web", IntOrString::String("20%".into()));
+    let server = TestServer::start_with(
+        c,
+        Options {
+            watch_limit: Some(Duration::from_millis(150)),
+            ..Default::default()
+        },
+    );
+    let r = run(&server, &["drain", "n1", "-o", "json"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(server.pdb_violations(), 0);
+    assert!(pods_on(&server, "n1").is_empty());
+    assert_eq!(r.json()["evicted"].as_array().map(Vec::len), Some(10));
+    let watches = server.count("watch", "poddisruptionbudgets") + server.count("watch", "pods");
+    assert!(
+        watches >= 3,
+        "watches were re-established: {:?}",
         server.counters()
     );
 }

@@ -518,13 +518,7 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
     let dry = DryRunArg::mode(args.flags.dry_run);
     let target = match &args.to {
         Some(t) => t.clone(),
-        None => {
-            client
-                .apiserver_version()
-                .await
-                .map_err(|e| api_error(&e, "get", "/version", None, &conn.description))?
-                .git_version
-        }
+        None => conn.server_version.clone(),
     };
     let target_version = crate::policy::version::parse(&target).map_err(|e| {
         CliError::usage(format!(

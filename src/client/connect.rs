@@ -88,11 +88,106 @@ pub struct Connection {
     pub description: String,
     pub default_namespace: String,
     pub request_timeout: Option<Duration>,
+    /// Who and where, for errors that must name them.
+    pub identity: Identity,
+    /// `/version` gitVersion, read at first contact.
+    pub server_version: String,
+}
+
+/// What the kubeconfig says about the connection, for errors that must name it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub context: String,
+    pub user: String,
+    pub server: String,
+    /// What the cluster entry trusts: `certificate-authority FILE`, `certificate-authority-data`,
+    /// `insecure-skip-tls-verify` or the system roots.
+    pub trust: String,
+    pub credential: CredentialKind,
+}
+
+/// How the kubeconfig user authenticates.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CredentialKind {
+    ClientCert,
+    Token,
+    Exec(String),
+    AuthProvider(String),
+    Basic,
+    #[default]
+    None,
+}
+
+impl Identity {
+    /// Read from the kubeconfig entries the options select (before kube consumes it).
+    fn of(kubeconfig: &Kubeconfig, options: &KubeConfigOptions, insecure_flag: bool) -> Identity {
+        let context_name = options
+            .context
+            .clone()
+            .or_else(|| kubeconfig.current_context.clone())
+            .unwrap_or_default();
+        let ctx = kubeconfig
+            .contexts
+            .iter()
+            .find(|c| c.name == context_name)
+            .and_then(|c| c.context.clone());
+        let cluster_name = options
+            .cluster
+            .clone()
+            .or_else(|| ctx.as_ref().map(|c| c.cluster.clone()))
+            .unwrap_or_default();
+        let user = options
+            .user
+            .clone()
+            .or_else(|| ctx.as_ref().and_then(|c| c.user.clone()))
+            .unwrap_or_default();
+        let cluster = kubeconfig
+            .clusters
+            .iter()
+            .find(|c| c.name == cluster_name)
+            .and_then(|c| c.cluster.clone())
+            .unwrap_or_default();
+        let auth = kubeconfig
+            .auth_infos
+            .iter()
+            .find(|a| a.name == user)
+            .and_then(|a| a.auth_info.clone())
+            .unwrap_or_default();
+        let trust = if insecure_flag || cluster.insecure_skip_tls_verify == Some(true) {
+            "insecure-skip-tls-verify".to_string()
+        } else if let Some(f) = &cluster.certificate_authority {
+            format!("certificate-authority {f}")
+        } else if cluster.certificate_authority_data.is_some() {
+            format!("the certificate-authority-data of cluster '{cluster_name}'")
+        } else {
+            "the system's root CAs (the kubeconfig names no certificate-authority)".to_string()
+        };
+        let credential = if let Some(exec) = &auth.exec {
+            CredentialKind::Exec(exec.command.clone().unwrap_or_default())
+        } else if let Some(p) = &auth.auth_provider {
+            CredentialKind::AuthProvider(p.name.clone())
+        } else if auth.client_certificate.is_some() || auth.client_certificate_data.is_some() {
+            CredentialKind::ClientCert
+        } else if auth.token.is_some() || auth.token_file.is_some() {
+            CredentialKind::Token
+        } else if auth.username.is_some() {
+            CredentialKind::Basic
+        } else {
+            CredentialKind::None
+        };
+        Identity {
+            context: context_name,
+            user,
+            server: cluster.server.unwrap_or_default(),
+            trust,
+            credential,
+        }
+    }
 }
 
 impl ConnectOpts {
     /// Load the kubeconfig the way kubectl does and build the config, without connecting.
-    pub async fn config(&self) -> Result<(kube::Config, String), CliError> {
+    pub async fn config(&self) -> Result<(kube::Config, String, Identity), CliError> {
         let kubeconfig = match &self.kubeconfig {
             Some(path) => Kubeconfig::read_from(path).map_err(|e| {
                 CliError::new(
@@ -118,6 +213,7 @@ impl ConnectOpts {
             user: self.user.clone(),
         };
         missing_names(&kubeconfig, &options).map_err(CliError::usage)?;
+        let identity = Identity::of(&kubeconfig, &options, self.insecure_skip_tls_verify);
         let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
             .map_err(|e| {
@@ -140,7 +236,7 @@ impl ConnectOpts {
         config.read_timeout = timeout;
         config.write_timeout = timeout;
         let description = format!("context {context_name} ({})", config.cluster_url);
-        Ok((config, description))
+        Ok((config, description, identity))
     }
 
     pub fn timeout(&self) -> Option<Duration> {
@@ -159,18 +255,178 @@ impl ConnectOpts {
     }
 
     async fn connect_with(&self, retry: bool) -> Result<Connection, CliError> {
-        let (mut config, description) = self.config().await?;
+        let (mut config, description, identity) = self.config().await?;
         config.default_retry = retry;
         let default_namespace = config.default_namespace.clone();
+        // Building the client already runs an exec credential plugin.
         let client = kube::Client::try_from(config)
-            .map_err(|e| CliError::api(format!("cannot build a client for {description}: {e}")))?;
+            .map_err(|e| first_contact_error(&e, &identity, &description))?;
+        // First contact: /version is open to every user, so its failure is about the
+        // connection itself (TLS, credentials, reachability), said with the kubeconfig's names.
+        let version = client.apiserver_version();
+        let version = match self.timeout() {
+            None => version.await,
+            Some(limit) => tokio::time::timeout(limit, version).await.map_err(|_| {
+                CliError::api(format!(
+                    "GET /version on {description} timed out after {}; raise --request-timeout or check the API server",
+                    humantime(limit)
+                ))
+            })?,
+        }
+        .map_err(|e| first_contact_error(&e, &identity, &description))?;
         Ok(Connection {
             client,
             description,
             default_namespace,
             request_timeout: self.timeout(),
+            identity,
+            server_version: version.git_version,
         })
     }
+}
+
+/// The first request failed: say why in the kubeconfig's terms (which CA, which user of
+/// which context, which exec plugin) and what to do. Exit 3.
+pub fn first_contact_error(err: &kube::Error, id: &Identity, description: &str) -> CliError {
+    let server = if id.server.is_empty() {
+        description.to_string()
+    } else {
+        id.server.clone()
+    };
+    let who = format!("user '{}' of context '{}'", id.user, id.context);
+    if let kube::Error::Api(status) = err {
+        if status.code == 401 {
+            let advice = match &id.credential {
+                CredentialKind::ClientCert => "its client certificate is expired, not yet valid or from another cluster's CA: renew it (kubeadm: `kubeadm certs renew admin.conf`, then copy admin.conf) or fetch a fresh kubeconfig".to_string(),
+                CredentialKind::Token => "its token is invalid or expired: get a new token or kubeconfig".to_string(),
+                CredentialKind::Exec(cmd) => format!("the token from exec plugin '{cmd}' was refused: log in again with that tool and check it targets this cluster"),
+                CredentialKind::AuthProvider(p) => format!("the '{p}' auth-provider token was refused: log in again"),
+                CredentialKind::Basic => "basic authentication is refused (kube-apiserver dropped it in 1.19): use a token or certificate".to_string(),
+                CredentialKind::None => "it has no credentials: add a token, client certificate or exec plugin to the kubeconfig".to_string(),
+            };
+            return CliError::api(format!(
+                "unauthorized: {server} rejected the credentials of {who} (401); {advice}"
+            ));
+        }
+        if status.message.contains("HTTP request to an HTTPS server") {
+            return CliError::api(format!(
+                "{server} speaks HTTPS, not plain HTTP: use https:// in the kubeconfig's server"
+            ));
+        }
+        return api_error(err, "get", "/version", None, description);
+    }
+    if let Some(auth) = find_source::<kube::client::AuthError>(err) {
+        use kube::client::AuthError as A;
+        let cmd = match &id.credential {
+            CredentialKind::Exec(c) => c.clone(),
+            _ => String::new(),
+        };
+        let text = match auth {
+            A::AuthExecStart(io) if io.kind() == std::io::ErrorKind::NotFound => format!(
+                "exec credential plugin '{cmd}' of {who} not found: install it or put it on PATH (or fix users[].user.exec.command in the kubeconfig)"
+            ),
+            A::AuthExecStart(io) => format!(
+                "exec credential plugin '{cmd}' of {who} could not start: {}; check it is executable",
+                one_line(&io.to_string())
+            ),
+            A::AuthExecRun { status, out, .. } => {
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                let first = stderr.lines().map(str::trim).find(|l| !l.is_empty());
+                let exit = status.code().map(|c| format!("exit {c}")).unwrap_or_else(|| status.to_string());
+                format!(
+                    "exec credential plugin '{cmd}' of {who} failed ({exit}): {}; run it by hand to see why (often: log in again)",
+                    first.unwrap_or("(no stderr; with interactiveMode other than Never it goes to the terminal)")
+                )
+            }
+            other => format!(
+                "cannot get credentials for {who}: {}; check the user entry of the kubeconfig",
+                one_line(&other.to_string())
+            ),
+        };
+        return CliError::api(text);
+    }
+    if let Some(tls) = find_source::<rustls::Error>(err) {
+        use rustls::{CertificateError as C, Error as E};
+        let text = match tls {
+            E::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => format!(
+                "the certificate of {server} is not signed by the CA the kubeconfig trusts ({}): put the cluster's CA there (kubeadm: /etc/kubernetes/pki/ca.crt) or fetch a fresh kubeconfig; only for a throwaway cluster, --insecure-skip-tls-verify",
+                id.trust
+            ),
+            E::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => format!(
+                "the certificate of {server} has expired: renew the API server's certificate (kubeadm: `kubeadm certs renew apiserver`) or check this machine's clock"
+            ),
+            E::InvalidCertificate(C::NotValidYet | C::NotValidYetContext { .. }) => format!(
+                "the certificate of {server} is not valid yet: check this machine's clock (and the control plane's)"
+            ),
+            E::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => format!(
+                "the certificate of {server} is not valid for that address: use the name or IP the certificate was issued for (or set tls-server-name in the kubeconfig)"
+            ),
+            E::InvalidMessage(_) | E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => format!(
+                "{server} does not speak TLS (plain HTTP?): check the port, or use http:// in the kubeconfig's server if it really is plain"
+            ),
+            other => format!(
+                "TLS with {server} failed: {}; check the kubeconfig's CA ({}) and client certificate",
+                one_line(&other.to_string()),
+                id.trust
+            ),
+        };
+        return CliError::api(text);
+    }
+    let chain = error_chain(err);
+    if server.starts_with("http://") && chain.contains("connection closed before message completed")
+    {
+        return CliError::api(format!(
+            "{server} closed the connection on a plain HTTP request: it probably speaks HTTPS; use https:// in the kubeconfig's server"
+        ));
+    }
+    CliError::api(format!(
+        "cannot reach the API server at {description}: {}; check the cluster is up, --context and --request-timeout",
+        one_line(&chain)
+    ))
+}
+
+/// `30s`, `500ms`: a duration as the flags take it.
+pub fn humantime(d: Duration) -> String {
+    if d.as_millis().is_multiple_of(1000) {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// The first error of type `T` in `err`'s source chain.
+fn find_source<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut cur: Option<&'a (dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(t) = e.downcast_ref::<T>() {
+            return Some(t);
+        }
+        // io::Error's source() skips the error it wraps (rustls errors arrive that way).
+        cur = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
+}
+
+/// `err` and its sources, joined with ": " (kube's Display often hides the cause).
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !parts.last().is_some_and(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
 }
 
 /// Translate an API error into one line that says what to do, naming the verb and resource

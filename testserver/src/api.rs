@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use crate::cluster::{ns_range, Cluster, DeleteOpts, EventType, Key, Kind, LogEvent, Obj, Object};
 use crate::selectors::{FieldSel, LabelSel};
 use crate::status::ApiError;
+use crate::tls::{Authn, ANONYMOUS};
 use crate::{lock, patch, RecordedEviction, Shared};
 
 pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -136,7 +137,11 @@ fn verb_of(method: &Method, rr: &ResReq, q: &Query) -> &'static str {
 }
 
 /// Entry point for every request.
-pub(crate) async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
+pub(crate) async fn handle(
+    sh: Arc<Shared>,
+    req: Request<Incoming>,
+    peer_cert: Option<&[u8]>,
+) -> Response<Body> {
     let latency = Duration::from_nanos(sh.latency_ns.load(Ordering::Relaxed));
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -162,11 +167,32 @@ pub(crate) async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Response<
         .to_string();
 
     let unavailable = lock(&sh.unavailable_until).is_some_and(|u| Instant::now() < u);
+    let authorization = parts
+        .headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let user = match lock(&sh.credentials).authenticate(authorization, peer_cert) {
+        Authn::User(u) => u,
+        Authn::Anonymous => ANONYMOUS.to_string(),
+        Authn::Rejected(_) => {
+            sh.count("unauthorized", &path);
+            return error_response(&ApiError::unauthorized());
+        }
+    };
 
     let Some(rr) = parse_resource_path(&path) else {
         sh.count("get", &path);
         if unavailable {
             return error_response(&ApiError::service_unavailable());
+        }
+        // system:public-info-viewer is all that system:unauthenticated gets.
+        if user == ANONYMOUS
+            && !matches!(
+                path.as_str(),
+                "/version" | "/healthz" | "/livez" | "/readyz"
+            )
+        {
+            return error_response(&ApiError::forbidden_path(&user, &path));
         }
         if parts.method != Method::GET {
             return error_response(&ApiError::path_not_found());
@@ -183,7 +209,7 @@ pub(crate) async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Response<
         && parts.method == Method::POST
     {
         sh.count("create", "selfsubjectaccessreviews");
-        return self_subject_access_review(&sh, &body);
+        return self_subject_access_review(&sh, &user, &body);
     }
     let rbac_resource = match &rr.sub {
         Some(s) => format!("{}/{s}", rr.resource),
@@ -193,9 +219,12 @@ pub(crate) async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Response<
     if unavailable {
         return error_response(&ApiError::service_unavailable());
     }
-    if !sh.allowed(verb, &rbac_resource) {
+    if matches!(verb, "get" | "list") && throttled(&sh) {
+        return error_response(&ApiError::too_many_requests_apf(lock(&sh.throttle_reads).1));
+    }
+    if !sh.allowed(&user, verb, &rbac_resource) {
         return error_response(&ApiError::forbidden_rbac(
-            &sh.user,
+            &user,
             verb,
             &rr.group,
             &rr.resource,
@@ -231,9 +260,20 @@ pub(crate) async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Response<
     }
 }
 
+/// Takes one of the pending `throttle_next_reads`, if any.
+fn throttled(sh: &Shared) -> bool {
+    let mut t = lock(&sh.throttle_reads);
+    if t.0 > 0 {
+        t.0 -= 1;
+        true
+    } else {
+        false
+    }
+}
+
 /// `POST .../selfsubjectaccessreviews`: answers from the RBAC simulation (`forbid`,
 /// `rbac_allow_only`), as the real authorizer answers from the user's bindings.
-fn self_subject_access_review(sh: &Shared, body: &[u8]) -> Response<Body> {
+fn self_subject_access_review(sh: &Shared, user: &str, body: &[u8]) -> Response<Body> {
     let Ok(mut review) = serde_json::from_slice::<Value>(body) else {
         return error_response(&ApiError::bad_request("malformed SelfSubjectAccessReview"));
     };
@@ -248,12 +288,12 @@ fn self_subject_access_review(sh: &Shared, body: &[u8]) -> Response<Body> {
         "" => field("resource").to_string(),
         sub => format!("{}/{sub}", field("resource")),
     };
-    let allowed = sh.allowed(field("verb"), &resource);
+    let allowed = sh.allowed(user, field("verb"), &resource);
     let mut status = json!({"allowed": allowed});
     if !allowed {
         status["reason"] = json!(format!(
             "RBAC: user \"{}\" has no rule for verb \"{}\" on \"{resource}\"",
-            sh.user,
+            user,
             field("verb")
         ));
     }
@@ -988,6 +1028,12 @@ fn watch<T: Object + Default>(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
         .get("timeoutSeconds")
         .and_then(|t| t.parse::<u64>().ok())
         .map(Duration::from_secs);
+    // The server's own limit (kube-apiserver: a random time between --min-request-timeout and
+    // twice that) ends watches that asked for longer or for nothing.
+    let timeout = match (timeout, ctx.sh.watch_limit) {
+        (Some(t), Some(l)) => Some(t.min(l)),
+        (t, l) => t.or(l),
+    };
     let rv_param = ctx
         .q
         .get("resourceVersion")

@@ -221,6 +221,41 @@ impl ApiError {
         }
     }
 
+    /// 401 from the authenticator: the body says only "Unauthorized", as the real server's
+    /// (the reason is in its log, not in the answer).
+    pub(crate) fn unauthorized() -> Self {
+        ApiError {
+            code: 401,
+            reason: "Unauthorized",
+            message: "Unauthorized".into(),
+            details: None,
+            retry_after: None,
+        }
+    }
+
+    /// 403 on a non-resource path (`forbidden: User "system:anonymous" cannot get path "/api"`).
+    pub(crate) fn forbidden_path(user: &str, path: &str) -> Self {
+        ApiError {
+            code: 403,
+            reason: "Forbidden",
+            message: format!("forbidden: User {user:?} cannot get path {path:?}"),
+            details: Some(json!({})),
+            retry_after: None,
+        }
+    }
+
+    /// 429 from API Priority and Fairness (`apf_filter`: "Too many requests, please try again
+    /// later."), with `Retry-After`.
+    pub(crate) fn too_many_requests_apf(retry_after: u64) -> Self {
+        ApiError {
+            code: 429,
+            reason: "TooManyRequests",
+            message: "Too many requests, please try again later.".into(),
+            details: Some(json!({"retryAfterSeconds": retry_after})),
+            retry_after: Some(retry_after),
+        }
+    }
+
     /// 503 during a simulated control-plane outage.
     pub(crate) fn service_unavailable() -> Self {
         ApiError {

@@ -28,7 +28,7 @@ fn version_and_discovery() {
     // Plain discovery even when the aggregated form is asked for (kubectl falls back).
     let aggregated = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
     let r = try_request_accept(
-        server.port(),
+        &target(&server),
         "GET",
         "/apis",
         "application/json",
@@ -485,11 +485,11 @@ fn watch_with_selectors_and_initial_events() {
             ..Default::default()
         },
     );
-    let port = server.port();
+    let port = target(&server);
     // Watch pods on w1 from "now" (no resourceVersion): synthetic ADDED for web-0 first.
     let h = std::thread::spawn(move || {
         request(
-            port,
+            &port,
             "GET",
             "/api/v1/pods?watch=1&fieldSelector=spec.nodeName%3Dw1&timeoutSeconds=1",
             "application/json",

@@ -10,13 +10,13 @@ use kube_testserver::{OutageMode, TestServer};
 #[test]
 fn refuse_outage_then_same_port_again() {
     let server = TestServer::start(three_node_web());
-    let port = server.port();
+    let port = target(&server);
     assert_eq!(get(&server, "/version").status, 200);
     server.outage(Duration::from_millis(500), OutageMode::Refuse);
-    let err = try_request(port, "GET", "/version", "application/json", None).expect_err("refused");
+    let err = try_request(&port, "GET", "/version", "application/json", None).expect_err("refused");
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
     assert!(wait_until(Duration::from_secs(5), || try_request(
-        port,
+        &port,
         "GET",
         "/version",
         "application/json",
@@ -29,11 +29,11 @@ fn refuse_outage_then_same_port_again() {
 #[test]
 fn refuse_outage_cuts_open_watches() {
     let server = TestServer::start(three_node_web());
-    let port = server.port();
+    let port = target(&server);
     let h = std::thread::spawn(move || {
         let t = Instant::now();
         let r = try_request(
-            port,
+            &port,
             "GET",
             "/api/v1/pods?watch=true&resourceVersion=1",
             "application/json",

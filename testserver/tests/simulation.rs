@@ -176,7 +176,9 @@ fn no_recreation_when_disabled_and_pending_when_no_node_fits() {
     assert_eq!(server.with_state(|c| c.pods().count()), 3);
 
     let server = TestServer::start(cluster());
+    // No node fits: w1 is cordoned (as a drain leaves it), w2 too, w3 is NotReady.
     server.with_state(|c| {
+        c.set_node_unschedulable("w1", true);
         c.set_node_unschedulable("w2", true);
         c.set_node_ready("w3", false);
     });

@@ -31,9 +31,74 @@ impl Resp {
     }
 }
 
+/// Where the raw client connects: the port, and the CA to trust when the server speaks TLS.
+#[derive(Clone)]
+pub struct Target {
+    pub port: u16,
+    pub ca_pem: Option<String>,
+}
+
+pub fn target(server: &TestServer) -> Target {
+    Target {
+        port: server.port(),
+        ca_pem: server.ca_pem(),
+    }
+}
+
+trait Stream: Read + Write {}
+impl<T: Read + Write> Stream for T {}
+
+fn connect(t: &Target) -> std::io::Result<Box<dyn Stream>> {
+    let s = TcpStream::connect(("127.0.0.1", t.port))?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let Some(pem) = &t.ca_pem else {
+        return Ok(Box::new(s));
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let der = pem_to_der(pem);
+    roots
+        .add(rustls::pki_types::CertificateDer::from(der))
+        .map_err(std::io::Error::other)?;
+    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(std::io::Error::other)?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name =
+        rustls::pki_types::ServerName::try_from("127.0.0.1").map_err(std::io::Error::other)?;
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(cfg), name)
+        .map_err(std::io::Error::other)?;
+    Ok(Box::new(rustls::StreamOwned::new(conn, s)))
+}
+
+fn pem_to_der(pem: &str) -> Vec<u8> {
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let bytes: Vec<u8> = b64.bytes().filter(|c| *c != b'=').map(val).collect();
+    let mut out = Vec::new();
+    for ch in bytes.chunks(4) {
+        let n = ch
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, v)| acc | (u32::from(*v) << (18 - 6 * i)));
+        for i in 0..ch.len().saturating_sub(1) {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    out
+}
+
 /// One HTTP/1.1 request with `Connection: close`.
 pub fn try_request(
-    port: u16,
+    port: &Target,
     method: &str,
     path: &str,
     content_type: &str,
@@ -44,15 +109,14 @@ pub fn try_request(
 
 /// Like [`try_request`] with an explicit Accept header.
 pub fn try_request_accept(
-    port: u16,
+    port: &Target,
     method: &str,
     path: &str,
     content_type: &str,
     accept: &str,
     body: Option<&Value>,
 ) -> std::io::Result<Resp> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let mut s = connect(port)?;
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer test-token\r\nAccept: {accept}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -60,7 +124,12 @@ pub fn try_request_accept(
     );
     s.write_all(req.as_bytes())?;
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
+    // A TLS peer closing without close_notify is still the end of the response.
+    match s.read_to_end(&mut raw) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+        Err(e) => return Err(e),
+    }
     let raw = String::from_utf8_lossy(&raw).into_owned();
     let (head, rest) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
     let mut lines = head.lines();
@@ -102,7 +171,7 @@ fn dechunk(mut s: &str) -> String {
 }
 
 pub fn request(
-    port: u16,
+    port: &Target,
     method: &str,
     path: &str,
     content_type: &str,
@@ -113,19 +182,25 @@ pub fn request(
 }
 
 pub fn get(server: &TestServer, path: &str) -> Resp {
-    request(server.port(), "GET", path, "application/json", None)
+    request(&target(server), "GET", path, "application/json", None)
 }
 
 pub fn post(server: &TestServer, path: &str, body: &Value) -> Resp {
-    request(server.port(), "POST", path, "application/json", Some(body))
+    request(
+        &target(server),
+        "POST",
+        path,
+        "application/json",
+        Some(body),
+    )
 }
 
 pub fn delete(server: &TestServer, path: &str, body: Option<&Value>) -> Resp {
-    request(server.port(), "DELETE", path, "application/json", body)
+    request(&target(server), "DELETE", path, "application/json", body)
 }
 
 pub fn patch(server: &TestServer, path: &str, content_type: &str, body: &Value) -> Resp {
-    request(server.port(), "PATCH", path, content_type, Some(body))
+    request(&target(server), "PATCH", path, content_type, Some(body))
 }
 
 /// POSTs a policy/v1 Eviction for `ns/name` with optional deleteOptions.
