@@ -93,10 +93,26 @@ fn findings_table(out: &mut String, findings: &[&Finding], wide: bool, colour: b
 }
 
 /// The human report. `wide` adds a row per node and the rule column.
-pub fn human(r: &CheckReport, wide: bool, colour: bool) -> String {
-    let mut out = String::new();
+fn cluster_section(out: &mut String, r: &CheckReport, colour: bool) {
     let c = &r.cluster;
-    heading(&mut out, "Cluster", colour);
+    if r.scope == crate::report::Scope::Manifests {
+        heading(out, "Manifests", colour);
+        let mut t = table(&["FACT", "VALUE"]);
+        t.add_row(vec!["source".to_string(), r.source.clone()]);
+        t.add_row(vec![
+            "cluster starts at".to_string(),
+            c.server_version
+                .clone()
+                .unwrap_or_else(|| "not given (--apiserver-version)".into()),
+        ]);
+        t.add_row(vec!["API data as of".to_string(), c.api_data_as_of.clone()]);
+        for n in &c.notes {
+            t.add_row(vec!["note".to_string(), n.clone()]);
+        }
+        let _ = writeln!(out, "{t}");
+        return;
+    }
+    heading(out, "Cluster", colour);
     let mut t = table(&["FACT", "VALUE"]);
     t.add_row(vec!["source".to_string(), r.source.clone()]);
     t.add_row(vec![
@@ -127,11 +143,135 @@ pub fn human(r: &CheckReport, wide: bool, colour: bool) -> String {
         "release data as of".to_string(),
         format!("{} (verdicts for {})", c.release_data_as_of, r.today),
     ]);
+    t.add_row(vec!["API data as of".to_string(), c.api_data_as_of.clone()]);
     for n in &c.notes {
         t.add_row(vec!["note".to_string(), n.clone()]);
     }
     let _ = writeln!(out, "{t}");
+}
 
+fn path_section(out: &mut String, r: &CheckReport, wide: bool, colour: bool) {
+    heading(out, "Path", colour);
+    match &r.plan {
+        None => {
+            let _ = writeln!(out, "(no path: the control-plane version is unknown)");
+        }
+        Some(plan) => {
+            let _ = writeln!(
+                out,
+                "{} -> {}, one minor at a time ({} hop(s))",
+                plan.from,
+                plan.to,
+                plan.hops.len()
+            );
+            for note in &plan.notes {
+                let _ = writeln!(out, "  note: {note}");
+            }
+            for (i, hop) in plan.hops.iter().enumerate() {
+                let title = format!(
+                    "hop {}: {} -> {} (v{})",
+                    i + 1,
+                    hop.from,
+                    hop.to,
+                    hop.to_version
+                );
+                if colour {
+                    let _ = writeln!(out, "\n{}", title.bold());
+                } else {
+                    let _ = writeln!(out, "\n{title}");
+                }
+                if !hop.kubelets_first.is_empty() {
+                    let names: Vec<&str> = hop.kubelets_first.iter().map(String::as_str).collect();
+                    let _ = writeln!(
+                        out,
+                        "  first upgrade these kubelets, they would fall outside the skew window: {}",
+                        crate::report::name_list("kubelets", &names)
+                    );
+                }
+                for (j, step) in hop.steps.iter().enumerate() {
+                    let _ = writeln!(out, "  {:>2}. {step}", j + 1);
+                }
+            }
+        }
+    }
+    let path_findings: Vec<&Finding> = r
+        .findings
+        .iter()
+        .filter(|f| f.section == Section::Path)
+        .collect();
+    if !path_findings.is_empty() {
+        let _ = writeln!(out);
+        findings_table(out, &path_findings, wide, colour);
+    }
+}
+
+/// Removed APIs, runtimes and add-ons: the findings, then (wide) every usage row.
+fn apis_section(out: &mut String, r: &CheckReport, wide: bool, colour: bool) {
+    heading(out, "APIs, runtimes and add-ons", colour);
+    let fs: Vec<&Finding> = r
+        .findings
+        .iter()
+        .filter(|f| f.section == Section::Apis)
+        .collect();
+    if fs.is_empty() {
+        let _ = writeln!(
+            out,
+            "(no removed API version, runtime or kube-proxy mode in the way)"
+        );
+    } else {
+        findings_table(out, &fs, wide, colour);
+    }
+    if wide && !r.apis.is_empty() {
+        let mut t = table(&["API", "KIND", "OBJECT", "SOURCE", "REMOVED", "HOP"]);
+        for a in &r.apis {
+            let api = if a.group.is_empty() {
+                a.version.clone()
+            } else {
+                format!("{}/{}", a.group, a.version)
+            };
+            let obj = match &a.namespace {
+                Some(ns) => format!("{ns}/{}", a.name),
+                None => a.name.clone(),
+            };
+            t.add_row(vec![
+                api,
+                a.kind.clone(),
+                obj,
+                a.source.label(),
+                a.removed_in.map(|m| m.to_string()).unwrap_or_default(),
+                a.hop.clone().unwrap_or_default(),
+            ]);
+        }
+        let _ = writeln!(out, "{t}");
+    }
+}
+
+fn summary_line(out: &mut String, r: &CheckReport, colour: bool) {
+    let s = &r.summary;
+    let line = format!("\nSummary: {}", s.line);
+    let _ = writeln!(
+        out,
+        "{}",
+        if !colour {
+            line
+        } else if s.violation > 0 {
+            line.red().bold().to_string()
+        } else if s.warn > 0 {
+            line.yellow().bold().to_string()
+        } else {
+            line.green().bold().to_string()
+        }
+    );
+}
+
+pub fn human(r: &CheckReport, wide: bool, colour: bool) -> String {
+    let mut out = String::new();
+    cluster_section(&mut out, r, colour);
+    if r.scope == crate::report::Scope::Manifests {
+        apis_section(&mut out, r, wide, colour);
+        summary_line(&mut out, r, colour);
+        return out;
+    }
     heading(&mut out, "Components", colour);
     let mut t = table(&["COMPONENT", "VERSION", "INSTANCES", "NODES"]);
     for row in &r.components {
@@ -219,58 +359,8 @@ pub fn human(r: &CheckReport, wide: bool, colour: bool) -> String {
         findings_table(&mut out, &fs, wide, colour);
     }
 
-    heading(&mut out, "Path", colour);
-    match &r.plan {
-        None => {
-            let _ = writeln!(out, "(no path: the control-plane version is unknown)");
-        }
-        Some(plan) => {
-            let _ = writeln!(
-                out,
-                "{} -> {}, one minor at a time ({} hop(s))",
-                plan.from,
-                plan.to,
-                plan.hops.len()
-            );
-            for note in &plan.notes {
-                let _ = writeln!(out, "  note: {note}");
-            }
-            for (i, hop) in plan.hops.iter().enumerate() {
-                let title = format!(
-                    "hop {}: {} -> {} (v{})",
-                    i + 1,
-                    hop.from,
-                    hop.to,
-                    hop.to_version
-                );
-                if colour {
-                    let _ = writeln!(out, "\n{}", title.bold());
-                } else {
-                    let _ = writeln!(out, "\n{title}");
-                }
-                if !hop.kubelets_first.is_empty() {
-                    let names: Vec<&str> = hop.kubelets_first.iter().map(String::as_str).collect();
-                    let _ = writeln!(
-                        out,
-                        "  first upgrade these kubelets, they would fall outside the skew window: {}",
-                        crate::report::name_list("kubelets", &names)
-                    );
-                }
-                for (j, step) in hop.steps.iter().enumerate() {
-                    let _ = writeln!(out, "  {:>2}. {step}", j + 1);
-                }
-            }
-        }
-    }
-    let path_findings: Vec<&Finding> = r
-        .findings
-        .iter()
-        .filter(|f| f.section == Section::Path)
-        .collect();
-    if !path_findings.is_empty() {
-        let _ = writeln!(out);
-        findings_table(&mut out, &path_findings, wide, colour);
-    }
+    path_section(&mut out, r, wide, colour);
+    apis_section(&mut out, r, wide, colour);
 
     heading(&mut out, "Drain preview", colour);
     let fs: Vec<&Finding> = r
@@ -280,21 +370,7 @@ pub fn human(r: &CheckReport, wide: bool, colour: bool) -> String {
         .collect();
     findings_table(&mut out, &fs, wide, colour);
 
-    let s = &r.summary;
-    let line = format!("\nSummary: {}", s.line);
-    let _ = writeln!(
-        out,
-        "{}",
-        if !colour {
-            line
-        } else if s.violation > 0 {
-            line.red().bold().to_string()
-        } else if s.warn > 0 {
-            line.yellow().bold().to_string()
-        } else {
-            line.green().bold().to_string()
-        }
-    );
+    summary_line(&mut out, r, colour);
     out
 }
 

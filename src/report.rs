@@ -22,6 +22,8 @@ pub const SCHEMA: &str = "kubectl-upgrade.io/check/v1";
 #[serde(rename_all = "camelCase")]
 pub struct CheckReport {
     pub schema: &'static str,
+    /// `cluster` (a live cluster or a dump) or `manifests` (`check --file` alone).
+    pub scope: Scope,
     pub source: String,
     /// The day verdicts were computed for (`--now`, default today, UTC).
     pub today: String,
@@ -32,7 +34,17 @@ pub struct CheckReport {
     pub nodes: Vec<NodeRow>,
     pub findings: Vec<Finding>,
     pub plan: Option<Plan>,
+    /// Every use of an API version listed in data/apis.yaml, with the hop where it bites.
+    pub apis: Vec<crate::policy::apis::ApiRow>,
     pub summary: Summary,
+}
+
+/// What a report covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Scope {
+    Cluster,
+    Manifests,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -48,6 +60,8 @@ pub struct ClusterSummary {
     pub pod_count: usize,
     pub pdb_count: usize,
     pub release_data_as_of: String,
+    /// As-of date of data/apis.yaml (or `--apis FILE`).
+    pub api_data_as_of: String,
     pub notes: Vec<String>,
 }
 
@@ -109,6 +123,7 @@ pub struct Summary {
 /// Inputs besides the inventory.
 pub struct Context<'a> {
     pub calendar: &'a Calendar,
+    pub apis: &'a crate::policy::apis::ApiData,
     pub today: jiff::civil::Date,
     pub target: Option<Minor>,
 }
@@ -362,7 +377,12 @@ pub fn build(inv: &Inventory, ctx: &Context) -> Result<CheckReport, crate::exit:
         )),
     }
     let plan = match crate::policy::path::plan(inv, ctx.calendar, &setup, ctx.target) {
-        Ok(plan) => {
+        Ok(mut plan) => {
+            let kubeadm = plan.setup == crate::policy::setup::SetupKind::Kubeadm;
+            for hop in &mut plan.hops {
+                hop.steps
+                    .extend(crate::policy::apis::hop_steps(ctx.apis, hop.to, kubeadm));
+            }
             findings.extend(crate::policy::path::path_findings(&plan));
             if plan.to > plan.from {
                 findings.extend(crate::policy::support::target(
@@ -390,11 +410,29 @@ pub fn build(inv: &Inventory, ctx: &Context) -> Result<CheckReport, crate::exit:
             None
         }
     };
+    let from = cp.as_ref().map(|v| v.minor());
+    let to = plan.as_ref().map(|p| p.to);
+    let (mut apis, api_findings) =
+        crate::policy::apis::judge_usages(ctx.apis, &inv.api_usages, from, to);
+    findings.extend(api_findings);
+    let (crd_rows, crd_findings) = crate::policy::apis::judge_crds(&inv.crds);
+    apis.extend(crd_rows);
+    findings.extend(crd_findings);
+    findings.extend(crate::policy::apis::judge_runtimes(
+        ctx.apis, &inv.nodes, to,
+    ));
+    findings.extend(crate::policy::apis::judge_kube_proxy(
+        ctx.apis,
+        inv.kube_proxy_mode.as_deref(),
+        from,
+        to,
+    ));
     findings.extend(crate::policy::preview::preview(inv));
     findings.sort_by(|a, b| a.section.cmp(&b.section).then(b.severity.cmp(&a.severity)));
     let summary = summarize(&findings);
     Ok(CheckReport {
         schema: SCHEMA,
+        scope: Scope::Cluster,
         source: inv.source.clone(),
         today: ctx.today.to_string(),
         cluster: ClusterSummary {
@@ -409,6 +447,7 @@ pub fn build(inv: &Inventory, ctx: &Context) -> Result<CheckReport, crate::exit:
             pod_count: inv.pods_seen,
             pdb_count: inv.pdbs.len(),
             release_data_as_of: ctx.calendar.as_of.to_string(),
+            api_data_as_of: ctx.apis.as_of.to_string(),
             notes: inv.notes.clone(),
         },
         components: components(inv),
@@ -416,8 +455,68 @@ pub fn build(inv: &Inventory, ctx: &Context) -> Result<CheckReport, crate::exit:
         nodes: node_rows(inv),
         findings,
         plan,
+        apis,
         summary,
     })
+}
+
+/// The report of `check --file` without a cluster: only the API usages of the manifests,
+/// judged for the hops up to `ctx.target` (default: the newest minor in the release data),
+/// from `from` (`--apiserver-version`) when given.
+pub fn build_manifests(inv: &Inventory, ctx: &Context) -> CheckReport {
+    let from = inv
+        .server_version
+        .as_deref()
+        .and_then(|v| version::parse(v).ok())
+        .map(|v| v.minor());
+    let to = ctx
+        .target
+        .or_else(|| ctx.calendar.newest().map(|r| r.minor));
+    let (apis, mut findings) =
+        crate::policy::apis::judge_usages(ctx.apis, &inv.api_usages, from, to);
+    let files = inv.api_usages.len();
+    let target = to.map(|t| t.to_string()).unwrap_or_else(|| "?".into());
+    let mut notes = inv.notes.clone();
+    notes.push(format!(
+        "manifests only (no cluster read): {files} API usage(s) judged for every minor up to {target}{}",
+        from.map(|f| format!(" from {f}")).unwrap_or_default()
+    ));
+    if apis.is_empty() {
+        findings.push(Finding::new(
+            Section::Apis,
+            Severity::Ok,
+            "manifests",
+            format!("no manifest uses an API version removed up to {target}"),
+            "data/apis.yaml",
+        ));
+    }
+    findings.sort_by(|a, b| a.section.cmp(&b.section).then(b.severity.cmp(&a.severity)));
+    let summary = summarize(&findings);
+    CheckReport {
+        schema: SCHEMA,
+        scope: Scope::Manifests,
+        source: inv.source.clone(),
+        today: ctx.today.to_string(),
+        cluster: ClusterSummary {
+            server_version: inv.server_version.clone(),
+            control_plane_version: None,
+            setup: crate::policy::setup::detect(inv),
+            kubeadm_version: None,
+            node_count: 0,
+            pod_count: 0,
+            pdb_count: 0,
+            release_data_as_of: ctx.calendar.as_of.to_string(),
+            api_data_as_of: ctx.apis.as_of.to_string(),
+            notes,
+        },
+        components: Vec::new(),
+        node_groups: Vec::new(),
+        nodes: Vec::new(),
+        findings,
+        plan: None,
+        apis,
+        summary,
+    }
 }
 
 pub fn summarize(findings: &[Finding]) -> Summary {

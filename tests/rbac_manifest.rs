@@ -83,6 +83,72 @@ const CHECK: &[(&str, &str)] = &[
 const CHECK_CLUSTER: &[(&str, &str)] = &[("ClusterRole", "kubectl-upgrade-check")];
 const DRAIN: &[(&str, &str)] = &[("ClusterRole", "kubectl-upgrade-drain")];
 const DRAIN_DELETE: &[(&str, &str)] = &[("ClusterRole", "kubectl-upgrade-drain-delete")];
+const HELM: &[(&str, &str)] = &[("ClusterRole", "kubectl-upgrade-helm")];
+
+/// (apiGroup, resource, verb) triples a role grants, group-aware.
+fn granted_in_groups(names: &[(&str, &str)]) -> BTreeSet<(String, String, String)> {
+    let mut out = BTreeSet::new();
+    for (kind, name, rules) in documents() {
+        if !names.contains(&(kind.as_str(), name.as_str())) {
+            continue;
+        }
+        for rule in rules {
+            for g in rule.api_groups.iter().flatten() {
+                for r in rule.resources.iter().flatten() {
+                    for v in &rule.verbs {
+                        out.insert((g.clone(), r.clone(), v.clone()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The check role covers exactly what the removed-API scan lists on any cluster the release
+/// data knows (from `data/apis.yaml`, the same function the scan calls), plus CRDs: no more,
+/// no less.
+#[test]
+fn check_role_covers_the_api_scan_and_nothing_else() {
+    use kubectl_upgrade::policy::apis;
+    use kubectl_upgrade::policy::version::Minor;
+    let data = apis::builtin();
+    let mut wanted: BTreeSet<(String, String)> = BTreeSet::new();
+    for minor in 19..=37 {
+        for t in data.scan_targets(Minor::new(1, minor)) {
+            wanted.insert((t.group, t.resource));
+        }
+    }
+    wanted.insert((
+        "apiextensions.k8s.io".into(),
+        "customresourcedefinitions".into(),
+    ));
+    let core_reads: BTreeSet<(String, String)> = [
+        ("", "nodes"),
+        ("", "pods"),
+        ("policy", "poddisruptionbudgets"),
+    ]
+    .iter()
+    .map(|(g, r)| (g.to_string(), r.to_string()))
+    .collect();
+    let listed: BTreeSet<(String, String)> = granted_in_groups(CHECK_CLUSTER)
+        .into_iter()
+        .filter(|(_, _, v)| v == "list")
+        .map(|(g, r, _)| (g, r))
+        .filter(|k| !core_reads.contains(k))
+        .collect();
+    assert_eq!(listed, wanted, "rbac.yaml check role vs the scan's lists");
+    assert!(granted(CHECK).contains(&("get".into(), "/metrics".into())));
+    // Secrets only through the opt-in Helm role.
+    assert!(!granted(CHECK)
+        .iter()
+        .chain(&granted(DRAIN))
+        .any(|(_, r)| r == "secrets"));
+    assert_eq!(
+        granted(HELM),
+        pairs(&[("get", "secrets"), ("list", "secrets")])
+    );
+}
 
 #[test]
 fn roles_parse_and_are_named() {
@@ -92,6 +158,7 @@ fn roles_parse_and_are_named() {
         ("Role", "kubectl-upgrade-check"),
         ("ClusterRole", "kubectl-upgrade-drain"),
         ("ClusterRole", "kubectl-upgrade-drain-delete"),
+        ("ClusterRole", "kubectl-upgrade-helm"),
     ];
     let want: Vec<(String, String)> = want
         .iter()
@@ -116,12 +183,18 @@ fn check_is_read_only() {
 
 #[test]
 fn drain_adds_only_the_writes_of_a_drain() {
-    let check = granted(CHECK_CLUSTER);
+    // drain-next runs check's node, pod and PDB reads (not the removed-API scan).
+    let check: BTreeSet<(String, String)> = granted(CHECK_CLUSTER)
+        .into_iter()
+        .filter(|(_, r)| {
+            ["nodes", "pods", "poddisruptionbudgets", "/version"].contains(&r.as_str())
+        })
+        .collect();
     let drain = granted(DRAIN);
     let missing: Vec<_> = check.difference(&drain).collect();
     assert!(
         missing.is_empty(),
-        "drain-next reads what check reads cluster-wide: {missing:?}"
+        "drain-next reads what check reads of nodes, pods and PDBs: {missing:?}"
     );
     let writes: BTreeSet<_> = drain
         .iter()
@@ -159,7 +232,7 @@ fn no_wildcards_and_narrow_configmap_access() {
                 assert_eq!(kind, "Role", "configmaps only through the kube-system Role");
                 assert_eq!(
                     rule.resource_names.as_deref(),
-                    Some(&["kubeadm-config".to_string()][..])
+                    Some(&["kubeadm-config".to_string(), "kube-proxy".to_string()][..])
                 );
                 assert_eq!(rule.verbs, ["get"]);
             }
@@ -225,6 +298,9 @@ mod against_the_test_server {
             out.status.code()
         );
         assert!(!stderr.contains("forbidden"), "{stderr}");
+        // Nothing the scan needs was refused (a refusal would be a note in the report).
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!stdout.contains("forbidden"), "{stdout}");
         let writes: Vec<_> = s
             .counters()
             .into_keys()

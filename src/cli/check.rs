@@ -49,6 +49,21 @@ pub struct CheckArgs {
     /// Release calendar to use instead of the compiled-in one (same YAML format as data/releases.yaml).
     #[arg(long, value_name = "FILE")]
     pub releases: Option<PathBuf>,
+    /// Removed-API, runtime and add-on data to use instead of the compiled-in one (same YAML
+    /// format as data/apis.yaml).
+    #[arg(long, value_name = "FILE")]
+    pub apis: Option<PathBuf>,
+    /// Manifests to check for removed APIs (files or directories, read recursively;
+    /// multi-document YAML, JSON, Lists; repeatable). Without --snapshot no cluster is read:
+    /// `check --file DIR --to v1.33` judges the manifests alone (add --apiserver-version to
+    /// say where the cluster starts).
+    #[arg(long = "file", short = 'f', value_name = "PATH")]
+    pub files: Vec<PathBuf>,
+    /// Also read Helm 3 release Secrets (the latest deployed revision of each release) for
+    /// removed APIs. Needs `list secrets`, which the read-only role does not grant: see
+    /// ClusterRole kubectl-upgrade-helm in deploy/rbac.yaml.
+    #[arg(long)]
+    pub helm: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -58,8 +73,13 @@ Examples:
   kubectl upgrade check --snapshot cluster.json
 
 Pods are stripped to name, namespace, labels, owner, node, images, emptyDir volumes and phase:
-no environment, no secrets, no managedFields.")]
-pub struct SnapshotArgs {}
+no environment, no secrets, no managedFields. Objects scanned for removed APIs keep only their
+name, namespace and the API versions they were written with; CRDs only their versions.")]
+pub struct SnapshotArgs {
+    /// Also record the API usages of Helm 3 releases (reads Secrets: see ClusterRole kubectl-upgrade-helm in deploy/rbac.yaml).
+    #[arg(long)]
+    pub helm: bool,
+}
 
 /// Parse `--to`.
 pub fn parse_target(to: Option<&str>) -> Result<Option<Minor>, CliError> {
@@ -103,14 +123,20 @@ pub fn parse_today(now: Option<&str>) -> Result<jiff::civil::Date, CliError> {
 }
 
 /// Read the live cluster into an inventory.
-pub async fn read_live(global: &Global) -> Result<Inventory, CliError> {
+pub async fn read_live(
+    global: &Global,
+    apis: &crate::policy::apis::ApiData,
+    helm: bool,
+) -> Result<Inventory, CliError> {
     let conn = global.connect.connect().await?;
     let mut reducer = Reducer::new(conn.description.clone());
     let (meta, (kubectl, kubectl_note)) = tokio::join!(
         live::read(&conn, &mut reducer),
         live::kubectl_client_version()
     );
-    let meta = meta?;
+    let mut meta = meta?;
+    meta.notes
+        .extend(crate::inventory::scan::scan(&conn, apis, helm, &mut reducer).await?);
     reducer.set_server_version(meta.server_version);
     reducer.set_kubectl_version(kubectl);
     for n in meta.notes.into_iter().chain(kubectl_note) {
@@ -128,24 +154,71 @@ pub async fn build_report(args: &CheckArgs, global: &Global) -> Result<CheckRepo
         None => releases::builtin(),
     };
     let apiserver = parse_apiserver_version(args.apiserver_version.as_deref())?;
+    let apis = match &args.apis {
+        Some(path) => load_apis(path)?,
+        None => crate::policy::apis::builtin(),
+    };
+    let ctx = Context {
+        calendar: &calendar,
+        apis: &apis,
+        today,
+        target,
+    };
+    if !args.files.is_empty() && args.snapshot.is_empty() {
+        if args.helm {
+            return Err(CliError::usage(
+                "--helm reads a cluster; --file without --snapshot reads manifests only: drop one",
+            ));
+        }
+        let named = args
+            .files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut reducer = Reducer::new(format!("manifests {named}"));
+        ingest::read_manifests(&args.files, &mut reducer)?;
+        if let Some(v) = apiserver {
+            reducer.set_server_version(v);
+        }
+        return Ok(report::build_manifests(&reducer.finish(), &ctx));
+    }
     let inv = if args.snapshot.is_empty() {
         if apiserver.is_some() {
             return Err(CliError::usage(
                 "--apiserver-version is for --snapshot dumps; a live cluster answers /version itself",
             ));
         }
-        read_live(global).await?
+        read_live(global, &apis, args.helm).await?
     } else {
-        ingest::read_paths(&args.snapshot, apiserver.as_deref())?.finish()
+        if args.helm {
+            return Err(CliError::usage(
+                "--helm reads the live cluster's Secrets; a snapshot keeps the Helm findings it was taken with (`snapshot --helm`)",
+            ));
+        }
+        let mut reducer = ingest::read_paths(&args.snapshot, apiserver.as_deref())?;
+        if !args.files.is_empty() {
+            ingest::read_manifests(&args.files, &mut reducer)?;
+        }
+        reducer.finish()
     };
-    report::build(
-        &inv,
-        &Context {
-            calendar: &calendar,
-            today,
-            target,
-        },
-    )
+    report::build(&inv, &ctx)
+}
+
+/// Loads API data in the `data/apis.yaml` format (`--apis FILE`).
+pub fn load_apis(path: &std::path::Path) -> Result<crate::policy::apis::ApiData, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::usage(format!(
+            "cannot read API data {}: {e}; check --apis",
+            path.display()
+        ))
+    })?;
+    crate::policy::apis::parse_str(&text).map_err(|e| {
+        CliError::usage(format!(
+            "invalid API data {}: {e} (expected the format of data/apis.yaml)",
+            path.display()
+        ))
+    })
 }
 
 /// Loads a calendar in the `data/releases.yaml` format (`--releases FILE`).
@@ -187,7 +260,7 @@ fn write_stdout(text: &str) -> Result<(), CliError> {
     }
 }
 
-pub async fn run_snapshot(_args: &SnapshotArgs, global: &Global) -> Result<Code, CliError> {
+pub async fn run_snapshot(args: &SnapshotArgs, global: &Global) -> Result<Code, CliError> {
     if matches!(global.output, OutputFormat::Yaml | OutputFormat::Wide) {
         return Err(CliError::usage(
             "snapshot writes one JSON List (what `check --snapshot` reads); drop -o or use -o json",
@@ -202,6 +275,10 @@ pub async fn run_snapshot(_args: &SnapshotArgs, global: &Global) -> Result<Code,
         live::kubectl_client_version()
     );
     let mut meta = meta?;
+    let data = crate::policy::apis::builtin();
+    meta.notes.extend(
+        crate::inventory::scan::scan(&conn, &data, args.helm, &mut writer as &mut dyn Sink).await?,
+    );
     meta.notes.extend(kubectl_note);
     writer
         .finish(&meta.into_snapshot_meta(kubectl))

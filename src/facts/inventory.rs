@@ -39,6 +39,13 @@ pub struct Inventory {
     pub pods_seen: usize,
     /// Things the reader could not see, said plainly (e.g. "apiserver pods hidden: managed").
     pub notes: Vec<String>,
+    /// API versions objects, manifests, Helm releases or clients use (only those other than
+    /// the version an object was read with; judged against data/apis.yaml in the report).
+    pub api_usages: Vec<crate::facts::apiusage::Usage>,
+    /// CustomResourceDefinitions, reduced to their versions and stored versions.
+    pub crds: Vec<crate::facts::apiusage::CrdFacts>,
+    /// `mode` from kube-system/kube-proxy's `config.conf` (empty means iptables).
+    pub kube_proxy_mode: Option<String>,
 }
 
 impl Inventory {

@@ -1,6 +1,8 @@
 //! Facts: plain data reduced from Kubernetes objects, each written once and used by the
 //! inventory reducer, the drain engine and the preview alike. Pure: no I/O.
 
+pub mod apiusage;
+pub mod helm;
 pub mod inventory;
 pub mod node;
 pub mod pdb;

@@ -40,6 +40,8 @@ struct Collected {
     skipped: Vec<String>,
     /// Items whose kind could not be told.
     kindless: usize,
+    /// Reading manifests (`--file`): every object is an API usage, nothing is cluster state.
+    manifests: bool,
 }
 
 /// Read every path (file, directory, `.tar.gz`, `-` for stdin) into one reducer.
@@ -69,6 +71,27 @@ pub fn read_paths(paths: &[PathBuf], apiserver_version: Option<&str>) -> Result<
     }
     finish(&mut reducer, got, apiserver_version);
     Ok(reducer)
+}
+
+/// Read manifests (`check --file`: files or directories, multi-document YAML, JSON, Lists)
+/// into `reducer` as API usages, each naming its file. Nothing read here is cluster state.
+pub fn read_manifests(paths: &[PathBuf], reducer: &mut Reducer) -> Result<(), CliError> {
+    let mut got = Collected {
+        manifests: true,
+        ..Collected::default()
+    };
+    for path in paths {
+        read_path(path, reducer, &mut got)?;
+    }
+    if !got.skipped.is_empty() {
+        reducer.note(format!(
+            "--file: {} file(s) read; {} not read as manifests (templates or not YAML/JSON): {}",
+            got.files_read,
+            got.skipped.len(),
+            crate::findings::bounded(&got.skipped, 5)
+        ));
+    }
+    Ok(())
 }
 
 /// Read one in-memory stream (JSON or YAML) strictly: every error is returned. For tests and
@@ -500,6 +523,9 @@ impl Feed<'_> {
             self.got.kubectl_version.get_or_insert(v);
         }
         self.got.meta_notes.extend(meta.notes);
+        for u in meta.usages.iter().filter_map(|r| r.to_usage()) {
+            self.reducer.api_usage(u);
+        }
         Ok(())
     }
 
@@ -521,9 +547,6 @@ impl Feed<'_> {
                 }
             },
         };
-        if !KINDS.contains(&kind.as_str()) {
-            return Ok(());
-        }
         let api = item
             .get("apiVersion")
             .and_then(Value::as_str)
@@ -537,6 +560,33 @@ impl Feed<'_> {
                     .or(self.hint.api_version.map(str::to_string))
             })
             .unwrap_or_default();
+        if self.got.manifests {
+            if let Some(map) = item.as_object_mut() {
+                map.insert("kind".into(), Value::from(kind.as_str()));
+                map.insert("apiVersion".into(), Value::from(api.as_str()));
+            }
+            let source = crate::facts::apiusage::UsageSource::File(self.name.to_string());
+            if let Some(u) = crate::facts::apiusage::from_manifest(&item, source) {
+                self.reducer.api_usage(u);
+            }
+            return Ok(());
+        }
+        if !KINDS.contains(&kind.as_str()) {
+            // Other kinds matter only for what API versions they were written with.
+            if kind == "CustomResourceDefinition" {
+                if let Some(c) = crate::facts::apiusage::crd_facts(&item) {
+                    self.reducer.crd(c);
+                }
+            } else if let Some(meta) = item.get("metadata") {
+                if let Ok(meta) = serde_json::from_value::<
+                    k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+                >(meta.clone())
+                {
+                    self.reducer.api_object(&kind, &api, &meta);
+                }
+            }
+            return Ok(());
+        }
         if let Some(map) = item.as_object_mut() {
             map.remove("kind");
             map.remove("apiVersion");

@@ -29,6 +29,16 @@ pub enum Object {
     ConfigMap(ConfigMap),
     /// Every PDB has been delivered (pods can be matched against them on arrival).
     PdbsDone,
+    /// An object of a kind the API scan reads: its kind, the version it was read with, and
+    /// its metadata reduced by [`crate::facts::apiusage::reduce_meta`].
+    Api {
+        kind: String,
+        served: String,
+        meta: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    },
+    Crd(crate::facts::apiusage::CrdFacts),
+    /// A usage with no object behind it in the cluster (Helm release, metric).
+    Usage(crate::facts::apiusage::Usage),
 }
 
 /// Receives objects as they are read.
@@ -44,6 +54,9 @@ impl Sink for Reducer {
             Object::Pdb(p) => self.pdb(p),
             Object::ConfigMap(c) => self.configmap(c),
             Object::PdbsDone => self.pdbs_done(),
+            Object::Api { kind, served, meta } => self.api_object(&kind, &served, &meta),
+            Object::Crd(c) => self.crd(c),
+            Object::Usage(u) => self.api_usage(u),
         }
         Ok(())
     }
@@ -57,6 +70,12 @@ impl<W: Write> Sink for SnapshotWriter<W> {
             Object::Pdb(p) => self.pdb(p),
             Object::ConfigMap(c) => self.configmap(c),
             Object::PdbsDone => Ok(()),
+            Object::Api { kind, served, meta } => self.api_object(kind, served, meta),
+            Object::Crd(c) => self.crd(c),
+            Object::Usage(u) => {
+                self.usage(u);
+                Ok(())
+            }
         };
         written.map_err(|e| CliError::usage(format!("cannot write the snapshot: {e}")))
     }
@@ -76,6 +95,7 @@ impl LiveMeta {
             kubectl_version,
             captured_at: Some(jiff::Timestamp::now().to_string()),
             notes: self.notes,
+            usages: Vec::new(),
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod ingest;
 pub mod live;
 pub mod reduce;
+pub mod scan;
 pub mod snapshot;
 
 pub use reduce::Reducer;

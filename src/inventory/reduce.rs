@@ -92,6 +92,11 @@ impl Reducer {
 
     /// A PDB read as `version` (v1beta1 gives `{}` the opposite meaning).
     pub fn pdb_as(&mut self, pdb: &PodDisruptionBudget, version: PdbVersion) {
+        let served = match version {
+            PdbVersion::V1 => "policy/v1",
+            PdbVersion::V1beta1 => "policy/v1beta1",
+        };
+        self.api_object("PodDisruptionBudget", served, &pdb.metadata);
         let facts = PdbFacts::from_pdb(pdb, version);
         let idx = self.inv.pdbs.len();
         let selector = &facts.selector;
@@ -115,8 +120,43 @@ impl Reducer {
         self.inv.pdbs.push(facts);
     }
 
+    /// An object of a kind the API scan reads, as `served` (the version it was read with).
+    pub fn api_object(
+        &mut self,
+        kind: &str,
+        served: &str,
+        meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    ) {
+        self.inv
+            .api_usages
+            .extend(crate::facts::apiusage::from_server_object(
+                kind, served, meta,
+            ));
+    }
+
+    /// A usage found elsewhere (a manifest, a Helm release, the API server's metric).
+    pub fn api_usage(&mut self, usage: crate::facts::apiusage::Usage) {
+        self.inv.api_usages.push(usage);
+    }
+
+    pub fn crd(&mut self, crd: crate::facts::apiusage::CrdFacts) {
+        self.inv.crds.push(crd);
+    }
+
     pub fn configmap(&mut self, cm: ConfigMap) {
         let meta = cm.metadata;
+        if meta.namespace.as_deref() == Some("kube-system")
+            && meta.name.as_deref() == Some("kube-proxy")
+        {
+            let mode = cm
+                .data
+                .as_ref()
+                .and_then(|d| d.get("config.conf"))
+                .and_then(|text| serde_yaml::from_str::<serde_yaml::Value>(text).ok())
+                .and_then(|v| v.get("mode").and_then(|m| m.as_str()).map(str::to_string));
+            self.inv.kube_proxy_mode = Some(mode.unwrap_or_default());
+            return;
+        }
         if meta.namespace.as_deref() != Some("kube-system")
             || meta.name.as_deref() != Some("kubeadm-config")
         {

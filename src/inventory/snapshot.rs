@@ -2,6 +2,7 @@
 //! env, no secrets, no managedFields). Reading them (and every other dump) is
 //! [`super::ingest`].
 
+use crate::facts::apiusage::{CrdFacts, Usage, UsageSource};
 use k8s_openapi::api::core::v1::{
     ConfigMap, Container, Node, Pod, PodCondition, PodSpec, PodStatus, Volume,
 };
@@ -23,6 +24,56 @@ pub struct SnapshotMeta {
     /// Notes the live reader made (e.g. apiserver pods hidden).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// API usages with no object in the snapshot (Helm releases, the API server's metric).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub usages: Vec<UsageRecord>,
+}
+
+/// A usage as the snapshot header keeps it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageRecord {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    /// `helm:NS/RELEASE` or `metric`.
+    pub source: String,
+}
+
+impl UsageRecord {
+    pub fn from_usage(u: &Usage) -> UsageRecord {
+        UsageRecord {
+            api_version: u.api_version.clone(),
+            kind: u.kind.clone(),
+            namespace: u.namespace.clone(),
+            name: u.name.clone(),
+            source: u.source.label(),
+        }
+    }
+
+    /// Back to a usage; `None` for a source this version does not know.
+    pub fn to_usage(&self) -> Option<Usage> {
+        let source = match self.source.as_str() {
+            "metric" => UsageSource::Metric,
+            "lastApplied" => UsageSource::LastApplied,
+            "managedFields" => UsageSource::ManagedFields,
+            "storedVersions" => UsageSource::StoredVersions,
+            s => match (s.strip_prefix("helm:"), s.strip_prefix("file:")) {
+                (Some(r), _) => UsageSource::Helm(r.to_string()),
+                (_, Some(f)) => UsageSource::File(f.to_string()),
+                _ => return None,
+            },
+        };
+        Some(Usage {
+            api_version: self.api_version.clone(),
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            source,
+        })
+    }
 }
 
 /// Name of the top-level field holding [`SnapshotMeta`].
@@ -32,12 +83,18 @@ pub const META_FIELD: &str = "kubectlUpgrade";
 pub struct SnapshotWriter<W: Write> {
     out: W,
     first: bool,
+    /// Usages without an object, written into the header at `finish`.
+    usages: Vec<UsageRecord>,
 }
 
 impl<W: Write> SnapshotWriter<W> {
     pub fn begin(mut out: W) -> std::io::Result<Self> {
         out.write_all(b"{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[\n")?;
-        Ok(SnapshotWriter { out, first: true })
+        Ok(SnapshotWriter {
+            out,
+            first: true,
+            usages: Vec::new(),
+        })
     }
 
     fn item<T: Serialize>(&mut self, value: &T) -> std::io::Result<()> {
@@ -64,7 +121,10 @@ impl<W: Write> SnapshotWriter<W> {
 
     pub fn pdb(&mut self, pdb: &PodDisruptionBudget) -> std::io::Result<()> {
         let mut pdb = pdb.clone();
-        pdb.metadata.managed_fields = None;
+        // Only the API versions it was written with (for the removed-API scan).
+        let reduced = crate::facts::apiusage::reduce_meta(&pdb.metadata);
+        pdb.metadata.managed_fields = reduced.managed_fields;
+        pdb.metadata.annotations = reduced.annotations;
         self.item(&tagged("policy/v1", "PodDisruptionBudget", &pdb))
     }
 
@@ -74,11 +134,43 @@ impl<W: Write> SnapshotWriter<W> {
         self.item(&tagged("v1", "ConfigMap", &cm))
     }
 
+    /// An object the API scan read, with its metadata already reduced.
+    pub fn api_object(
+        &mut self,
+        kind: &str,
+        served: &str,
+        meta: &ObjectMeta,
+    ) -> std::io::Result<()> {
+        self.item(&serde_json::json!({"apiVersion": served, "kind": kind, "metadata": meta}))
+    }
+
+    /// A CRD, as the reduced object `crd_facts` reads back.
+    pub fn crd(&mut self, c: &CrdFacts) -> std::io::Result<()> {
+        let versions: Vec<serde_json::Value> = c
+            .versions
+            .iter()
+            .map(|v| serde_json::json!({"name": v.name, "served": v.served, "storage": v.storage, "deprecated": v.deprecated}))
+            .collect();
+        self.item(&serde_json::json!({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": c.name},
+            "spec": {"group": c.group, "names": {"kind": c.kind}, "versions": versions},
+            "status": {"storedVersions": c.stored_versions},
+        }))
+    }
+
+    pub fn usage(&mut self, u: &Usage) {
+        self.usages.push(UsageRecord::from_usage(u));
+    }
+
     pub fn finish(mut self, meta: &SnapshotMeta) -> std::io::Result<W> {
+        let mut meta = meta.clone();
+        meta.usages.extend(std::mem::take(&mut self.usages));
         self.out.write_all(b"\n],\"")?;
         self.out.write_all(META_FIELD.as_bytes())?;
         self.out.write_all(b"\":")?;
-        serde_json::to_writer(&mut self.out, meta)?;
+        serde_json::to_writer(&mut self.out, &meta)?;
         self.out.write_all(b"}\n")?;
         self.out.flush()?;
         Ok(self.out)

@@ -44,15 +44,7 @@ pub fn builtin() -> Calendar {
 
 /// Parses and validates a calendar. The error message says where (line) and what.
 pub fn parse_str(text: &str) -> Result<Calendar, String> {
-    let mut cal: Calendar = serde_yaml::from_str(text).map_err(|e| match e.location() {
-        Some(loc) => format!(
-            "line {} column {}: {}",
-            loc.line(),
-            loc.column(),
-            strip_location(&e)
-        ),
-        None => e.to_string(),
-    })?;
+    let mut cal: Calendar = serde_yaml::from_str(text).map_err(|e| yaml_error(&e))?;
     cal.releases.sort_by_key(|r| r.minor);
     for w in cal.releases.windows(2) {
         if w[0].minor == w[1].minor {
@@ -81,6 +73,19 @@ pub fn parse_str(text: &str) -> Result<Calendar, String> {
         return Err("no releases listed".to_string());
     }
     Ok(cal)
+}
+
+/// A YAML error as `line L column C: what` (the data files' one error format).
+pub(crate) fn yaml_error(e: &serde_yaml::Error) -> String {
+    match e.location() {
+        Some(loc) => format!(
+            "line {} column {}: {}",
+            loc.line(),
+            loc.column(),
+            strip_location(e)
+        ),
+        None => e.to_string(),
+    }
 }
 
 /// serde_yaml appends " at line X column Y" to its messages; we print the location first.

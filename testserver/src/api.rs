@@ -197,6 +197,18 @@ pub(crate) async fn handle(
         if parts.method != Method::GET {
             return error_response(&ApiError::path_not_found());
         }
+        if path == "/metrics" {
+            if !sh.allowed(&user, "get", "/metrics") {
+                return error_response(&ApiError::forbidden_path(&user, &path));
+            }
+            let text = crate::generic::metrics(&lock(&sh.deprecated_requests));
+            let mut r = Response::new(full(text));
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            return r;
+        }
         return match discovery(&sh, &path) {
             Some(v) => value_response(200, &v),
             None => error_response(&ApiError::path_not_found()),
@@ -241,6 +253,8 @@ pub(crate) async fn handle(
         body,
         content_type,
         table: accept.contains("as=Table"),
+        meta_only: accept.contains("as=PartialObjectMetadataList")
+            || accept.contains("as=PartialObjectMetadata;"),
     };
     match (
         ctx.rr.group.as_str(),
@@ -255,8 +269,95 @@ pub(crate) async fn handle(
         ("", "v1", "nodes") => resource::<Node>(&ctx).await,
         ("", "v1", "namespaces") => resource::<Namespace>(&ctx).await,
         ("", "v1", "configmaps") => resource::<ConfigMap>(&ctx).await,
-        ("apps", "v1", "daemonsets" | "replicasets" | "statefulsets") => workload(&ctx),
-        _ => error_response(&ApiError::path_not_found()),
+        ("apps", "v1", "daemonsets" | "replicasets" | "statefulsets")
+            if ctx.verb == "get" && !stored_generic(&ctx) =>
+        {
+            workload(&ctx)
+        }
+        _ => generic_route(&ctx),
+    }
+}
+
+fn stored_generic(ctx: &Ctx) -> bool {
+    lock(&ctx.sh.state)
+        .generic
+        .contains_key(&(ctx.rr.group.clone(), ctx.rr.resource.clone()))
+}
+
+/// Any other kind: read-only, at the versions registered for it (`Cluster::add_object`).
+/// Lists of apps/v1 workloads nobody stored answer empty, as a cluster without them would.
+fn generic_route(ctx: &Ctx) -> Response<Body> {
+    let rr = &ctx.rr;
+    let c = lock(&ctx.sh.state);
+    let key = (rr.group.clone(), rr.resource.clone());
+    let Some(res) = c
+        .generic
+        .get(&key)
+        .filter(|r| r.versions.contains_key(&rr.version))
+    else {
+        if rr.group == "apps" && rr.version == "v1" && ctx.verb == "list" {
+            let kind = match rr.resource.as_str() {
+                "deployments" => "Deployment",
+                "daemonsets" => "DaemonSet",
+                "replicasets" => "ReplicaSet",
+                "statefulsets" => "StatefulSet",
+                _ => return error_response(&ApiError::path_not_found()),
+            };
+            let empty = crate::generic::Resource {
+                kind: kind.into(),
+                ..Default::default()
+            };
+            let q = generic_query(ctx, c.rv);
+            return match crate::generic::list(&empty, "apps", "v1", &q) {
+                Ok(v) => value_response(200, &v),
+                Err(e) => error_response(&e),
+            };
+        }
+        return error_response(&ApiError::path_not_found());
+    };
+    if rr.sub.is_some() || (!res.namespaced && rr.ns.is_some()) {
+        return error_response(&ApiError::path_not_found());
+    }
+    let dep = crate::generic::deprecation(&c.generic, &rr.group, &rr.version, &rr.resource);
+    let answer = match (ctx.verb, rr.name.as_deref()) {
+        ("list", None) => {
+            crate::generic::list(res, &rr.group, &rr.version, &generic_query(ctx, c.rv))
+        }
+        ("get", Some(name)) => {
+            crate::generic::get(res, &rr.group, &rr.version, rr.ns.as_deref(), name)
+                .ok_or_else(|| ApiError::not_found(&rr.group, &rr.resource, name))
+        }
+        _ => Err(ApiError::method_not_allowed(&rr.group, &rr.resource)),
+    };
+    drop(c);
+    let mut resp = match answer {
+        Ok(v) => value_response(200, &v),
+        Err(e) => error_response(&e),
+    };
+    if let Some(d) = dep {
+        *lock(&ctx.sh.deprecated_requests)
+            .entry(d.metric)
+            .or_insert(0) += 1;
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&format!("299 - \"{}\"", d.warning)) {
+            resp.headers_mut().insert("warning", v);
+        }
+    }
+    resp
+}
+
+fn generic_query(ctx: &Ctx, rv: u64) -> crate::generic::ListQuery<'_> {
+    crate::generic::ListQuery {
+        ns: ctx.rr.ns.as_deref(),
+        label: ctx.q.get("labelSelector").unwrap_or_default(),
+        field: ctx.q.get("fieldSelector").unwrap_or_default(),
+        limit: ctx
+            .q
+            .get("limit")
+            .and_then(|l| l.parse().ok())
+            .filter(|l| *l > 0),
+        cont: ctx.q.get("continue").filter(|c| !c.is_empty()),
+        meta_only: ctx.meta_only,
+        rv,
     }
 }
 
@@ -311,6 +412,8 @@ struct Ctx {
     body: Bytes,
     content_type: String,
     table: bool,
+    /// `Accept: application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`.
+    meta_only: bool,
 }
 
 // ----- discovery ----------------------------------------------------------------------------
@@ -700,11 +803,14 @@ fn list<T: Object + Default>(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
         }
     }
     let mut buf = Vec::with_capacity(64 + items.len() * 1024);
+    let (list_kind, list_api) = if ctx.meta_only {
+        ("PartialObjectMetadataList".to_string(), "meta.k8s.io/v1")
+    } else {
+        (format!("{}List", T::KIND), T::API_VERSION)
+    };
     buf.extend_from_slice(
         format!(
-            "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{rv}\"",
-            T::KIND,
-            T::API_VERSION
+            "{{\"kind\":\"{list_kind}\",\"apiVersion\":\"{list_api}\",\"metadata\":{{\"resourceVersion\":\"{rv}\""
         )
         .as_bytes(),
     );
@@ -716,7 +822,15 @@ fn list<T: Object + Default>(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
         if i > 0 {
             buf.push(b',');
         }
-        serde_json::to_writer(&mut buf, &**o).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let written = if ctx.meta_only {
+            serde_json::to_writer(
+                &mut buf,
+                &json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": o.metadata()}),
+            )
+        } else {
+            serde_json::to_writer(&mut buf, &**o)
+        };
+        written.map_err(|e| ApiError::bad_request(e.to_string()))?;
     }
     buf.extend_from_slice(b"]}");
     Ok(json_response(200, buf))

@@ -259,6 +259,8 @@ pub struct Cluster {
     pub(crate) sim: Sim,
     seq: u64,
     seed: u64,
+    /// Every other kind, stored as JSON (see `generic`).
+    pub(crate) generic: crate::generic::Store,
 }
 
 impl Default for Cluster {
@@ -432,6 +434,7 @@ impl Cluster {
             sim: Sim::default(),
             seq: 0,
             seed,
+            generic: crate::generic::Store::new(),
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             c.add_namespace(ns);
@@ -440,6 +443,53 @@ impl Cluster {
     }
 
     // ----- public API -------------------------------------------------------------------
+
+    /// Adds or replaces an object of any other kind (an Ingress, a FlowSchema, a CRD, a
+    /// Secret, a Deployment...), served read-only under `resource` (the plural) at the
+    /// version of `api_version` and at every version [`Cluster::serve_version`] adds. Its
+    /// kind is `obj.kind`; it is namespaced when `metadata.namespace` is set.
+    pub fn add_object(&mut self, api_version: &str, resource: &str, obj: serde_json::Value) {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let s = |p: &str| {
+            obj.pointer(p)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string)
+        };
+        let ns = s("/metadata/namespace");
+        let name = s("/metadata/name").unwrap_or_default();
+        self.rv += 1;
+        let rv = self.rv;
+        let r = self
+            .generic
+            .entry((group.to_string(), resource.to_string()))
+            .or_default();
+        r.kind = s("/kind").unwrap_or_else(|| r.kind.clone());
+        r.namespaced |= ns.is_some();
+        r.versions.entry(version.to_string()).or_insert(None);
+        let mut obj = obj;
+        obj["metadata"]["resourceVersion"] = serde_json::json!(rv.to_string());
+        if obj.pointer("/metadata/uid").is_none() {
+            obj["metadata"]["uid"] = serde_json::json!(format!("generic-{rv}"));
+        }
+        r.objects.insert((ns.unwrap_or_default(), name), obj);
+    }
+
+    /// Also serves `resource` of `group` at `version`; with `removed_in` (e.g. `1.32`) that
+    /// version is deprecated: reads answer `Warning: 299` and count in
+    /// `apiserver_requested_deprecated_apis`.
+    pub fn serve_version(
+        &mut self,
+        group: &str,
+        resource: &str,
+        version: &str,
+        removed_in: Option<&str>,
+    ) {
+        self.generic
+            .entry((group.to_string(), resource.to_string()))
+            .or_default()
+            .versions
+            .insert(version.to_string(), removed_in.map(str::to_string));
+    }
 
     /// Adds or replaces a node.
     pub fn add_node(&mut self, n: Node) {

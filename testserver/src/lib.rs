@@ -17,6 +17,7 @@ mod api;
 mod budget;
 pub mod builders;
 mod cluster;
+mod generic;
 pub mod load;
 mod patch;
 mod selectors;
@@ -202,6 +203,8 @@ pub(crate) struct Shared {
     pub credentials: Mutex<tls::Credentials>,
     pub user_rbac: Mutex<BTreeMap<String, Vec<(String, String)>>>,
     pub throttle_reads: Mutex<(usize, u64)>,
+    /// (group, version, resource, removed_release) -> requests, for `/metrics`.
+    pub deprecated_requests: Mutex<BTreeMap<(String, String, String, String), u64>>,
     pub bookmark_interval: Duration,
     pub watch_limit: Option<Duration>,
     pub port: AtomicU16,
@@ -319,6 +322,7 @@ impl TestServer {
             credentials: Mutex::new(credentials),
             user_rbac: Mutex::new(BTreeMap::new()),
             throttle_reads: Mutex::new((0, 1)),
+            deprecated_requests: Mutex::new(BTreeMap::new()),
             bookmark_interval: opts.bookmark_interval,
             watch_limit: opts.watch_limit,
             port: AtomicU16::new(0),
