@@ -18,6 +18,7 @@ pub mod drain;
 pub mod exit;
 pub mod facts;
 pub mod findings;
+pub mod fleet;
 pub mod inventory;
 pub mod policy;
 pub mod render;

@@ -381,3 +381,63 @@ fn join_more(names: &[String], total: usize) -> String {
     }
     s
 }
+
+/// The fleet summary: one row per context, worst first; `details` appends every report.
+pub fn fleet(
+    f: &crate::fleet::FleetReport,
+    calendar: &crate::policy::releases::Calendar,
+    details: bool,
+    wide: bool,
+    colour: bool,
+) -> String {
+    let mut out = String::new();
+    heading(&mut out, "Fleet", colour);
+    let mut t = table(&[
+        "CONTEXT",
+        "VERSION",
+        "SETUP",
+        "SUPPORT",
+        "SKEW",
+        "NEXT HOP",
+        "REMOVED APIS",
+        "DRAIN BLOCKERS",
+        "EXIT",
+    ]);
+    for c in &f.contexts {
+        let r = crate::fleet::row(c, calendar);
+        t.add_row(vec![
+            r.context,
+            r.version,
+            r.setup,
+            r.support,
+            r.skew,
+            r.next_hop,
+            r.removed_apis,
+            r.drain_blockers,
+            r.exit_code.to_string(),
+        ]);
+    }
+    let _ = writeln!(out, "{t}");
+    let s = &f.summary;
+    let _ = writeln!(
+        out,
+        "\nFleet: {} context(s): {} ok, {} with warnings, {} with violations, {} not checked (errors); exit {}",
+        s.contexts, s.ok, s.warnings, s.violations, s.errors, s.exit_code
+    );
+    if details {
+        for c in &f.contexts {
+            let title = format!("context {} ({})", c.context, c.server);
+            let _ = writeln!(out, "\n{}", "=".repeat(title.len()));
+            let _ = writeln!(out, "{title}");
+            let _ = writeln!(out, "{}", "=".repeat(title.len()));
+            match (&c.report, &c.error) {
+                (Some(r), _) => out.push_str(&human(r, wide, colour)),
+                (None, Some(e)) => {
+                    let _ = writeln!(out, "error: {e}");
+                }
+                (None, None) => {}
+            }
+        }
+    }
+    out
+}

@@ -59,6 +59,21 @@ pub struct CheckArgs {
     /// say where the cluster starts).
     #[arg(long = "file", short = 'f', value_name = "PATH")]
     pub files: Vec<PathBuf>,
+    /// Check every context of the kubeconfig (all files of $KUBECONFIG): one fleet report.
+    #[arg(long)]
+    pub all_contexts: bool,
+    /// Check the contexts whose name matches GLOB (`*` and `?`), e.g. 'prod-*'.
+    #[arg(long, value_name = "GLOB")]
+    pub contexts_matching: Option<String>,
+    /// Fleet checks: how many clusters are checked at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+    /// Fleet checks: the time limit for one cluster's whole check (it becomes that row's error).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::client::connect::parse_duration)]
+    pub context_timeout: std::time::Duration,
+    /// Fleet checks: each cluster's full report after the summary table.
+    #[arg(long)]
+    pub details: bool,
     /// Also read Helm 3 release Secrets (the latest deployed revision of each release) for
     /// removed APIs. Needs `list secrets`, which the read-only role does not grant: see
     /// ClusterRole kubectl-upgrade-helm in deploy/rbac.yaml.
@@ -79,6 +94,22 @@ pub struct SnapshotArgs {
     /// Also record the API usages of Helm 3 releases (reads Secrets: see ClusterRole kubectl-upgrade-helm in deploy/rbac.yaml).
     #[arg(long)]
     pub helm: bool,
+    /// Snapshot every context of the kubeconfig into --output-directory (one file each, plus
+    /// fleet.json); `check --snapshot DIR` reviews them all offline.
+    #[arg(long, requires = "output_directory")]
+    pub all_contexts: bool,
+    /// Snapshot the contexts whose name matches GLOB into --output-directory.
+    #[arg(long, value_name = "GLOB", requires = "output_directory")]
+    pub contexts_matching: Option<String>,
+    /// Where fleet snapshots go (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub output_directory: Option<PathBuf>,
+    /// Fleet snapshots: how many clusters at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+    /// Fleet snapshots: the time limit for one cluster.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::client::connect::parse_duration)]
+    pub context_timeout: std::time::Duration,
 }
 
 /// Parse `--to`.
@@ -124,11 +155,11 @@ pub fn parse_today(now: Option<&str>) -> Result<jiff::civil::Date, CliError> {
 
 /// Read the live cluster into an inventory.
 pub async fn read_live(
-    global: &Global,
+    connect: &crate::client::connect::ConnectOpts,
     apis: &crate::policy::apis::ApiData,
     helm: bool,
 ) -> Result<Inventory, CliError> {
-    let conn = global.connect.connect().await?;
+    let conn = connect.connect().await?;
     let mut reducer = Reducer::new(conn.description.clone());
     let (meta, (kubectl, kubectl_note)) = tokio::join!(
         live::read(&conn, &mut reducer),
@@ -145,25 +176,57 @@ pub async fn read_live(
     Ok(reducer.finish())
 }
 
+/// `check`'s inputs besides the cluster, validated before touching the network.
+pub struct Inputs {
+    pub target: Option<Minor>,
+    pub today: jiff::civil::Date,
+    pub calendar: releases::Calendar,
+    pub apis: crate::policy::apis::ApiData,
+    pub apiserver: Option<String>,
+}
+
+impl Inputs {
+    pub fn of(args: &CheckArgs) -> Result<Inputs, CliError> {
+        Ok(Inputs {
+            target: parse_target(args.to.as_deref())?,
+            today: parse_today(args.now.as_deref())?,
+            calendar: match &args.releases {
+                Some(path) => load_releases(path)?,
+                None => releases::builtin(),
+            },
+            apis: match &args.apis {
+                Some(path) => load_apis(path)?,
+                None => crate::policy::apis::builtin(),
+            },
+            apiserver: parse_apiserver_version(args.apiserver_version.as_deref())?,
+        })
+    }
+
+    pub fn context(&self) -> Context<'_> {
+        Context {
+            calendar: &self.calendar,
+            apis: &self.apis,
+            today: self.today,
+            target: self.target,
+        }
+    }
+}
+
+/// One live cluster's report, through `connect`.
+pub async fn live_report(
+    args: &CheckArgs,
+    connect: &crate::client::connect::ConnectOpts,
+    inputs: &Inputs,
+) -> Result<CheckReport, CliError> {
+    let inv = read_live(connect, &inputs.apis, args.helm).await?;
+    report::build(&inv, &inputs.context())
+}
+
 pub async fn build_report(args: &CheckArgs, global: &Global) -> Result<CheckReport, CliError> {
-    // Validate every input before touching the network.
-    let target = parse_target(args.to.as_deref())?;
-    let today = parse_today(args.now.as_deref())?;
-    let calendar = match &args.releases {
-        Some(path) => load_releases(path)?,
-        None => releases::builtin(),
-    };
-    let apiserver = parse_apiserver_version(args.apiserver_version.as_deref())?;
-    let apis = match &args.apis {
-        Some(path) => load_apis(path)?,
-        None => crate::policy::apis::builtin(),
-    };
-    let ctx = Context {
-        calendar: &calendar,
-        apis: &apis,
-        today,
-        target,
-    };
+    let inputs = Inputs::of(args)?;
+    let ctx = inputs.context();
+    let apiserver = inputs.apiserver.clone();
+    let apis = &inputs.apis;
     if !args.files.is_empty() && args.snapshot.is_empty() {
         if args.helm {
             return Err(CliError::usage(
@@ -189,7 +252,7 @@ pub async fn build_report(args: &CheckArgs, global: &Global) -> Result<CheckRepo
                 "--apiserver-version is for --snapshot dumps; a live cluster answers /version itself",
             ));
         }
-        read_live(global, &apis, args.helm).await?
+        read_live(&global.connect, apis, args.helm).await?
     } else {
         if args.helm {
             return Err(CliError::usage(
@@ -236,6 +299,14 @@ pub fn load_releases(path: &std::path::Path) -> Result<releases::Calendar, CliEr
 }
 
 pub async fn run_check(args: &CheckArgs, global: &Global) -> Result<Code, CliError> {
+    if args.all_contexts || args.contexts_matching.is_some() || global.connect.context.len() > 1 {
+        return crate::cli::fleet::run(args, global).await;
+    }
+    if let [dir] = args.snapshot.as_slice() {
+        if dir.join(crate::cli::fleet::INDEX).is_file() {
+            return crate::cli::fleet::review(args, global, dir).await;
+        }
+    }
     let report = build_report(args, global).await?;
     let text = match global.output {
         OutputFormat::Json | OutputFormat::Yaml => render::machine(&report, global.output)?,
@@ -250,7 +321,7 @@ pub async fn run_check(args: &CheckArgs, global: &Global) -> Result<Code, CliErr
     })
 }
 
-fn write_stdout(text: &str) -> Result<(), CliError> {
+pub fn write_stdout(text: &str) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         Ok(()) => Ok(()),
@@ -266,8 +337,26 @@ pub async fn run_snapshot(args: &SnapshotArgs, global: &Global) -> Result<Code, 
             "snapshot writes one JSON List (what `check --snapshot` reads); drop -o or use -o json",
         ));
     }
-    let conn = global.connect.connect().await?;
+    if args.all_contexts || args.contexts_matching.is_some() || global.connect.context.len() > 1 {
+        return crate::cli::fleet::run_snapshots(args, global).await;
+    }
+    if args.output_directory.is_some() {
+        return Err(CliError::usage(
+            "--output-directory is for fleet snapshots (--all-contexts, --contexts-matching, several --context); one snapshot goes to stdout",
+        ));
+    }
     let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+    snapshot_to(&global.connect, args.helm, out).await?;
+    Ok(Code::Ok)
+}
+
+/// One cluster's snapshot, written to `out`.
+pub async fn snapshot_to(
+    connect: &crate::client::connect::ConnectOpts,
+    helm: bool,
+    out: impl Write,
+) -> Result<(), CliError> {
+    let conn = connect.connect().await?;
     let mut writer = SnapshotWriter::begin(out)
         .map_err(|e| CliError::usage(format!("cannot write the snapshot: {e}")))?;
     let (meta, (kubectl, kubectl_note)) = tokio::join!(
@@ -277,13 +366,13 @@ pub async fn run_snapshot(args: &SnapshotArgs, global: &Global) -> Result<Code, 
     let mut meta = meta?;
     let data = crate::policy::apis::builtin();
     meta.notes.extend(
-        crate::inventory::scan::scan(&conn, &data, args.helm, &mut writer as &mut dyn Sink).await?,
+        crate::inventory::scan::scan(&conn, &data, helm, &mut writer as &mut dyn Sink).await?,
     );
     meta.notes.extend(kubectl_note);
     writer
         .finish(&meta.into_snapshot_meta(kubectl))
         .map_err(|e| CliError::usage(format!("cannot write the snapshot: {e}")))?;
-    Ok(Code::Ok)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -506,7 +506,7 @@ pub fn connect_opts(base: &ConnectOpts, flags: &[(String, String)]) -> ConnectOp
     for (id, value) in flags {
         match id.as_str() {
             "kubeconfig" => opts.kubeconfig = Some(PathBuf::from(value)),
-            "context" => opts.context = Some(value.clone()),
+            "context" => opts.context = vec![value.clone()],
             "cluster" => opts.cluster = Some(value.clone()),
             "user" => opts.user = Some(value.clone()),
             "as_user" => opts.as_user = Some(value.clone()),
@@ -741,16 +741,16 @@ mod tests {
         ]));
         let opts = connect_opts(&ConnectOpts::default(), &p.flags);
         assert_eq!(opts.kubeconfig, Some(PathBuf::from("/k")));
-        assert_eq!(opts.context.as_deref(), Some("c"));
+        assert_eq!(opts.context, ["c"]);
         assert_eq!(opts.as_user.as_deref(), Some("me"));
         assert!(opts.insecure_skip_tls_verify);
         assert_eq!(opts.request_timeout, NODE_LIST_TIMEOUT);
         // Without flags the base options are kept (except the short timeout).
         let base = ConnectOpts {
-            context: Some("base".into()),
+            context: vec!["base".into()],
             ..Default::default()
         };
-        assert_eq!(connect_opts(&base, &[]).context.as_deref(), Some("base"));
+        assert_eq!(connect_opts(&base, &[]).context, ["base"]);
     }
 
     fn n(name: &str, unschedulable: bool, ready: bool) -> NodeSummary {

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod completion;
 pub mod drain;
+pub mod fleet;
 
 use crate::client::connect::ConnectOpts;
 use check::{CheckArgs, SnapshotArgs};

@@ -15,9 +15,9 @@ pub struct ConnectOpts {
     /// Path to the kubeconfig file (default: $KUBECONFIG, merged like kubectl, else ~/.kube/config).
     #[arg(long, global = true, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use.
+    /// The kubeconfig context to use (`check` takes it several times: one fleet report).
     #[arg(long, global = true, value_name = "NAME")]
-    pub context: Option<String>,
+    pub context: Vec<String>,
     /// The kubeconfig cluster to use.
     #[arg(long, global = true, value_name = "NAME")]
     pub cluster: Option<String>,
@@ -186,33 +186,47 @@ impl Identity {
 }
 
 impl ConnectOpts {
-    /// Load the kubeconfig the way kubectl does and build the config, without connecting.
-    pub async fn config(&self) -> Result<(kube::Config, String, Identity), CliError> {
-        let kubeconfig = match &self.kubeconfig {
+    /// The kubeconfig as kubectl loads it: `--kubeconfig`, else `$KUBECONFIG` merged, else
+    /// `~/.kube/config`.
+    pub fn kubeconfig_file(&self) -> Result<Kubeconfig, CliError> {
+        match &self.kubeconfig {
             Some(path) => Kubeconfig::read_from(path).map_err(|e| {
                 CliError::new(
                     Code::Api,
                     format!("cannot read kubeconfig {}: {e}; check --kubeconfig", path.display()),
                 )
-            })?,
+            }),
             None => Kubeconfig::read().map_err(|e| {
                 CliError::new(
                     Code::Api,
                     format!("cannot load kubeconfig ($KUBECONFIG or ~/.kube/config): {e}; pass --kubeconfig FILE"),
                 )
-            })?,
-        };
-        let context_name = self
-            .context
+            }),
+        }
+    }
+
+    /// Load the kubeconfig the way kubectl does and build the config, without connecting.
+    pub async fn config(&self) -> Result<(kube::Config, String, Identity), CliError> {
+        let kubeconfig = self.kubeconfig_file()?;
+        let context =
+            match self.context.as_slice() {
+                [] => None,
+                [one] => Some(one.clone()),
+                _ => return Err(CliError::usage(
+                    "--context given several times: only `check` reads several clusters at once",
+                )),
+            };
+        let context_name = context
             .clone()
             .or_else(|| kubeconfig.current_context.clone())
             .unwrap_or_default();
         let options = KubeConfigOptions {
-            context: self.context.clone(),
+            context,
             cluster: self.cluster.clone(),
             user: self.user.clone(),
         };
         missing_names(&kubeconfig, &options).map_err(CliError::usage)?;
+
         let identity = Identity::of(&kubeconfig, &options, self.insecure_skip_tls_verify);
         let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
             .await

@@ -101,6 +101,12 @@ impl NodeFacts {
     }
 }
 
+/// `("containerd", "1.7.27")` from `containerRuntimeVersion` `containerd://1.7.27`.
+pub fn runtime_name_version(runtime: &str) -> Option<(&str, &str)> {
+    let (name, rest) = runtime.split_once(':')?;
+    Some((name, rest.trim_start_matches('/')))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -221,10 +221,12 @@ pub fn parse_str(text: &str) -> Result<ApiData, String> {
         }
         match (r.replacement.is_empty(), replacement_since) {
             (false, None) => return Err(format!("{what}: replacement without replacementSince")),
-            (false, Some(s)) if s > removed_in => return Err(format!(
+            (false, Some(s)) if s > removed_in => {
+                return Err(format!(
                 "{what}: replacement {} is served only from {s}, after the removal in {removed_in}",
                 r.replacement
-            )),
+            ))
+            }
             _ => {}
         }
         removals.push(Removal {
@@ -677,7 +679,10 @@ fn judge_containerd_minimum(data: &ApiData, nodes: &[NodeFacts], to: Minor) -> V
         let old: Vec<String> = nodes
             .iter()
             .filter_map(|n| {
-                let v = n.container_runtime.strip_prefix("containerd://")?;
+                let (name, v) = crate::facts::node::runtime_name_version(&n.container_runtime)?;
+                if name != "containerd" {
+                    return None;
+                }
                 let parsed = version::parse(v).ok()?;
                 let kubelet = version::parse(&n.kubelet_version).ok()?.minor();
                 (kubelet < *minor

@@ -133,8 +133,10 @@ pub enum Trust {
 /// A kubeconfig to write: one cluster, one user, one context.
 #[derive(Debug, Clone)]
 pub struct KubeconfigSpec {
-    /// Context name (also used for the cluster entry); default `test`.
+    /// Context name (also the cluster entry's, unless `cluster_name`); default `test`.
     pub context: String,
+    /// Name of the cluster entry; default the context's.
+    pub cluster_name: Option<String>,
     /// Name of the user entry; default the server's user.
     pub user_name: Option<String>,
     /// The user's credentials.
@@ -467,6 +469,7 @@ impl TestServer {
     pub fn spec(&self) -> KubeconfigSpec {
         KubeconfigSpec {
             context: "test".into(),
+            cluster_name: None,
             user_name: None,
             user: KubeUser::Token("test-token".into()),
             trust: Trust::ServerCa,
@@ -534,13 +537,14 @@ impl TestServer {
             format!("  user:\n{user}")
         };
         let ctx = &spec.context;
+        let cluster = spec.cluster_name.as_deref().unwrap_or(ctx);
         format!(
             "apiVersion: v1\n\
              kind: Config\n\
              clusters:\n\
-             - name: {ctx}\n  cluster:\n    server: {scheme}://127.0.0.1:{port}\n{trust}\
+             - name: {cluster}\n  cluster:\n    server: {scheme}://127.0.0.1:{port}\n{trust}\
              contexts:\n\
-             - name: {ctx}\n  context:\n    cluster: {ctx}\n    user: {user_name}\n    namespace: default\n\
+             - name: {ctx}\n  context:\n    cluster: {cluster}\n    user: {user_name}\n    namespace: default\n\
              current-context: {ctx}\n\
              preferences: {{}}\n\
              users:\n\
