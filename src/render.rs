@@ -441,3 +441,57 @@ pub fn fleet(
     }
     out
 }
+
+/// The rollout view of `status`.
+pub fn rollout(r: &crate::policy::rollout::Rollout, colour: bool) -> String {
+    use crate::policy::rollout::State;
+    let mut out = String::new();
+    heading(&mut out, &format!("Rollout to {}", r.target), colour);
+    let _ = writeln!(
+        out,
+        "{} node(s): {} at target, {} in progress, {} waiting, {} blocked{}",
+        r.nodes,
+        r.at_target,
+        r.in_progress,
+        r.waiting,
+        r.blocked,
+        if r.done { " (done)" } else { "" }
+    );
+    for p in &r.pools {
+        let _ = writeln!(
+            out,
+            "\n{} ({} at target, {} in progress, {} waiting, {} blocked)",
+            p.name, p.at_target, p.in_progress, p.waiting, p.blocked
+        );
+        let mut t = table(&["NODE", "STATE", "KUBELET", "STEP", "SINCE", "BY", "DETAIL"]);
+        for n in &p.nodes {
+            let state = match n.state {
+                State::AtTarget => "at target",
+                State::InProgress => "in progress",
+                State::Waiting => "waiting",
+                State::Blocked => "blocked",
+            };
+            t.add_row(vec![
+                n.name.clone(),
+                state.to_string(),
+                n.kubelet.clone(),
+                n.step.clone().unwrap_or_default(),
+                n.since.clone().unwrap_or_default(),
+                n.by.clone().unwrap_or_default(),
+                n.detail.clone(),
+            ]);
+        }
+        let _ = writeln!(out, "{t}");
+    }
+    let _ = writeln!(
+        out,
+        "\nNext: {}{}",
+        r.next
+            .node
+            .as_deref()
+            .map(|n| format!("{n}: "))
+            .unwrap_or_default(),
+        r.next.reason
+    );
+    out
+}

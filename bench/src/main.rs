@@ -356,6 +356,102 @@ fn bench_check(launcher: &mut Launcher, nodes: usize, pods: usize, runs: usize) 
     Ok(())
 }
 
+/// `contexts` clusters of 200 nodes and 6,000 pods each, one of them unreachable, in one
+/// kubeconfig: each cluster's own `check`, then `check --all-contexts`.
+fn bench_fleet(launcher: &mut Launcher, contexts: usize) -> Result<()> {
+    let plugin = sibling("kubectl-upgrade")?.to_string_lossy().into_owned();
+    let timeout = "10s";
+    let servers: Vec<TestServer> = (0..contexts.saturating_sub(1))
+        .map(|_| TestServer::start(builders::big_cluster(200, 6000)))
+        .collect();
+    let dir = std::env::temp_dir().join(format!("upgrade-bench-fleet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut merged = serde_yaml::Mapping::new();
+    let mut lists: [Vec<serde_yaml::Value>; 3] = Default::default();
+    for (i, s) in servers.iter().enumerate() {
+        let spec = kube_testserver::KubeconfigSpec {
+            context: format!("cluster-{i:02}"),
+            user_name: Some(format!("user-{i:02}")),
+            ..s.spec()
+        };
+        let doc: serde_yaml::Value = serde_yaml::from_str(&s.kubeconfig_text(&spec))?;
+        for (k, key) in ["clusters", "contexts", "users"].iter().enumerate() {
+            if let Some(items) = doc.get(*key).and_then(|v| v.as_sequence()) {
+                lists[k].extend(items.iter().cloned());
+            }
+        }
+    }
+    // The unreachable one: nothing listens on its port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let down: serde_yaml::Value = serde_yaml::from_str(&format!(
+        "clusters:\n- name: down\n  cluster: {{server: 'https://127.0.0.1:{port}', insecure-skip-tls-verify: true}}\ncontexts:\n- name: down\n  context: {{cluster: down, user: down}}\nusers:\n- name: down\n  user: {{token: t}}\n"
+    ))?;
+    for (k, key) in ["clusters", "contexts", "users"].iter().enumerate() {
+        if let Some(items) = down.get(*key).and_then(|v| v.as_sequence()) {
+            lists[k].extend(items.iter().cloned());
+        }
+    }
+    merged.insert("apiVersion".into(), "v1".into());
+    merged.insert("kind".into(), "Config".into());
+    merged.insert("current-context".into(), "cluster-00".into());
+    for (k, key) in ["clusters", "contexts", "users"].iter().enumerate() {
+        merged.insert((*key).into(), serde_yaml::Value::Sequence(lists[k].clone()));
+    }
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(&kubeconfig, serde_yaml::to_string(&merged)?)?;
+    let kc = kubeconfig.to_string_lossy().into_owned();
+    println!(
+        "fleet benchmark: {contexts} contexts ({} of 200 nodes and 6,000 pods, 1 unreachable)",
+        servers.len()
+    );
+    let mut slowest = Duration::ZERO;
+    for i in 0..servers.len() {
+        let r = launcher.run(&[
+            plugin.clone(),
+            "check".into(),
+            "-o".into(),
+            "json".into(),
+            "--kubeconfig".into(),
+            kc.clone(),
+            "--context".into(),
+            format!("cluster-{i:02}"),
+        ])?;
+        slowest = slowest.max(r.wall);
+    }
+    let r = launcher.run(&[
+        plugin.clone(),
+        "check".into(),
+        "--all-contexts".into(),
+        "-o".into(),
+        "json".into(),
+        "--kubeconfig".into(),
+        kc.clone(),
+        "--context-timeout".into(),
+        timeout.into(),
+    ])?;
+    if r.code != 3 {
+        bail!(
+            "fleet check exited {} (expected 3: one context unreachable)",
+            r.code
+        );
+    }
+    let bound = slowest.as_secs_f64() * 1.5 + 10.0;
+    println!("  slowest single check: {slowest:.2?}");
+    println!(
+        "  check --all-contexts: {:.2?}, peak RSS {} MB (target: within 1.5 x slowest + timeout = {bound:.1}s; RSS <= 200 MB)",
+        r.wall,
+        r.max_rss_kb / 1024
+    );
+    println!(
+        "  ratio fleet/slowest single: {:.2}x",
+        r.wall.as_secs_f64() / slowest.as_secs_f64()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
 /// One node with `pods` pods: a few DaemonSet pods, the rest in ReplicaSets of 10, most under
 /// PDBs with maxUnavailable 20%; four spare nodes take the replacements.
 fn drain_cluster(pods: usize) -> Cluster {
@@ -518,6 +614,7 @@ fn main() -> Result<()> {
             arg("--runs", 3)?,
         ),
         "drain" => bench_drain(arg("--pods", 110)?),
+        "fleet" => bench_fleet(&mut Launcher::start()?, arg("--contexts", 20)?),
         "all" => {
             bench_check(
                 &mut Launcher::start()?,
@@ -527,6 +624,6 @@ fn main() -> Result<()> {
             )?;
             bench_drain(arg("--pods", 110)?)
         }
-        other => bail!("unknown benchmark '{other}': use check, drain or all"),
+        other => bail!("unknown benchmark '{other}': use check, drain, fleet or all"),
     }
 }

@@ -118,7 +118,7 @@ Exit codes: 0 drained or nothing to do; 2 blocked, timed out, or only skipped no
 
 /// clap value parser for `-l/--selector` and `--pod-selector`: refuses empty and malformed
 /// selectors at the boundary (exit 64), so nothing can widen to every node or pod.
-fn parse_selector(s: &str) -> Result<Selector, String> {
+pub(crate) fn parse_selector(s: &str) -> Result<Selector, String> {
     selector::parse(s).map_err(|e| e.to_string())
 }
 

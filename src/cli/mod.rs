@@ -4,6 +4,7 @@ pub mod check;
 pub mod completion;
 pub mod drain;
 pub mod fleet;
+pub mod status;
 
 use crate::client::connect::ConnectOpts;
 use check::{CheckArgs, SnapshotArgs};
@@ -77,6 +78,8 @@ pub enum Command {
     Drain(DrainArgs),
     /// Pick the next node to upgrade, cordon it and drain it.
     DrainNext(DrainNextArgs),
+    /// Show where the node rollout stands: at target, in progress, waiting, blocked, per pool.
+    Status(status::StatusArgs),
     /// Print shell completion scripts, or the kubectl plugin completion shim.
     Completion(CompletionArgs),
     /// Print the plugin version, commit and release-data date.

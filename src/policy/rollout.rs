@@ -1,0 +1,337 @@
+//! Where a node rollout stands (`kubectl upgrade status`): every node at the target, in
+//! progress (which step, since when, by whom, from the progress annotation), waiting or
+//! blocked, grouped by node pool with the control plane first, and the node drain-next would
+//! take next and why. Pure: node facts in, the view out. drain-next's own choice
+//! ([`order::select`]) and bookkeeping ([`order::standing`]) decide; this only shows them.
+
+use crate::facts::node::NodeFacts;
+use crate::facts::progress::{ProgressState, Record};
+use crate::policy::order::{self, Standing};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Labels naming a node pool, by provider; the first one present wins.
+pub const POOL_LABELS: &[&str] = &[
+    "eks.amazonaws.com/nodegroup",
+    "alpha.eksctl.io/nodegroup-name",
+    "cloud.google.com/gke-nodepool",
+    "kubernetes.azure.com/agentpool",
+    "agentpool",
+    "doks.digitalocean.com/node-pool",
+];
+
+/// One node's state in the rollout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum State {
+    /// Blocked: NotReady below the target, a failed drain, a foreign cordon, an unreadable record.
+    Blocked,
+    /// Cordoned by drain-next and somewhere between cordon and uncordon.
+    InProgress,
+    /// Below the target, Ready, schedulable: its turn will come.
+    Waiting,
+    /// Kubelet at (or past) the target and schedulable.
+    AtTarget,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeStatus {
+    pub name: String,
+    pub control_plane: bool,
+    pub kubelet: String,
+    pub state: State,
+    /// What is happening or what is in the way, one sentence.
+    pub detail: String,
+    /// The progress record's step (`cordoned`, `draining`, `drained`, `failed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pool {
+    /// `control-plane`, a provider pool name, or `workers`.
+    pub name: String,
+    pub at_target: usize,
+    pub in_progress: usize,
+    pub waiting: usize,
+    pub blocked: usize,
+    pub nodes: Vec<NodeStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Next {
+    pub node: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rollout {
+    pub target: String,
+    pub nodes: usize,
+    pub at_target: usize,
+    pub in_progress: usize,
+    pub waiting: usize,
+    pub blocked: usize,
+    /// Every node at the target and schedulable.
+    pub done: bool,
+    /// Control plane first, then pools by name.
+    pub pools: Vec<Pool>,
+    pub next: Next,
+}
+
+fn pool_of(n: &NodeFacts) -> String {
+    if n.is_control_plane() {
+        return "control-plane".into();
+    }
+    POOL_LABELS
+        .iter()
+        .find_map(|l| n.labels.get(*l).cloned())
+        .unwrap_or_else(|| "workers".into())
+}
+
+fn node_status(n: &NodeFacts, target: &str) -> NodeStatus {
+    let at = order::at_target(&n.kubelet_version, target);
+    let mut s = NodeStatus {
+        name: n.name.clone(),
+        control_plane: n.is_control_plane(),
+        kubelet: n.kubelet_version.clone(),
+        state: State::Waiting,
+        detail: String::new(),
+        step: None,
+        since: None,
+        by: None,
+    };
+    let record = Record::read(n.progress.as_deref());
+    if let Record::Valid(p) = &record {
+        if n.unschedulable {
+            s.step = Some(p.state.as_str().to_string());
+            s.since = Some(p.time.clone());
+            s.by = Some(p.by());
+        }
+        if let Some(st) = order::standing(n, p, Some(target)) {
+            (s.state, s.detail) = match (st, p.state) {
+                (_, ProgressState::Failed) => (
+                    State::Blocked,
+                    "its drain failed and it stays cordoned: see why, then rerun drain-next (it resumes)".into(),
+                ),
+                (Standing::Unfinished, _) => (
+                    State::InProgress,
+                    format!("being drained ({}); a rerun of drain-next resumes it", p.state.as_str()),
+                ),
+                (Standing::AwaitingUpgrade, _) => (
+                    State::InProgress,
+                    format!(
+                        "drained; waiting for its kubelet to come back Ready at {target} (now {}{})",
+                        n.kubelet_version,
+                        if n.ready { "" } else { ", NotReady" }
+                    ),
+                ),
+                (Standing::Upgraded, _) => (
+                    State::InProgress,
+                    format!("upgraded to {}; uncordon it (drain-next does)", n.kubelet_version),
+                ),
+            };
+            return s;
+        }
+    }
+    if let Record::Unreadable { why, .. } = &record {
+        if n.unschedulable {
+            s.state = State::Blocked;
+            s.detail = format!("cordoned with an unreadable progress record ({why})");
+            return s;
+        }
+    }
+    (s.state, s.detail) = match at {
+        Some(true) if !n.unschedulable => (State::AtTarget, "at the target".into()),
+        Some(true) => (
+            State::Blocked,
+            "at the target but cordoned (not by drain-next): uncordon it when it is ready".into(),
+        ),
+        None => (
+            State::Blocked,
+            format!("kubelet version '{}' is unreadable", n.kubelet_version),
+        ),
+        Some(false) if !n.ready => (
+            State::Blocked,
+            "NotReady: drain-next skips it until it is Ready (or named)".into(),
+        ),
+        Some(false) if n.unschedulable => (
+            State::Blocked,
+            "cordoned by someone else: drain-next skips it".into(),
+        ),
+        Some(false) => (
+            State::Waiting,
+            format!("kubelet {} < {target}", n.kubelet_version),
+        ),
+    };
+    s
+}
+
+/// The rollout towards `target` (`vX.Y.Z`).
+pub fn rollout(nodes: &[NodeFacts], target: &str) -> Result<Rollout, String> {
+    order::triple(target).ok_or_else(|| format!("cannot read target version '{target}'"))?;
+    let mut pools: BTreeMap<(bool, String), Vec<NodeStatus>> = BTreeMap::new();
+    for n in nodes {
+        let st = node_status(n, target);
+        // Control plane first: its key sorts before every pool.
+        pools
+            .entry((!n.is_control_plane(), pool_of(n)))
+            .or_default()
+            .push(st);
+    }
+    let mut out_pools = Vec::new();
+    for ((_, name), mut ns) in pools {
+        ns.sort_by(|a, b| a.state.cmp(&b.state).then_with(|| a.name.cmp(&b.name)));
+        let count = |s: State| ns.iter().filter(|n| n.state == s).count();
+        out_pools.push(Pool {
+            name,
+            at_target: count(State::AtTarget),
+            in_progress: count(State::InProgress),
+            waiting: count(State::Waiting),
+            blocked: count(State::Blocked),
+            nodes: ns,
+        });
+    }
+    let total = |f: fn(&Pool) -> usize| out_pools.iter().map(f).sum::<usize>();
+    let (at_target, in_progress, waiting, blocked) = (
+        total(|p| p.at_target),
+        total(|p| p.in_progress),
+        total(|p| p.waiting),
+        total(|p| p.blocked),
+    );
+    let busy: Vec<String> = out_pools
+        .iter()
+        .flat_map(|p| &p.nodes)
+        .filter(|n| n.state == State::InProgress)
+        .map(|n| n.name.clone())
+        .collect();
+    let next = if let Some(first) = busy.first() {
+        Next {
+            node: None,
+            reason: format!(
+                "{first} is in progress: drain-next takes the next node once it is back at {target} and uncordoned (one node at a time)"
+            ),
+        }
+    } else {
+        let sel = order::select(nodes, target, None, None, &BTreeSet::new())?;
+        match sel.next {
+            Some(c) => Next {
+                node: Some(c.name),
+                reason: c.reason,
+            },
+            None if at_target == nodes.len() => Next {
+                node: None,
+                reason: format!("every node is at {target}: the rollout is done"),
+            },
+            None => Next {
+                node: None,
+                reason: "no node can be taken: the rest are blocked (see each node)".into(),
+            },
+        }
+    };
+    Ok(Rollout {
+        target: target.to_string(),
+        nodes: nodes.len(),
+        at_target,
+        in_progress,
+        waiting,
+        blocked,
+        done: at_target == nodes.len(),
+        pools: out_pools,
+        next,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::progress::record;
+    use crate::facts::progress::Writer;
+
+    fn node(name: &str, kubelet: &str) -> NodeFacts {
+        NodeFacts {
+            name: name.into(),
+            kubelet_version: kubelet.into(),
+            ready: true,
+            ..NodeFacts::default()
+        }
+    }
+
+    #[test]
+    fn every_state_and_the_next_node() {
+        let mut cp = node("cp-1", "v1.33.2");
+        cp.roles = vec!["control-plane".into()];
+        let ng = |name: &str, kubelet: &str, pool: &str| {
+            let mut n = node(name, kubelet);
+            n.labels
+                .insert("eks.amazonaws.com/nodegroup".into(), pool.into());
+            n
+        };
+        let done = ng("a-done", "v1.33.2", "blue");
+        let wait = ng("b-wait", "v1.32.5", "blue");
+        let mut sick = ng("c-sick", "v1.32.5", "green");
+        sick.ready = false;
+        let mut foreign = ng("d-foreign", "v1.32.5", "green");
+        foreign.unschedulable = true;
+        let nodes = vec![
+            cp.clone(),
+            done.clone(),
+            wait.clone(),
+            sick.clone(),
+            foreign.clone(),
+        ];
+        let r = rollout(&nodes, "v1.33.2").unwrap();
+        assert_eq!(r.pools[0].name, "control-plane");
+        assert_eq!(
+            r.pools.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+            ["control-plane", "blue", "green"]
+        );
+        assert_eq!(
+            (r.at_target, r.waiting, r.blocked, r.in_progress),
+            (2, 1, 2, 0)
+        );
+        assert_eq!(r.next.node.as_deref(), Some("b-wait"));
+        assert!(!r.done);
+
+        // b-wait being drained: in progress, and nothing else starts.
+        let mut draining = wait.clone();
+        draining.unschedulable = true;
+        draining.progress = record(ProgressState::Draining, Some("v1.33.2"), Writer::DrainNext);
+        let r = rollout(&[cp.clone(), done.clone(), draining.clone()], "v1.33.2").unwrap();
+        let b = &r.pools[1]
+            .nodes
+            .iter()
+            .find(|n| n.name == "b-wait")
+            .unwrap()
+            .clone();
+        assert_eq!(b.state, State::InProgress);
+        assert_eq!(b.step.as_deref(), Some("draining"));
+        assert!(b.by.as_deref().unwrap().starts_with("drain-next by"));
+        assert!(r.next.node.is_none() && r.next.reason.contains("b-wait is in progress"));
+
+        // Drained and back at the target: uncordon pending; failed: blocked.
+        let mut upgraded = draining.clone();
+        upgraded.kubelet_version = "v1.33.2".into();
+        upgraded.progress = record(ProgressState::Drained, Some("v1.33.2"), Writer::DrainNext);
+        let r = rollout(&[upgraded.clone()], "v1.33.2").unwrap();
+        assert!(r.pools[0].nodes[0].detail.contains("uncordon"));
+        let mut failed = draining.clone();
+        failed.progress = record(ProgressState::Failed, Some("v1.33.2"), Writer::DrainNext);
+        let r = rollout(&[failed], "v1.33.2").unwrap();
+        assert_eq!(r.pools[0].nodes[0].state, State::Blocked);
+
+        // All at the target and schedulable: done.
+        let r = rollout(&[cp, done], "v1.33.2").unwrap();
+        assert!(r.done);
+        assert!(r.next.reason.contains("done"));
+        assert!(rollout(&[], "garbage").is_err());
+    }
+}
