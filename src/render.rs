@@ -449,12 +449,13 @@ pub fn rollout(r: &crate::policy::rollout::Rollout, colour: bool) -> String {
     heading(&mut out, &format!("Rollout to {}", r.target), colour);
     let _ = writeln!(
         out,
-        "{} node(s): {} at target, {} in progress, {} waiting, {} blocked{}",
+        "{} node(s): {} at target, {} in progress, {} waiting, {} blocked, {} drained for removal{}",
         r.nodes,
         r.at_target,
         r.in_progress,
         r.waiting,
         r.blocked,
+        r.replaced,
         if r.done { " (done)" } else { "" }
     );
     for p in &r.pools {
@@ -470,6 +471,7 @@ pub fn rollout(r: &crate::policy::rollout::Rollout, colour: bool) -> String {
                 State::InProgress => "in progress",
                 State::Waiting => "waiting",
                 State::Blocked => "blocked",
+                State::Replaced => "replaced",
             };
             t.add_row(vec![
                 n.name.clone(),

@@ -307,6 +307,12 @@ fn node_findings(inv: &Inventory) -> Vec<Finding> {
                 "back Ready at {goal} after drain-next but still cordoned: `kubectl upgrade uncordon {}`",
                 n.name
             ),
+            Some(Standing::ForRemoval) => format!(
+                "drained for removal by drain-next --strategy replace ({}, {}): remove the instance, then the Node (`kubectl delete node {}`)",
+                p.by(),
+                p.time,
+                n.name
+            ),
         };
         out.push(Finding::new(
             Section::Nodes,

@@ -104,6 +104,16 @@ Examples:
   # Drain a specific node even though it is NotReady or cordoned by someone else
   kubectl upgrade drain-next node-7
 
+  # Surge: new nodes at v1.33.2 were added; move the workloads off the old ones, one at a
+  # time, and remove each drained Node object
+  kubectl upgrade drain-next --to v1.33.2 --strategy replace --delete-node
+
+Strategies: one-at-a-time (default) drains a node, waits for it to come back upgraded and
+uncordoned, then takes the next; replace drains old nodes onto nodes already at the target
+(at least one must be Ready and schedulable), leaves each drained node cordoned and recorded
+as drained for removal (it never blocks the next one), and with --delete-node deletes its Node
+object after a successful drain.
+
 Order: control-plane nodes first, then workers; oldest kubelet first, then by name. One node at a
 time: while a node drained by drain-next is cordoned and not yet back at the target version,
 drain-next stops with exit code 4 naming it (finish it: upgrade it, then `kubectl upgrade uncordon
@@ -222,8 +232,23 @@ pub struct DrainNextArgs {
     /// First uncordon nodes drained earlier that came back Ready at the target.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub uncordon_upgraded: bool,
+    /// How the workers move: one-at-a-time (drain, upgrade in place, uncordon) or replace
+    /// (drain old nodes onto nodes already at the target, for removal).
+    #[arg(long, value_enum, default_value_t = Strategy::OneAtATime)]
+    pub strategy: Strategy,
+    /// With --strategy replace: delete the Node object after its drain succeeded.
+    #[arg(long)]
+    pub delete_node: bool,
     #[command(flatten)]
     pub flags: DrainFlags,
+}
+
+/// drain-next's rollout strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    OneAtATime,
+    Replace,
 }
 
 impl DrainFlags {
@@ -497,6 +522,10 @@ pub async fn run_drain(args: &DrainArgs, global: &Global) -> Result<Code, CliErr
 #[serde(rename_all = "camelCase")]
 struct NextReport {
     target: String,
+    strategy: Strategy,
+    /// The drained node's Node object was deleted (`--delete-node`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    deleted_node: bool,
     node: Option<String>,
     reason: String,
     uncordoned: Vec<String>,
@@ -558,6 +587,8 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
     };
     let mut report = NextReport {
         target: target.clone(),
+        strategy: args.strategy,
+        deleted_node: false,
         node: None,
         reason: String::new(),
         uncordoned: vec![],
@@ -611,8 +642,28 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
     // unless --allow-another.
     let in_progress: Vec<&(String, Standing, Progress)> = standing
         .iter()
-        .filter(|(_, st, _)| *st != Standing::Upgraded)
+        .filter(|(_, st, _)| !matches!(st, Standing::Upgraded | Standing::ForRemoval))
         .collect();
+    if args.delete_node && args.strategy != Strategy::Replace {
+        return Err(CliError::usage(
+            "--delete-node is for --strategy replace (a node upgraded in place comes back)",
+        ));
+    }
+    if args.strategy == Strategy::Replace {
+        let destinations = all
+            .iter()
+            .filter(|n| !n.is_control_plane() && n.ready && !n.unschedulable)
+            .filter(|n| order::at_target(&n.kubelet_version, &target) == Some(true))
+            .count();
+        if destinations == 0 {
+            let msg = format!(
+                "--strategy replace moves workloads onto nodes already at {target}, and no worker at {target} is Ready and schedulable: add the new nodes first"
+            );
+            report.reason = msg.clone();
+            emit_next(&report, global, &msg);
+            return Ok(Code::Violations);
+        }
+    }
     let resume = match args.node.as_deref() {
         Some(named) => in_progress.iter().find(|(n, _, _)| n == named),
         None => in_progress
@@ -700,17 +751,46 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
     report.node = Some(name.clone());
     report.reason = reason.clone();
     eprintln!("next: {name}: {reason}");
+    let writer = match args.strategy {
+        Strategy::OneAtATime => Writer::DrainNext,
+        Strategy::Replace => Writer::DrainNextReplace,
+    };
     let opts = args
         .flags
-        .options(global, Writer::DrainNext, Some(target_version.clone()));
+        .options(global, writer, Some(target_version.clone()));
     let cancel = interrupt_channel();
     let summary = engine::drain_node(client, &conn.description, &name, &opts, cancel).await?;
-    let code = summary_code(&summary);
+    let mut code = summary_code(&summary);
     let mut text = human_summary(&summary);
-    if summary.outcome == Outcome::Drained || summary.outcome == Outcome::NothingToDo {
+    let finished = summary.outcome == Outcome::Drained || summary.outcome == Outcome::NothingToDo;
+    if finished && args.strategy == Strategy::OneAtATime {
         text.push_str(&format!(
             "\nnext: upgrade {name} to {target}, then run `kubectl upgrade uncordon {name}` (or `kubectl upgrade drain-next --uncordon-upgraded`)"
         ));
+    }
+    if finished && args.strategy == Strategy::Replace {
+        if args.delete_node && !dry.is_dry() {
+            match api.delete(&name, &Default::default()).await {
+                Ok(_) => {
+                    report.deleted_node = true;
+                    text.push_str(&format!(
+                        "\ndeleted Node {name} (its workloads run on nodes at {target})"
+                    ));
+                }
+                Err(e) => {
+                    let err = api_error(&e, "delete", "nodes", Some(&name), &conn.description);
+                    text.push_str(&format!(
+                        "\n{name} is drained and stays cordoned, but deleting its Node failed: {}",
+                        err.message
+                    ));
+                    code = Code::Api;
+                }
+            }
+        } else {
+            text.push_str(&format!(
+                "\n{name} is drained for removal and stays cordoned: remove its instance, then `kubectl delete node {name}` (or rerun with --delete-node); `kubectl upgrade drain-next --strategy replace` takes the next"
+            ));
+        }
     }
     report.drain = Some(summary);
     emit_next(&report, global, &text);

@@ -43,6 +43,9 @@ pub enum Writer {
     Drain,
     /// `kubectl upgrade drain-next`: carries the target the node is upgraded to.
     DrainNext,
+    /// `kubectl upgrade drain-next --strategy replace`: the node is drained for removal
+    /// (its workloads moved to nodes already at the target); it does not come back.
+    DrainNextReplace,
 }
 
 impl Writer {
@@ -50,6 +53,7 @@ impl Writer {
         match self {
             Writer::Drain => "drain",
             Writer::DrainNext => "drain-next",
+            Writer::DrainNextReplace => "drain-next-replace",
         }
     }
 }
@@ -85,7 +89,12 @@ impl Progress {
 
     /// Written by `drain-next` (what the one-node-at-a-time rule tracks).
     pub fn by_drain_next(&self) -> bool {
-        self.command == Writer::DrainNext
+        matches!(self.command, Writer::DrainNext | Writer::DrainNextReplace)
+    }
+
+    /// Drained for removal (`--strategy replace`): finished, never back at the target.
+    pub fn for_removal(&self) -> bool {
+        self.command == Writer::DrainNextReplace && self.state == ProgressState::Drained
     }
 
     /// The target as written, e.g. `v1.33.2`.

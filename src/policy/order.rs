@@ -157,6 +157,9 @@ pub enum Standing {
     AwaitingUpgrade,
     /// Drained, Ready and at the target but still cordoned: ready to uncordon.
     Upgraded,
+    /// Drained for removal (`--strategy replace`): finished; delete the node when its
+    /// instance is gone. Never blocks the next node.
+    ForRemoval,
 }
 
 /// Where one node stands by its progress record, or `None` when the record does not count
@@ -167,6 +170,9 @@ pub enum Standing {
 pub fn standing(n: &NodeFacts, p: &Progress, fallback_target: Option<&str>) -> Option<Standing> {
     if !p.by_drain_next() || !n.unschedulable {
         return None;
+    }
+    if p.for_removal() {
+        return Some(Standing::ForRemoval);
     }
     let goal = p.target_text().or(fallback_target);
     Some(match p.state {

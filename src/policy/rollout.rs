@@ -32,6 +32,8 @@ pub enum State {
     Waiting,
     /// Kubelet at (or past) the target and schedulable.
     AtTarget,
+    /// Drained for removal (`--strategy replace`): finished; its workloads run elsewhere.
+    Replaced,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -61,6 +63,8 @@ pub struct Pool {
     pub in_progress: usize,
     pub waiting: usize,
     pub blocked: usize,
+    /// Drained for removal by the replace strategy.
+    pub replaced: usize,
     pub nodes: Vec<NodeStatus>,
 }
 
@@ -80,7 +84,8 @@ pub struct Rollout {
     pub in_progress: usize,
     pub waiting: usize,
     pub blocked: usize,
-    /// Every node at the target and schedulable.
+    pub replaced: usize,
+    /// Every node at the target and schedulable, or drained for removal.
     pub done: bool,
     /// Control plane first, then pools by name.
     pub pools: Vec<Pool>,
@@ -137,6 +142,10 @@ fn node_status(n: &NodeFacts, target: &str) -> NodeStatus {
                 (Standing::Upgraded, _) => (
                     State::InProgress,
                     format!("upgraded to {}; uncordon it (drain-next does)", n.kubelet_version),
+                ),
+                (Standing::ForRemoval, _) => (
+                    State::Replaced,
+                    "drained for removal (replace): remove its instance and the Node object".into(),
                 ),
             };
             return s;
@@ -197,15 +206,17 @@ pub fn rollout(nodes: &[NodeFacts], target: &str) -> Result<Rollout, String> {
             in_progress: count(State::InProgress),
             waiting: count(State::Waiting),
             blocked: count(State::Blocked),
+            replaced: count(State::Replaced),
             nodes: ns,
         });
     }
     let total = |f: fn(&Pool) -> usize| out_pools.iter().map(f).sum::<usize>();
-    let (at_target, in_progress, waiting, blocked) = (
+    let (at_target, in_progress, waiting, blocked, replaced) = (
         total(|p| p.at_target),
         total(|p| p.in_progress),
         total(|p| p.waiting),
         total(|p| p.blocked),
+        total(|p| p.replaced),
     );
     let busy: Vec<String> = out_pools
         .iter()
@@ -221,13 +232,19 @@ pub fn rollout(nodes: &[NodeFacts], target: &str) -> Result<Rollout, String> {
             ),
         }
     } else {
-        let sel = order::select(nodes, target, None, None, &BTreeSet::new())?;
+        let exclude: BTreeSet<String> = out_pools
+            .iter()
+            .flat_map(|p| &p.nodes)
+            .filter(|n| n.state == State::Replaced)
+            .map(|n| n.name.clone())
+            .collect();
+        let sel = order::select(nodes, target, None, None, &exclude)?;
         match sel.next {
             Some(c) => Next {
                 node: Some(c.name),
                 reason: c.reason,
             },
-            None if at_target == nodes.len() => Next {
+            None if at_target + replaced == nodes.len() => Next {
                 node: None,
                 reason: format!("every node is at {target}: the rollout is done"),
             },
@@ -244,7 +261,8 @@ pub fn rollout(nodes: &[NodeFacts], target: &str) -> Result<Rollout, String> {
         in_progress,
         waiting,
         blocked,
-        done: at_target == nodes.len(),
+        replaced,
+        done: at_target + replaced == nodes.len(),
         pools: out_pools,
         next,
     })
