@@ -126,6 +126,8 @@ pub struct Context<'a> {
     pub apis: &'a crate::policy::apis::ApiData,
     pub today: jiff::civil::Date,
     pub target: Option<Minor>,
+    /// `--to` with a patch (`v1.34.3`): the last hop goes there exactly.
+    pub target_version: Option<Version>,
 }
 
 /// The control plane's version for support and the path: the oldest apiserver instance's,
@@ -382,7 +384,13 @@ pub fn build(inv: &Inventory, ctx: &Context) -> Result<CheckReport, crate::exit:
             ctx.today,
         )),
     }
-    let plan = match crate::policy::path::plan(inv, ctx.calendar, &setup, ctx.target) {
+    let plan = match crate::policy::path::plan_pinned(
+        inv,
+        ctx.calendar,
+        &setup,
+        ctx.target,
+        ctx.target_version.as_ref(),
+    ) {
         Ok(mut plan) => {
             let kubeadm = plan.setup == crate::policy::setup::SetupKind::Kubeadm;
             for hop in &mut plan.hops {

@@ -125,6 +125,22 @@ fn mid_upgrade_json_verdicts() {
 }
 
 #[test]
+fn a_target_patch_is_planned_as_given() {
+    let (_, v) = check_json("kubeadm-mid-upgrade.json", &["--to", "v1.34.3"]);
+    let hops = v["plan"]["hops"].as_array().unwrap();
+    assert_eq!(hops.last().unwrap()["toVersion"], "1.34.3", "{}", v["plan"]);
+    assert!(
+        v["plan"]["notes"].to_string().contains("as asked"),
+        "{}",
+        v["plan"]
+    );
+    // Without a patch, the newest one in the release data.
+    let (_, v) = check_json("kubeadm-mid-upgrade.json", &["--to", "v1.34"]);
+    let hops = v["plan"]["hops"].as_array().unwrap();
+    assert_eq!(hops.last().unwrap()["toVersion"], "1.34.11");
+}
+
+#[test]
 fn explicit_target_limits_the_path() {
     let (_, v) = check_json("kubeadm-mid-upgrade.json", &["--to", "v1.34"]);
     let hops = v["plan"]["hops"].as_array().expect("hops");

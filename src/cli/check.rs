@@ -124,6 +124,15 @@ pub fn parse_target(to: Option<&str>) -> Result<Option<Minor>, CliError> {
     .transpose()
 }
 
+/// `--to v1.34.3` names a patch (`v1.34` does not): the version, kept as given.
+fn patch_given(to: &str) -> Option<crate::policy::version::Version> {
+    let core = to.trim().trim_start_matches('v');
+    let core = core.split(['-', '+']).next().unwrap_or_default();
+    (core.matches('.').count() >= 2)
+        .then(|| crate::policy::version::parse(to).ok())
+        .flatten()
+}
+
 /// Parse `--apiserver-version` (kept as given once it parses).
 pub fn parse_apiserver_version(v: Option<&str>) -> Result<Option<String>, CliError> {
     v.map(|s| match crate::policy::version::parse(s) {
@@ -179,6 +188,8 @@ pub async fn read_live(
 /// `check`'s inputs besides the cluster, validated before touching the network.
 pub struct Inputs {
     pub target: Option<Minor>,
+    /// `--to` with a patch, kept as given.
+    pub target_version: Option<crate::policy::version::Version>,
     pub today: jiff::civil::Date,
     pub calendar: releases::Calendar,
     pub apis: crate::policy::apis::ApiData,
@@ -189,6 +200,7 @@ impl Inputs {
     pub fn of(args: &CheckArgs) -> Result<Inputs, CliError> {
         Ok(Inputs {
             target: parse_target(args.to.as_deref())?,
+            target_version: args.to.as_deref().and_then(patch_given),
             today: parse_today(args.now.as_deref())?,
             calendar: match &args.releases {
                 Some(path) => load_releases(path)?,
@@ -208,6 +220,7 @@ impl Inputs {
             apis: &self.apis,
             today: self.today,
             target: self.target,
+            target_version: self.target_version.clone(),
         }
     }
 }

@@ -83,6 +83,18 @@ pub fn plan(
     setup: &Setup,
     target: Option<Minor>,
 ) -> Result<Plan, PlanError> {
+    plan_pinned(inv, cal, setup, target, None)
+}
+
+/// [`plan`], with the last hop going to `pinned` exactly (`--to v1.34.3` as given, not the
+/// newest 1.34 patch) when it names that hop's minor.
+pub fn plan_pinned(
+    inv: &Inventory,
+    cal: &Calendar,
+    setup: &Setup,
+    target: Option<Minor>,
+    pinned: Option<&version::Version>,
+) -> Result<Plan, PlanError> {
     let current = current_version(inv).ok_or_else(|| {
         PlanError::Unanswerable(
             "cannot plan the upgrade: the control-plane version is unknown (no readable kube-apiserver image, /version or kubeadm-config); pass --apiserver-version vX.Y.Z with a dump, or add `kubectl version -o json` output to it".into(),
@@ -120,8 +132,17 @@ pub fn plan(
     }
 
     let mid_upgrade = opening_notes(inv, setup.kind, from, to, &mut notes);
-    let shape = Shape::of(inv);
+    let shape = Shape::of(inv, pinned);
     let (hops, unlisted) = hops(inv, cal, setup.kind, &shape, &current, from, to);
+    if let (Some(p), Some(rel)) = (pinned.filter(|p| p.minor() == to && to > from), cal.get(to)) {
+        if rel.latest_patch != p.core() {
+            notes.push(format!(
+                "the last hop goes to {} as asked (--to); the newest {to} patch in the release data is {}",
+                p.core(),
+                rel.latest_patch
+            ));
+        }
+    }
     if !unlisted.is_empty() {
         let list: Vec<String> = unlisted.iter().map(Minor::to_string).collect();
         notes.push(format!(
@@ -213,9 +234,11 @@ fn hops(
     let mut hop_from = from;
     while hop_from < to {
         let hop_to = hop_from.next();
-        let z = match cal.get(hop_to) {
-            Some(rel) => rel.latest_patch.clone(),
-            None => {
+        let pinned = shape.pinned.as_ref().filter(|p| p.minor() == hop_to);
+        let z = match (cal.get(hop_to), pinned) {
+            (_, Some(p)) => p.core(),
+            (Some(rel), None) => rel.latest_patch.clone(),
+            (None, None) => {
                 unlisted.push(hop_to);
                 format!("{hop_to}.PATCH")
             }
@@ -322,15 +345,18 @@ fn closing_notes(
 struct Shape {
     /// The only node's name, on a single-node cluster: nothing can be drained onto another.
     single_node: Option<String>,
+    /// The exact version the last hop goes to (`--to` with a patch).
+    pinned: Option<version::Version>,
 }
 
 impl Shape {
-    fn of(inv: &Inventory) -> Shape {
+    fn of(inv: &Inventory, pinned: Option<&version::Version>) -> Shape {
         Shape {
             single_node: match inv.nodes.as_slice() {
                 [only] => Some(only.name.clone()),
                 _ => None,
             },
+            pinned: pinned.cloned(),
         }
     }
 }
@@ -715,6 +741,40 @@ mod tests {
             "upgrade these kubelets before hop 1.30 -> 1.31: w2 (1 node)"
         );
         assert!(warns[0].rule.contains(POLICY));
+    }
+
+    #[test]
+    fn a_target_patch_is_kept_as_given() {
+        let cal = builtin();
+        let pin = version::parse("v1.34.3").unwrap();
+        let p = plan_pinned(
+            &inv("v1.32.5", &[]),
+            &cal,
+            &setup(SetupKind::Kubeadm),
+            Some(m("1.34")),
+            Some(&pin),
+        )
+        .unwrap();
+        let got: Vec<&str> = p.hops.iter().map(|h| h.to_version.as_str()).collect();
+        assert_eq!(
+            got,
+            ["1.33.13", "1.34.3"],
+            "intermediate hops take the newest patch"
+        );
+        assert!(
+            p.hops[1].steps.iter().any(|s| s.contains("1.34.3")),
+            "{:?}",
+            p.hops[1].steps
+        );
+        assert!(
+            !p.hops[1].steps.iter().any(|s| s.contains("1.34.11")),
+            "{:?}",
+            p.hops[1].steps
+        );
+        assert!(p
+            .notes
+            .iter()
+            .any(|n| n.contains("1.34.3 as asked") && n.contains("1.34.11")));
     }
 
     #[test]
