@@ -193,3 +193,54 @@ fn every_case_replayed_live_gives_the_offline_report() {
     }
     assert!(replayed >= 2, "cases with a version: {replayed}");
 }
+
+/// A real Helm 3 release Secret (pluto's e2e asset, captured from a cluster; see SOURCES.md)
+/// served with a real cluster's dump: `check --helm` decodes it the way Helm stores it and
+/// finds the removed API its deployed revision renders. Expected from the deprecation guide:
+/// extensions/v1beta1 Deployment removed in 1.16, before the cluster's 1.19: a warning.
+#[test]
+fn a_real_helm_release_secret_is_decoded() {
+    let loaded = kube_testserver::load::load(&[
+        corpus().join("sonobuoy-kubeadm-1.19-single"),
+        corpus().join("helm3-release-secret"),
+    ])
+    .unwrap();
+    assert_eq!(loaded.stored.get("Secret"), Some(&1));
+    let server = kube_testserver::TestServer::start_with(
+        loaded.cluster,
+        kube_testserver::Options {
+            git_version: loaded.git_version.clone().unwrap(),
+            ..Default::default()
+        },
+    );
+    let out = Command::cargo_bin("kubectl-upgrade")
+        .unwrap()
+        .arg("--kubeconfig")
+        .arg(server.kubeconfig())
+        .args(["check", "--helm", "--now", "2026-12-03", "-o", "json"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let helm: Vec<&Value> = r["apis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["source"] == "helm:default/test")
+        .collect();
+    assert_eq!(helm.len(), 1, "{}", r["apis"]);
+    assert_eq!(helm[0]["group"], "extensions");
+    assert_eq!(helm[0]["version"], "v1beta1");
+    assert_eq!(helm[0]["kind"], "Deployment");
+    assert_eq!(helm[0]["removedIn"], "1.16");
+    assert!(helm[0]["hop"].is_null());
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["subject"] == "extensions/v1beta1 Deployment")
+        .expect("the finding");
+    assert_eq!(f["severity"], "warn");
+    assert!(f["message"].as_str().unwrap().contains("re-applying"));
+}

@@ -157,9 +157,16 @@ fn value(mut v: Value, kind_hint: Option<&str>, source: &str, out: &mut Loaded) 
             ));
             return;
         }
+        other if !api_version.is_empty() => {
+            // Served read-only at its own version (see `Cluster::add_object`).
+            let mut v = v;
+            v["kind"] = Value::from(other);
+            out.cluster.add_object(&api_version, &plural(other), v);
+            Ok(())
+        }
         other => {
             out.skipped.push(format!(
-                "{source}: {name} not stored: kind {other} is not simulated"
+                "{source}: {name} not stored: kind {other} without apiVersion"
             ));
             return;
         }
@@ -169,6 +176,22 @@ fn value(mut v: Value, kind_hint: Option<&str>, source: &str, out: &mut Loaded) 
         Err(e) => out
             .skipped
             .push(format!("{source}: {name} not stored: {e}")),
+    }
+}
+
+/// The plural resource name of a kind, as the API conventions form it (`Ingress` ->
+/// `ingresses`, `NetworkPolicy` -> `networkpolicies`, `Secret` -> `secrets`).
+pub fn plural(kind: &str) -> String {
+    let k = kind.to_lowercase();
+    if k.ends_with('s') || k.ends_with('x') || k.ends_with("ch") || k.ends_with("sh") {
+        format!("{k}es")
+    } else if let Some(stem) = k
+        .strip_suffix('y')
+        .filter(|s| !s.ends_with(['a', 'e', 'o', 'u']))
+    {
+        format!("{stem}ies")
+    } else {
+        format!("{k}s")
     }
 }
 
@@ -202,7 +225,19 @@ mod tests {
         assert_eq!(l.stored.get("PodDisruptionBudget"), Some(&1));
         assert!(l.cluster.node("n1").is_some());
         let skipped = l.skipped.join("\n");
-        assert!(skipped.contains("Secret default/s not stored"), "{skipped}");
+        assert!(
+            !skipped.contains("Secret"),
+            "other kinds are stored generically: {skipped}"
+        );
+        assert_eq!(l.stored.get("Secret"), Some(&1));
+        for (k, p) in [
+            ("Ingress", "ingresses"),
+            ("NetworkPolicy", "networkpolicies"),
+            ("Secret", "secrets"),
+            ("Gateway", "gateways"),
+        ] {
+            assert_eq!(plural(k), p);
+        }
         assert!(skipped.contains("policy/v1beta1"), "{skipped}");
         assert!(skipped.contains("README.txt"), "{skipped}");
     }
