@@ -5,7 +5,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Off a terminal, how often a drain waiting on PDBs says it is still waiting.
+pub const STATUS_EVERY: Duration = Duration::from_secs(30);
 
 /// What happened to one pod (or to the drain).
 #[derive(Debug, Clone)]
@@ -41,6 +44,33 @@ pub struct Ui {
     bar: Option<ProgressBar>,
     counts: Mutex<Counts>,
     node: String,
+    started: Instant,
+    /// When the last "still waiting" line was printed (plain mode).
+    last_status: Mutex<Instant>,
+    status_every: Duration,
+}
+
+/// `still waiting after 1m30s: 3 pod(s) on PDB app/web (...)`, for plain output.
+fn status_line(waiting: &BTreeMap<String, String>, elapsed: Duration, detail: &str) -> String {
+    let mut pdbs: Vec<&str> = waiting.values().map(String::as_str).collect();
+    pdbs.sort_unstable();
+    pdbs.dedup();
+    format!(
+        "still waiting after {}: {} pod(s) on PDB {} ({detail})",
+        elapsed_text(elapsed),
+        waiting.len(),
+        pdbs.join(", ")
+    )
+}
+
+/// `45s`, `2m05s`, `1h02m`.
+pub fn elapsed_text(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
 }
 
 impl Ui {
@@ -50,7 +80,7 @@ impl Ui {
             let bar =
                 ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(
-                "{spinner} {prefix} [{bar:30}] {pos}/{len} gone  {msg}",
+                "{spinner} {prefix} {elapsed} [{bar:30}] {pos}/{len} gone  {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
@@ -63,6 +93,9 @@ impl Ui {
             bar,
             counts: Mutex::new(Counts::default()),
             node: node.to_string(),
+            started: Instant::now(),
+            last_status: Mutex::new(Instant::now()),
+            status_every: STATUS_EVERY,
         }
     }
 
@@ -100,9 +133,16 @@ impl Ui {
                 self.bar.is_none().then(|| format!("gone {pod}"))
             }
             Event::WaitingOnPdb { pod, pdb, detail } => {
-                // One line per pod per wait episode, not per retry.
+                // One line per pod per wait episode, not per retry; off a terminal, a status
+                // line every `status_every` while the wait goes on.
                 let first = c.waiting.insert(pod.clone(), pdb.clone()).is_none();
-                first.then(|| format!("waiting {pod} on PDB {pdb}: {detail}"))
+                if first {
+                    Some(format!("waiting {pod} on PDB {pdb}: {detail}"))
+                } else if self.bar.is_none() && self.status_due() {
+                    Some(status_line(&c.waiting, self.started.elapsed(), &detail))
+                } else {
+                    None
+                }
             }
             Event::Retrying { what, error } => Some(format!("retrying {what}: {error}")),
             Event::Failed { pod, error } => {
@@ -137,10 +177,53 @@ impl Ui {
         }
     }
 
+    /// Whether a plain "still waiting" line is due (and mark it printed).
+    fn status_due(&self) -> bool {
+        let Ok(mut last) = self.last_status.lock() else {
+            return false;
+        };
+        if last.elapsed() >= self.status_every {
+            *last = Instant::now();
+            true
+        } else {
+            false
+        }
+    }
+
     /// Remove the live view.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines_name_pods_pdbs_and_elapsed() {
+        let mut w = BTreeMap::new();
+        w.insert("app/web-1".to_string(), "app/web".to_string());
+        w.insert("app/web-2".to_string(), "app/web".to_string());
+        w.insert("app/db-0".to_string(), "app/db".to_string());
+        let l = status_line(&w, Duration::from_secs(95), "needs 3 healthy, has 2");
+        assert_eq!(
+            l,
+            "still waiting after 1m35s: 3 pod(s) on PDB app/db, app/web (needs 3 healthy, has 2)"
+        );
+        assert_eq!(elapsed_text(Duration::from_secs(7)), "7s");
+        assert_eq!(elapsed_text(Duration::from_secs(3725)), "1h02m");
+    }
+
+    #[test]
+    fn a_status_line_is_due_every_interval() {
+        let mut ui = Ui::plain("n1");
+        ui.status_every = Duration::from_millis(50);
+        assert!(!ui.status_due(), "not right away");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(ui.status_due());
+        assert!(!ui.status_due(), "once per interval");
     }
 }
