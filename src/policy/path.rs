@@ -134,15 +134,7 @@ pub fn plan_pinned(
     let mid_upgrade = opening_notes(inv, setup.kind, from, to, &mut notes);
     let shape = Shape::of(inv, pinned);
     let (hops, unlisted) = hops(inv, cal, setup.kind, &shape, &current, from, to);
-    if let (Some(p), Some(rel)) = (pinned.filter(|p| p.minor() == to && to > from), cal.get(to)) {
-        if rel.latest_patch != p.core() {
-            notes.push(format!(
-                "the last hop goes to {} as asked (--to); the newest {to} patch in the release data is {}",
-                p.core(),
-                rel.latest_patch
-            ));
-        }
-    }
+    notes.extend(pinned_note(cal, pinned, from, to));
     if !unlisted.is_empty() {
         let list: Vec<String> = unlisted.iter().map(Minor::to_string).collect();
         notes.push(format!(
@@ -205,6 +197,22 @@ fn opening_notes(
         ));
     }
     mid_upgrade
+}
+
+/// Says so when `--to` pinned a patch other than the newest one the release data knows.
+fn pinned_note(
+    cal: &Calendar,
+    pinned: Option<&version::Version>,
+    from: Minor,
+    to: Minor,
+) -> Option<String> {
+    let p = pinned.filter(|p| p.minor() == to && to > from)?;
+    let rel = cal.get(to).filter(|r| r.latest_patch != p.core())?;
+    Some(format!(
+        "the last hop goes to {} as asked (--to); the newest {to} patch in the release data is {}",
+        p.core(),
+        rel.latest_patch
+    ))
 }
 
 /// The hops `from -> to`, each with its steps and the kubelets to upgrade first, simulating

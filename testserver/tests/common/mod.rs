@@ -74,26 +74,11 @@ fn connect(t: &Target) -> std::io::Result<Box<dyn Stream>> {
 }
 
 fn pem_to_der(pem: &str) -> Vec<u8> {
+    use base64::Engine;
     let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    let val = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        _ => 63,
-    };
-    let bytes: Vec<u8> = b64.bytes().filter(|c| *c != b'=').map(val).collect();
-    let mut out = Vec::new();
-    for ch in bytes.chunks(4) {
-        let n = ch
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, v)| acc | (u32::from(*v) << (18 - 6 * i)));
-        for i in 0..ch.len().saturating_sub(1) {
-            out.push((n >> (16 - 8 * i)) as u8);
-        }
-    }
-    out
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .expect("PEM body is base64")
 }
 
 /// One HTTP/1.1 request with `Connection: close`.
