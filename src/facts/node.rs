@@ -32,7 +32,14 @@ pub struct NodeFacts {
     /// The drain-progress annotation ([`ANNOTATION`]), raw; read with
     /// [`crate::facts::progress::Record::read`].
     pub progress: Option<String>,
+    /// The node carries [`KUBEADM_ANNOTATION`], which `kubeadm init` / `join` write.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kubeadm_annotated: bool,
 }
+
+/// Written on every node by `kubeadm init` and `kubeadm join` (kubeadm before 1.27 writes it
+/// as the node's CRI socket): evidence that kubeadm set the node up.
+pub const KUBEADM_ANNOTATION: &str = "kubeadm.alpha.kubernetes.io/cri-socket";
 
 impl NodeFacts {
     /// Reduce a Node, keeping only the labels `keep_label` accepts (roles are read from all of
@@ -72,7 +79,9 @@ impl NodeFacts {
                 _ => format!("{}:{}", t.key, t.effect),
             })
             .collect();
-        let progress = meta.annotations.and_then(|mut a| a.remove(ANNOTATION));
+        let mut annotations = meta.annotations.unwrap_or_default();
+        let kubeadm_annotated = annotations.contains_key(KUBEADM_ANNOTATION);
+        let progress = annotations.remove(ANNOTATION);
         #[allow(deprecated)]
         let kube_proxy_version = info.kube_proxy_version.clone();
         NodeFacts {
@@ -91,6 +100,7 @@ impl NodeFacts {
             labels: kept,
             provider_id: spec.provider_id.unwrap_or_default(),
             progress,
+            kubeadm_annotated,
         }
     }
 

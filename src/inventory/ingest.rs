@@ -25,6 +25,8 @@ use std::path::{Path, PathBuf};
 
 /// The kinds `check` reads; every other kind is skipped.
 const KINDS: &[&str] = &["Node", "Pod", "PodDisruptionBudget", "ConfigMap"];
+/// The group/versions a selfLink may name for [`KINDS`].
+const KNOWN_APIS: &[&str] = &["v1", "policy/v1", "policy/v1beta1"];
 
 /// What the readers collected besides the objects fed to the reducer.
 #[derive(Debug, Default)]
@@ -310,17 +312,42 @@ impl Hint {
             .unwrap_or_default()
     }
 
+    /// From an object's `metadata.selfLink`, which servers before 1.20 filled in:
+    /// `/api/v1/nodes/NAME`, `/apis/policy/v1beta1/namespaces/NS/poddisruptionbudgets/NAME`.
+    fn of_self_link(item: &Value) -> Option<Hint> {
+        let link = item.pointer("/metadata/selfLink")?.as_str()?;
+        let parts: Vec<&str> = link.trim_matches('/').split('/').collect();
+        let (api, rest) = match parts.as_slice() {
+            ["api", version, rest @ ..] => (version.to_string(), rest),
+            ["apis", group, version, rest @ ..] => (format!("{group}/{version}"), rest),
+            _ => return None,
+        };
+        let rest = match rest {
+            ["namespaces", _, rest @ ..] if !rest.is_empty() => rest,
+            rest => rest,
+        };
+        let hint = Hint::of_word(rest.first()?)?;
+        // The link's group/version is the object's, whatever the word says.
+        let api = KNOWN_APIS.iter().find(|a| **a == api)?;
+        Some(Hint {
+            kind: hint.kind,
+            api_version: Some(api),
+        })
+    }
+
     fn of_word(word: &str) -> Option<Hint> {
         let beta = word.contains("v1beta1");
         // `core_v1_nodes` / `policy_v1beta1_poddisruptionbudgets`: the resource is last.
         let resource = word.rsplit('_').next().unwrap_or(word);
+        // Plural (`cluster-resources/nodes.json`) or singular (an OpenShift insights
+        // archive's `config/node/NAME.json`, `config/pod/NS/NAME.json`).
         let kind = match resource {
-            "nodes" => "Node",
-            "pods" => "Pod",
+            "nodes" | "node" => "Node",
+            "pods" | "pod" => "Pod",
             "poddisruptionbudgets" | "pod-disruption-budgets" | "pdbs" | "pdb" => {
                 "PodDisruptionBudget"
             }
-            "configmaps" | "config-maps" => "ConfigMap",
+            "configmaps" | "config-maps" | "configmap" => "ConfigMap",
             _ => return None,
         };
         let api_version = match kind {
@@ -498,6 +525,11 @@ impl Feed<'_> {
             self.server_version(v, "/version document");
             return Ok(());
         }
+        // An object written without its kind (`kubectl get --raw` of one object, an
+        // insights archive): its kind comes from its selfLink or the file's path.
+        if map.contains_key("metadata") {
+            return self.item(Value::Object(map), None, None);
+        }
         Err(format!(
             "{}: neither a Kubernetes object nor a version document",
             self.name
@@ -537,9 +569,14 @@ impl Feed<'_> {
         list_api: Option<&str>,
     ) -> Result<(), String> {
         let own = item.get("kind").and_then(Value::as_str).map(str::to_string);
+        let linked = Hint::of_self_link(&item).unwrap_or_default();
         let kind = match own {
             Some(k) if !k.is_empty() => k,
-            _ => match list_kind.filter(|k| !k.is_empty()).or(self.hint.kind) {
+            _ => match list_kind
+                .filter(|k| !k.is_empty())
+                .or(linked.kind)
+                .or(self.hint.kind)
+            {
                 Some(k) => k.to_string(),
                 None => {
                     self.got.kindless += 1;
@@ -557,6 +594,7 @@ impl Feed<'_> {
                 list_kind
                     .and(list_api)
                     .map(str::to_string)
+                    .or(linked.api_version.map(str::to_string))
                     .or(self.hint.api_version.map(str::to_string))
             })
             .unwrap_or_default();
@@ -784,6 +822,42 @@ mod tests {
             let counts = kinds_of(read_str(&text, "x.json").unwrap());
             assert_eq!(counts["nodes"], 1, "{text}");
         }
+    }
+
+    #[test]
+    fn bare_objects_take_their_kind_from_the_self_link_or_the_directory() {
+        // `kubectl get --raw` of one node (no kind, a selfLink), in a file named anything.
+        let linked = NODE.replacen(
+            r#""name":"n1""#,
+            r#""name":"n1","selfLink":"/api/v1/nodes/n1""#,
+            1,
+        );
+        assert_eq!(
+            kinds_of(read_str(&linked, "dump.json").unwrap())["nodes"],
+            1
+        );
+        // An insights archive: `config/node/NAME.json`, no kind, no selfLink.
+        assert_eq!(
+            kinds_of(read_str(NODE, "config/node/n1.json").unwrap())["nodes"],
+            1
+        );
+        // A v1beta1 PDB known only by its selfLink keeps its version's meaning.
+        let pdb = r#"{"metadata":{"name":"p","namespace":"a","selfLink":"/apis/policy/v1beta1/namespaces/a/poddisruptionbudgets/p"},"spec":{"selector":{},"maxUnavailable":1}}"#;
+        assert_eq!(
+            Hint::of_self_link(&serde_json::from_str(pdb).unwrap()),
+            Some(Hint {
+                kind: Some("PodDisruptionBudget"),
+                api_version: Some("policy/v1beta1")
+            })
+        );
+        let both = format!("{linked}\n{pdb}");
+        assert_eq!(kinds_of(read_str(&both, "x.json").unwrap())["pdbs"], 1);
+        // A kindless object nothing names is counted, not guessed.
+        let other = r#"{"metadata":{"name":"version","selfLink":"/apis/config.openshift.io/v1/clusterversions/version"}}"#;
+        assert_eq!(
+            Hint::of_self_link(&serde_json::from_str(other).unwrap()),
+            None
+        );
     }
 
     #[test]

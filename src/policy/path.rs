@@ -459,6 +459,13 @@ fn steps_for(kind: SetupKind, shape: &Shape, from: Minor, to: Minor, z: &str) ->
             ),
             verify,
         ],
+        SetupKind::Microk8s => vec![
+            rollout(
+                "Refresh the MicroK8s snap (control-plane nodes first)",
+                &format!("sudo snap refresh microk8s --channel={to}/stable"),
+            ),
+            verify,
+        ],
         SetupKind::Openshift => {
             // OpenShift 4.N ships Kubernetes 1.(N+13): 4.12 = 1.25, 4.16 = 1.29.
             let ocp = |m: Minor| format!("4.{}", m.minor.saturating_sub(13));

@@ -1,8 +1,9 @@
-//! How the cluster was set up (kubeadm, kind, minikube, k3s, k3d, RKE2, EKS, GKE, AKS, DOKS,
+//! How the cluster was set up (kubeadm, kind, minikube, MicroK8s, k3s, k3d, RKE2, EKS, GKE, AKS, DOKS,
 //! OpenShift/OKD, Talos or unknown), with the evidence shown to the user. Pure: reads only
 //! the [`Inventory`].
 //!
-//! Strong evidence: the `kube-system/kubeadm-config` ConfigMap, distribution suffixes in
+//! Strong evidence: the `kube-system/kubeadm-config` ConfigMap, the node annotation kubeadm
+//! writes (`kubeadm.alpha.kubernetes.io/cri-socket`), distribution suffixes in
 //! versions (`-eks-`, `-gke.`, `+k3s`, `+rke2`), well-known node labels, node `providerID`
 //! schemes that only one tool writes (`kind://`, `k3s://k3d-`), the node OS image (Talos,
 //! Red Hat CoreOS). When several kinds have strong evidence, the most specific wins: kind and
@@ -24,6 +25,7 @@ pub enum SetupKind {
     Kubeadm,
     Kind,
     Minikube,
+    Microk8s,
     K3s,
     K3d,
     Rke2,
@@ -43,6 +45,7 @@ impl SetupKind {
             SetupKind::Kubeadm => "kubeadm",
             SetupKind::Kind => "kind",
             SetupKind::Minikube => "minikube",
+            SetupKind::Microk8s => "MicroK8s",
             SetupKind::K3s => "k3s",
             SetupKind::K3d => "k3d",
             SetupKind::Rke2 => "RKE2",
@@ -83,6 +86,7 @@ const LABEL_RULES: &[(&str, SetupKind)] = &[
     ("doks.digitalocean.com/", SetupKind::Doks),
     ("node.openshift.io/", SetupKind::Openshift),
     ("minikube.k8s.io/", SetupKind::Minikube),
+    ("microk8s.io/", SetupKind::Microk8s),
     ("k3s.io/", SetupKind::K3s),
     ("rke2.io/", SetupKind::Rke2),
 ];
@@ -97,6 +101,7 @@ pub const LABEL_PREFIXES: &[&str] = &[
     "doks.digitalocean.com/",
     "node.openshift.io/",
     "minikube.k8s.io/",
+    "microk8s.io/",
     "k3s.io/",
     "rke2.io/",
     "node.kubernetes.io/instance-type",
@@ -111,6 +116,7 @@ const SPECIFICITY: &[SetupKind] = &[
     SetupKind::Talos,
     SetupKind::Kind,
     SetupKind::Minikube,
+    SetupKind::Microk8s,
     SetupKind::K3d,
     SetupKind::K3s,
     SetupKind::Rke2,
@@ -213,6 +219,14 @@ fn strong_evidence(inv: &Inventory) -> BTreeMap<SetupKind, Vec<String>> {
                     .entry((kind, format!("node label {key}={value}")))
                     .or_default() += 1;
             }
+        }
+        if node.kubeadm_annotated {
+            *hits
+                .entry((
+                    SetupKind::Kubeadm,
+                    format!("node annotation {}", crate::facts::node::KUBEADM_ANNOTATION),
+                ))
+                .or_default() += 1;
         }
         let pid = node.provider_id.as_str();
         let by_provider = if pid.starts_with("kind://") {
@@ -323,6 +337,34 @@ mod tests {
             node: Some("cp1".into()),
             image: image.into(),
         }
+    }
+
+    #[test]
+    fn kubeadm_annotation_and_microk8s_label_are_evidence() {
+        let inv = |n: NodeFacts| Inventory {
+            nodes: vec![n],
+            ..Default::default()
+        };
+        let annotated = NodeFacts {
+            kubeadm_annotated: true,
+            ..node("n1", "v1.23.5", &[], "")
+        };
+        let s = detect(&inv(annotated.clone()));
+        assert_eq!(s.kind, SetupKind::Kubeadm);
+        assert!(s.evidence[0].contains("kubeadm.alpha.kubernetes.io/cri-socket"));
+        // minikube runs kubeadm: its nodes carry both, minikube is the more specific.
+        let minikube = NodeFacts {
+            labels: [("minikube.k8s.io/version".to_string(), "v1.25.1".to_string())].into(),
+            ..annotated
+        };
+        assert_eq!(detect(&inv(minikube)).kind, SetupKind::Minikube);
+        let micro = node("m", "v1.16.2", &[("microk8s.io/cluster", "true")], "");
+        assert_eq!(detect(&inv(micro)).kind, SetupKind::Microk8s);
+        // Without either, a node with nothing else is unknown, never kubeadm.
+        assert_eq!(
+            detect(&inv(node("x", "v1.23.5", &[], ""))).kind,
+            SetupKind::Unknown
+        );
     }
 
     #[test]

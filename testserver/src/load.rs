@@ -1,7 +1,8 @@
 //! Loading a dump into a [`Cluster`]: a v1 `List` (items without `kind` take it from the
 //! list's kind, as the API server returns them), single objects, multi-document YAML, a
 //! directory of such files (recursively, sorted), kubectl-upgrade snapshots, and `/version`
-//! documents (`gitVersion`, `kubectl version -o json`, the snapshot header). What the server
+//! documents (`gitVersion`, troubleshoot's `info.gitVersion`, `kubectl version -o json`, the
+//! snapshot header). What the server
 //! cannot store is reported, never dropped silently.
 
 use std::path::{Path, PathBuf};
@@ -96,6 +97,7 @@ fn value(mut v: Value, kind_hint: Option<&str>, source: &str, out: &mut Loaded) 
     }
     for ptr in [
         "/gitVersion",
+        "/info/gitVersion", // troubleshoot's cluster-info/cluster_version.json
         "/serverVersion/gitVersion",
         "/kubectlUpgrade/serverVersion",
     ] {
@@ -118,7 +120,10 @@ fn value(mut v: Value, kind_hint: Option<&str>, source: &str, out: &mut Loaded) 
         return;
     }
     let Some(kind) = kind else {
-        if v.get("gitVersion").is_none() && v.get("serverVersion").is_none() {
+        if v.get("gitVersion").is_none()
+            && v.get("serverVersion").is_none()
+            && v.pointer("/info/gitVersion").is_none()
+        {
             out.skipped
                 .push(format!("{source}: a document without kind, not read"));
         }
