@@ -180,6 +180,9 @@ fn every_case_reaches_its_expected_verdicts() {
             "gke" => "GKE",
             "openshift" => "OpenShift/OKD",
             "microk8s" => "MicroK8s",
+            "rke2" => "RKE2",
+            "aks" => "AKS",
+            "unknown" => "unknown / by hand",
             other => other,
         };
         assert!(table.contains(label), "{case}: table lacks setup {label}");
@@ -205,6 +208,11 @@ fn every_case_replayed_live_gives_the_offline_report() {
         let Some(version) = loaded.git_version.clone() else {
             continue; // a live server always has a version: nothing to compare
         };
+        if loaded.stored.contains_key("PodDisruptionBudget") && !loaded.stored.contains_key("Pod") {
+            // PDBs without their pods: the server's disruption controller recounts the
+            // budgets over no pods (as a real one would), so the live cluster is not the dump.
+            continue;
+        }
         let server = kube_testserver::TestServer::start_with(
             loaded.cluster,
             kube_testserver::Options {

@@ -505,7 +505,21 @@ impl Feed<'_> {
     }
 
     /// A top-level object that is not a list.
-    fn object(&mut self, map: serde_json::Map<String, Value>) -> Result<(), String> {
+    fn object(&mut self, mut map: serde_json::Map<String, Value>) -> Result<(), String> {
+        if super::legacy::is_internal_list(&map) {
+            // An old `cluster-info dump`: internal types; the kind comes from the list's
+            // selfLink (`/api/v1/nodes`) or the file name.
+            let kind = Hint::of_self_link(&serde_json::json!({"metadata": {
+                "selfLink": map.get("selfLink").cloned().unwrap_or_default()
+            }}))
+            .and_then(|h| h.kind);
+            if let Some(Value::Array(items)) = map.remove("Items") {
+                for item in items {
+                    self.item(super::legacy::to_v1(item), kind, Some("v1"))?;
+                }
+            }
+            return Ok(());
+        }
         if map.contains_key("kind") {
             return self.item(Value::Object(map), None, None);
         }
@@ -523,6 +537,11 @@ impl Feed<'_> {
         let direct = git_version(&Value::Object(map.clone()));
         if let Some(v) = direct.or_else(|| map.get("info").and_then(git_version)) {
             self.server_version(v, "/version document");
+            return Ok(());
+        }
+        // rancher/support-bundle-kit's metadata.yaml (`kubernetesversion: v1.21.7+rke2r1`).
+        if let Some(v) = map.get("kubernetesversion").and_then(Value::as_str) {
+            self.server_version(v.to_string(), "support-bundle-kit metadata");
             return Ok(());
         }
         // An object written without its kind (`kubectl get --raw` of one object, an
@@ -858,6 +877,36 @@ mod tests {
             Hint::of_self_link(&serde_json::from_str(other).unwrap()),
             None
         );
+    }
+
+    #[test]
+    fn old_cluster_info_dumps_and_bundle_metadata_are_read() {
+        // kubectl's old `cluster-info dump`: internal types, `Items`, Go field names.
+        let internal = r#"{"selfLink":"/api/v1/nodes","resourceVersion":"1","Items":[
+            {"name":"m1","labels":{"node-role.kubernetes.io/master":""},
+             "Spec":{"Unschedulable":true},
+             "Status":{"Conditions":[{"Type":"Ready","Status":"True"}],
+                       "NodeInfo":{"KubeletVersion":"v1.8.1","OSImage":"CentOS","MachineID":"","SystemUUID":"","BootID":"","KernelVersion":"","ContainerRuntimeVersion":"docker://1","KubeProxyVersion":"","OperatingSystem":"linux","Architecture":"amd64"}}}]}"#;
+        let inv = read_str(internal, "dump/nodes.json").unwrap().finish();
+        assert_eq!(inv.nodes.len(), 1);
+        let n = &inv.nodes[0];
+        assert_eq!(
+            (n.name.as_str(), n.kubelet_version.as_str()),
+            ("m1", "v1.8.1")
+        );
+        assert!(n.ready && n.unschedulable && n.is_control_plane());
+        // rancher/support-bundle-kit's metadata.yaml names the server version.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("nodes.json"), NODE).unwrap();
+        std::fs::write(
+            dir.path().join("metadata.yaml"),
+            "bundleversion: 0.1.0\nkubernetesversion: v1.21.7+rke2r1\n",
+        )
+        .unwrap();
+        let inv = read_paths(&[dir.path().to_path_buf()], None)
+            .unwrap()
+            .finish();
+        assert_eq!(inv.server_version.as_deref(), Some("v1.21.7+rke2r1"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! report needs (never the whole cluster's JSON).
 
 pub mod ingest;
+pub mod legacy;
 pub mod live;
 pub mod reduce;
 pub mod scan;

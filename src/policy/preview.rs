@@ -117,6 +117,35 @@ pub fn preview(inv: &Inventory) -> Vec<Finding> {
         ));
     }
 
+    if inv.pods_seen == 0 && inv.pods.is_empty() && inv.covered.is_empty() {
+        // A dump of nodes (and maybe PDBs) without pods: what blocks a drain is unknown,
+        // except budgets whose own numbers say they never allow an eviction.
+        for (i, p) in inv.pdbs.iter().enumerate() {
+            if let Budget::Never(why) = &budgets[i] {
+                findings.push(Finding::new(
+                    Section::Drain,
+                    Severity::Violation,
+                    format!("pdb {}", p.key()),
+                    format!(
+                        "can never allow an eviction ({why}): {}; its pods are not in the input, so which node's drain it blocks is unknown",
+                        p.numbers()
+                    ),
+                    RULE_EVICTION,
+                ));
+            }
+        }
+        findings.push(Finding::new(
+            Section::Drain,
+            Severity::Info,
+            "nodes",
+            format!(
+                "no pods in the input: what would block draining the {} node(s) is not known; add the pods (kubectl get pods -A -o json) to the dump",
+                inv.nodes.len()
+            ),
+            RULE_FILTERS,
+        ));
+        return findings;
+    }
     let mut clean = 0usize;
     let mut skipped_total = (0usize, 0usize);
     for (node, b) in &per_node {
@@ -228,6 +257,36 @@ mod tests {
             pdbs,
             ..PodFacts::default()
         }
+    }
+
+    #[test]
+    fn without_pods_the_preview_says_it_cannot_judge() {
+        let inv = Inventory {
+            nodes: vec![NodeFacts {
+                name: "n1".into(),
+                ready: true,
+                ..NodeFacts::default()
+            }],
+            pdbs: vec![
+                PdbFacts {
+                    name: "never".into(),
+                    ..pdb(Some(Int(1)), None, 1, 0)
+                },
+                PdbFacts {
+                    name: "fine".into(),
+                    ..pdb(None, Some(Int(1)), 3, 1)
+                },
+            ],
+            ..Inventory::default()
+        };
+        let f = preview(&inv);
+        assert_eq!(f.len(), 2, "{f:#?}");
+        assert_eq!(f[0].subject, "pdb app/never");
+        assert_eq!(f[0].severity, Severity::Violation);
+        assert!(f[0].message.contains("its pods are not in the input"));
+        assert_eq!(f[1].severity, Severity::Info);
+        assert!(f[1].message.contains("no pods in the input"));
+        assert!(f.iter().all(|x| !x.message.contains("without blockers")));
     }
 
     #[test]

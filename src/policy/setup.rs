@@ -6,8 +6,9 @@
 //! writes (`kubeadm.alpha.kubernetes.io/cri-socket`), distribution suffixes in
 //! versions (`-eks-`, `-gke.`, `+k3s`, `+rke2`), well-known node labels, node `providerID`
 //! schemes that only one tool writes (`kind://`, `k3s://k3d-`), the node OS image (Talos,
-//! Red Hat CoreOS). When several kinds have strong evidence, the most specific wins: kind and
-//! minikube run kubeadm, k3d runs k3s, OpenShift runs on every cloud ([`SPECIFICITY`]).
+//! Red Hat CoreOS, minikube's Buildroot). When several kinds have strong evidence, the most
+//! specific wins: kind and minikube run kubeadm, k3d runs k3s, OpenShift runs on every cloud
+//! ([`SPECIFICITY`]).
 //! Weak evidence, used only when there is no strong one: control-plane static pods
 //! (kubeadm). A cloud `providerID` (`aws://`, `gce://`, `azure://`) alone proves only the
 //! cloud, not the managed service (kops, kubeadm and OpenShift run there too): it is shown as
@@ -243,8 +244,12 @@ fn strong_evidence(inv: &Inventory) -> BTreeMap<SetupKind, Vec<String>> {
         }
         let os = node.os_image.as_str();
         // Fedora CoreOS alone is not OpenShift (Typhoon and others use it too).
+        // minikube's VM image is built with Buildroot (its docker driver nodes carry the
+        // minikube.k8s.io labels instead).
         let by_os = if os.starts_with("Talos") {
             Some(SetupKind::Talos)
+        } else if os.starts_with("Buildroot") {
+            Some(SetupKind::Minikube)
         } else if os.starts_with("Red Hat Enterprise Linux CoreOS")
             || os.starts_with("CentOS Stream CoreOS")
         {

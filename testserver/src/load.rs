@@ -97,7 +97,8 @@ fn value(mut v: Value, kind_hint: Option<&str>, source: &str, out: &mut Loaded) 
     }
     for ptr in [
         "/gitVersion",
-        "/info/gitVersion", // troubleshoot's cluster-info/cluster_version.json
+        "/info/gitVersion",   // troubleshoot's cluster-info/cluster_version.json
+        "/kubernetesversion", // rancher/support-bundle-kit's metadata.yaml
         "/serverVersion/gitVersion",
         "/kubectlUpgrade/serverVersion",
     ] {
@@ -123,6 +124,7 @@ fn value(mut v: Value, kind_hint: Option<&str>, source: &str, out: &mut Loaded) 
         if v.get("gitVersion").is_none()
             && v.get("serverVersion").is_none()
             && v.pointer("/info/gitVersion").is_none()
+            && v.get("kubernetesversion").is_none()
         {
             out.skipped
                 .push(format!("{source}: a document without kind, not read"));
