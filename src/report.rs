@@ -384,6 +384,12 @@ pub fn build(inv: &Inventory, ctx: &Context) -> Result<CheckReport, crate::exit:
             ctx.today,
         )),
     }
+    findings.extend(crate::policy::support::eol_kubelets(
+        ctx.calendar,
+        inv,
+        cp.as_ref().map(|v| v.minor()),
+        ctx.today,
+    ));
     let plan = match crate::policy::path::plan_pinned(
         inv,
         ctx.calendar,

@@ -307,11 +307,7 @@ fn kind_of_version(s: &str) -> Option<SetupKind> {
 }
 
 fn nodes(n: usize) -> String {
-    if n == 1 {
-        "1 node".into()
-    } else {
-        format!("{n} nodes")
-    }
+    crate::findings::count(n, "node")
 }
 
 #[cfg(test)]

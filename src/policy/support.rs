@@ -232,6 +232,45 @@ pub fn newer_apiservers(
     ))
 }
 
+/// Kubelets on a minor past end of life, when the control plane itself is not (known and in
+/// support, or unknown): the skew policy lets kubelets lag, but only the newest three minors
+/// get patches, so those nodes run an unpatched kubelet. One finding per such minor.
+pub fn eol_kubelets(
+    cal: &Calendar,
+    inv: &Inventory,
+    control_plane: Option<Minor>,
+    today: Date,
+) -> Vec<Finding> {
+    if control_plane.is_some_and(|m| standing(cal, m, today) == Some(Severity::Violation)) {
+        return Vec::new(); // the control plane's own verdict already says it
+    }
+    let mut by_minor: std::collections::BTreeMap<Minor, Vec<String>> = Default::default();
+    for n in &inv.nodes {
+        if let Ok(v) = version::parse(&n.kubelet_version) {
+            by_minor.entry(v.minor()).or_default().push(n.name.clone());
+        }
+    }
+    by_minor
+        .into_iter()
+        .filter(|(m, _)| Some(*m) != control_plane)
+        .filter(|(m, _)| standing(cal, *m, today) == Some(Severity::Violation))
+        .map(|(m, names)| {
+            let since = cal
+                .get(m)
+                .map_or_else(String::new, |r| format!(" since {}", r.end_of_life));
+            Finding::new(
+                Section::Support,
+                Severity::Warn,
+                crate::findings::counted(&format!("kubelet {m}"), "node", &names),
+                format!(
+                    "kubelet {m} is past end of life{since}: these nodes get no more kubelet patches; the skew policy allows the lag, the support window does not: upgrade them"
+                ),
+                RULE_WINDOW,
+            )
+        })
+        .collect()
+}
+
 /// The support verdict when the control plane's version is unknown (a dump of a managed
 /// cluster without /version): the kubelets bound it. No kubelet may be newer than the
 /// apiserver, and the apiserver is at most 3 minors (2 before 1.28) newer than the oldest
@@ -437,6 +476,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn kubelets_past_end_of_life_are_named_unless_the_control_plane_is() {
+        use crate::facts::node::NodeFacts;
+        let cal = builtin();
+        let today = date(2026, 12, 3); // 1.33 ended 2026-06-28, 1.35 is supported
+        let node = |name: &str, v: &str| NodeFacts {
+            name: name.into(),
+            kubelet_version: v.into(),
+            ..NodeFacts::default()
+        };
+        let inv = Inventory {
+            nodes: vec![
+                node("a", "v1.33.5"),
+                node("b", "v1.35.1"),
+                node("c", "v1.33.2"),
+            ],
+            ..Inventory::default()
+        };
+        let m = |s: &str| s.parse::<crate::policy::version::Minor>().unwrap();
+        let fs = eol_kubelets(&cal, &inv, Some(m("1.35")), today);
+        assert_eq!(fs.len(), 1, "{fs:#?}");
+        assert_eq!(fs[0].severity, Severity::Warn);
+        assert_eq!(fs[0].subject, "kubelet 1.33 (2 nodes: a, c)");
+        assert!(fs[0].message.contains("2026-06-28"));
+        // Unknown control plane: the same; an end-of-life control plane already says it all.
+        assert_eq!(eol_kubelets(&cal, &inv, None, today).len(), 1);
+        assert!(eol_kubelets(&cal, &inv, Some(m("1.33")), today).is_empty());
     }
 
     #[test]
