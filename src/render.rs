@@ -4,7 +4,10 @@
 use crate::cli::OutputFormat;
 use crate::exit::CliError;
 use crate::report::{CheckReport, Finding, Section, Severity};
-use comfy_table::{presets, Cell, ContentArrangement, Table, TableComponent};
+use comfy_table::{
+    presets, Attribute, Cell, Color, ColumnConstraint, ContentArrangement, Table, TableComponent,
+    Width,
+};
 use owo_colors::OwoColorize;
 use std::fmt::Write as _;
 use std::io::IsTerminal;
@@ -28,6 +31,64 @@ pub fn machine<T: serde::Serialize>(value: &T, format: OutputFormat) -> Result<S
     }
 }
 
+/// Narrowest width tables and wrapped lines use.
+const MIN_WIDTH: u16 = 40;
+/// Width off a terminal without `COLUMNS` (logs, CI, `| less`).
+const PIPED_WIDTH: u16 = 140;
+/// Width on a terminal that reports none (a pty with 0 columns).
+const FALLBACK_WIDTH: u16 = 80;
+/// A column is never narrower than its longest word, up to this many characters (longer ones,
+/// such as URLs, may still break).
+const MAX_UNBROKEN: usize = 50;
+
+/// The width tables and wrapped lines use: `COLUMNS` when it is a number, else the terminal's
+/// (80 when it reports none), else 140 when the output is not a terminal; never below 40.
+pub fn output_width() -> u16 {
+    let from_env = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u16>().ok())
+        .filter(|w| *w > 0);
+    let w = from_env.unwrap_or_else(|| {
+        if std::io::stdout().is_terminal() {
+            Table::new()
+                .width()
+                .filter(|w| *w > 0)
+                .unwrap_or(FALLBACK_WIDTH)
+        } else {
+            PIPED_WIDTH
+        }
+    });
+    w.max(MIN_WIDTH)
+}
+
+/// Wrap `text` at word boundaries to `width` columns; the first line starts with `first`, the
+/// others with `rest` (a hanging indent). A word longer than the line stays whole.
+pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
+    let mut out = String::new();
+    let mut line = first.to_string();
+    let mut line_len = first.chars().count();
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        let n = word.chars().count();
+        if !empty && line_len + 1 + n > width {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = rest.to_string();
+            line_len = rest.chars().count();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+            line_len += 1;
+        }
+        line.push_str(word);
+        line_len += n;
+        empty = false;
+    }
+    out.push_str(line.trim_end());
+    out
+}
+
 pub fn severity_label(sev: Severity, colour: bool) -> String {
     let text = match sev {
         Severity::Ok => "OK",
@@ -46,18 +107,98 @@ pub fn severity_label(sev: Severity, colour: bool) -> String {
     }
 }
 
+/// The verdict cell: coloured by comfy-table itself, so that widths are measured on the
+/// visible text and a wrapped cell never cuts an escape sequence.
+fn severity_cell(sev: Severity, colour: bool) -> Cell {
+    let cell = Cell::new(severity_label(sev, false));
+    if !colour {
+        return cell;
+    }
+    match sev {
+        Severity::Ok => cell.fg(Color::Green),
+        Severity::Info => cell.fg(Color::Blue),
+        Severity::Warn => cell.fg(Color::Yellow).add_attribute(Attribute::Bold),
+        Severity::Violation => cell.fg(Color::Red).add_attribute(Attribute::Bold),
+    }
+}
+
 fn table(header: &[&str]) -> Table {
+    table_coloured(header, false)
+}
+
+/// A borderless table like `kubectl get` (one rule under the header) at [`output_width`];
+/// cell styling only when `colour`.
+fn table_coloured(header: &[&str], colour: bool) -> Table {
     let mut t = Table::new();
-    // Borderless like `kubectl get`, one rule under the header.
     t.load_preset(presets::NOTHING)
         .set_style(TableComponent::HeaderLines, '-')
         .set_style(TableComponent::MiddleHeaderIntersections, ' ')
-        .set_content_arrangement(ContentArrangement::Dynamic);
-    if !std::io::stdout().is_terminal() {
-        t.set_width(140);
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(output_width());
+    if colour {
+        t.enforce_styling();
+    } else {
+        t.force_no_tty();
     }
     t.set_header(header.iter().map(Cell::new));
     t
+}
+
+/// Print a table wrapped at word boundaries: each column is at least as wide as its longest
+/// word (up to [`MAX_UNBROKEN`]), the rest of [`output_width`] goes to the columns with the
+/// most text. When even the longest words do not fit, the table is wider than the line rather
+/// than splitting words.
+fn print_table(out: &mut String, t: Table) {
+    print_table_at(out, t, usize::from(output_width()));
+}
+
+fn print_table_at(out: &mut String, mut t: Table, line: usize) {
+    let mut word = Vec::new();
+    let mut content = Vec::new();
+    let rows = t
+        .row_iter()
+        .map(|r| r.cell_iter().map(Cell::content).collect::<Vec<_>>());
+    let header = t
+        .header()
+        .map(|h| h.cell_iter().map(Cell::content).collect::<Vec<_>>());
+    for cells in header.into_iter().chain(rows.collect::<Vec<_>>()) {
+        for (i, text) in cells.iter().enumerate() {
+            if word.len() <= i {
+                word.resize(i + 1, 0usize);
+                content.resize(i + 1, 0usize);
+            }
+            let longest_word = text.split_whitespace().map(|w| w.chars().count()).max();
+            let longest_line = text.lines().map(|l| l.chars().count()).max();
+            word[i] = word[i].max(longest_word.unwrap_or(0).min(MAX_UNBROKEN));
+            content[i] = content[i].max(longest_line.unwrap_or(0));
+        }
+    }
+    let widths = column_widths(&word, &content, line);
+    t.set_constraints(
+        widths
+            .iter()
+            // comfy-table's absolute widths include the column's padding.
+            .map(|w| ColumnConstraint::Absolute(Width::Fixed(*w as u16 + 2))),
+    );
+    let _ = writeln!(out, "{t}");
+}
+
+/// Content widths for columns (1 space of padding each side, 1 between columns). Narrow
+/// columns get all they need first; the wide ones share the rest of the line equally; no
+/// column is narrower than its longest word.
+fn column_widths(word: &[usize], content: &[usize], line: usize) -> Vec<usize> {
+    let n = word.len();
+    let mut widths = vec![0; n];
+    let mut avail = line.saturating_sub(3 * n).saturating_add(1);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| content[i]);
+    for (k, &i) in order.iter().enumerate() {
+        let share = avail / (n - k);
+        let w = content[i].min(share).max(word[i]).max(1);
+        widths[i] = w;
+        avail = avail.saturating_sub(w);
+    }
+    widths
 }
 
 fn heading(out: &mut String, title: &str, colour: bool) {
@@ -74,22 +215,22 @@ fn findings_table(out: &mut String, findings: &[&Finding], wide: bool, colour: b
         return;
     }
     let mut t = if wide {
-        table(&["VERDICT", "SUBJECT", "FINDING", "RULE"])
+        table_coloured(&["VERDICT", "SUBJECT", "FINDING", "RULE"], colour)
     } else {
-        table(&["VERDICT", "SUBJECT", "FINDING"])
+        table_coloured(&["VERDICT", "SUBJECT", "FINDING"], colour)
     };
     for f in findings {
         let mut row = vec![
-            severity_label(f.severity, colour),
-            f.subject.clone(),
-            f.message.clone(),
+            severity_cell(f.severity, colour),
+            Cell::new(&f.subject),
+            Cell::new(&f.message),
         ];
         if wide {
-            row.push(f.rule.clone());
+            row.push(Cell::new(&f.rule));
         }
         t.add_row(row);
     }
-    let _ = writeln!(out, "{t}");
+    print_table(out, t);
 }
 
 /// The human report. `wide` adds a row per node and the rule column.
@@ -109,7 +250,7 @@ fn cluster_section(out: &mut String, r: &CheckReport, colour: bool) {
         for n in &c.notes {
             t.add_row(vec!["note".to_string(), n.clone()]);
         }
-        let _ = writeln!(out, "{t}");
+        print_table(out, t);
         return;
     }
     heading(out, "Cluster", colour);
@@ -147,11 +288,12 @@ fn cluster_section(out: &mut String, r: &CheckReport, colour: bool) {
     for n in &c.notes {
         t.add_row(vec!["note".to_string(), n.clone()]);
     }
-    let _ = writeln!(out, "{t}");
+    print_table(out, t);
 }
 
 fn path_section(out: &mut String, r: &CheckReport, wide: bool, colour: bool) {
     heading(out, "Path", colour);
+    let width = usize::from(output_width());
     match &r.plan {
         None => {
             let _ = writeln!(out, "(no path: the control-plane version is unknown)");
@@ -165,7 +307,7 @@ fn path_section(out: &mut String, r: &CheckReport, wide: bool, colour: bool) {
                 plan.hops.len()
             );
             for note in &plan.notes {
-                let _ = writeln!(out, "  note: {note}");
+                let _ = writeln!(out, "{}", wrap(note, width, "  note: ", "        "));
             }
             for (i, hop) in plan.hops.iter().enumerate() {
                 let title = format!(
@@ -182,14 +324,15 @@ fn path_section(out: &mut String, r: &CheckReport, wide: bool, colour: bool) {
                 }
                 if !hop.kubelets_first.is_empty() {
                     let names: Vec<&str> = hop.kubelets_first.iter().map(String::as_str).collect();
-                    let _ = writeln!(
-                        out,
-                        "  first upgrade these kubelets, they would fall outside the skew window: {}",
+                    let text = format!(
+                        "first upgrade these kubelets, they would fall outside the skew window: {}",
                         crate::report::name_list("kubelets", &names)
                     );
+                    let _ = writeln!(out, "{}", wrap(&text, width, "  ", "    "));
                 }
                 for (j, step) in hop.steps.iter().enumerate() {
-                    let _ = writeln!(out, "  {:>2}. {step}", j + 1);
+                    let first = format!("  {:>2}. ", j + 1);
+                    let _ = writeln!(out, "{}", wrap(step, width, &first, "      "));
                 }
             }
         }
@@ -242,7 +385,7 @@ fn apis_section(out: &mut String, r: &CheckReport, wide: bool, colour: bool) {
                 a.hop.clone().unwrap_or_default(),
             ]);
         }
-        let _ = writeln!(out, "{t}");
+        print_table(out, t);
     }
 }
 
@@ -282,7 +425,7 @@ pub fn human(r: &CheckReport, wide: bool, colour: bool) -> String {
             join_more(&row.nodes, row.instances),
         ]);
     }
-    let _ = writeln!(out, "{t}");
+    print_table(&mut out, t);
 
     heading(&mut out, "Nodes", colour);
     if wide {
@@ -321,7 +464,7 @@ pub fn human(r: &CheckReport, wide: bool, colour: bool) -> String {
                 status,
             ]);
         }
-        let _ = writeln!(out, "{t}");
+        print_table(&mut out, t);
     } else {
         let mut t = table(&[
             "KUBELET",
@@ -341,7 +484,7 @@ pub fn human(r: &CheckReport, wide: bool, colour: bool) -> String {
                 join_more(&g.nodes, g.count),
             ]);
         }
-        let _ = writeln!(out, "{t}");
+        print_table(&mut out, t);
     }
 
     let node_findings: Vec<&Finding> = r
@@ -417,7 +560,7 @@ pub fn fleet(
             r.exit_code.to_string(),
         ]);
     }
-    let _ = writeln!(out, "{t}");
+    print_table(&mut out, t);
     let s = &f.summary;
     let _ = writeln!(
         out,
@@ -483,7 +626,7 @@ pub fn rollout(r: &crate::policy::rollout::Rollout, colour: bool) -> String {
                 n.detail.clone(),
             ]);
         }
-        let _ = writeln!(out, "{t}");
+        print_table(&mut out, t);
     }
     let _ = writeln!(
         out,
@@ -496,4 +639,116 @@ pub fn rollout(r: &crate::policy::rollout::Rollout, colour: bool) -> String {
         r.next.reason
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text as a terminal shows it: SGR escape sequences removed.
+    fn visible(line: &str) -> String {
+        let mut out = String::new();
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                for d in chars.by_ref() {
+                    if d.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn wrap_keeps_words_whole_with_a_hanging_indent() {
+        let text = "kubectl upgrade drain-next --to v1.24.17; then: kubectl upgrade uncordon NODE";
+        let w = wrap(text, 30, "   1. ", "      ");
+        for line in w.lines() {
+            assert!(
+                line.chars().count() <= 30 || !line.trim().contains(' '),
+                "{line:?}"
+            );
+        }
+        assert!(w.starts_with("   1. kubectl upgrade"));
+        assert!(w.lines().skip(1).all(|l| l.starts_with("      ")));
+        let words: Vec<&str> = w.split_whitespace().collect();
+        assert_eq!(words[1..], text.split_whitespace().collect::<Vec<_>>()[..]);
+        // A word longer than the line stays whole on a line of its own.
+        let long = wrap(
+            "see https://kubernetes.io/releases/version-skew-policy/ now",
+            20,
+            "",
+            "",
+        );
+        assert_eq!(
+            long.lines().collect::<Vec<_>>(),
+            [
+                "see",
+                "https://kubernetes.io/releases/version-skew-policy/",
+                "now"
+            ]
+        );
+    }
+
+    #[test]
+    fn columns_fit_the_line_and_never_cut_a_word() {
+        // VERDICT, SUBJECT, FINDING: the small columns get all they need.
+        let w = column_widths(&[9, 4, 12], &[9, 16, 300], 80);
+        assert_eq!(w[0], 9);
+        assert_eq!(w[1], 16);
+        assert_eq!(w.iter().sum::<usize>() + 3 * 3 - 1, 80);
+        // Words wider than the line: the table is wider, no word is cut.
+        let w = column_widths(&[30, 30, 30], &[30, 30, 30], 40);
+        assert_eq!(w, [30, 30, 30]);
+    }
+
+    #[test]
+    fn coloured_cells_are_measured_on_their_visible_text() {
+        let findings: Vec<Finding> = [Severity::Violation, Severity::Warn, Severity::Ok]
+            .into_iter()
+            .map(|sev| {
+                Finding::new(
+                    Section::Skew,
+                    sev,
+                    "kubelet v1.29.4 (3 nodes: a, b, c)",
+                    "kubelet 1.29 is 3 minors older than kube-apiserver 1.32; the policy allows 3 since 1.28 but the next hop would leave it 4 behind",
+                    "kubernetes.io/releases/version-skew-policy",
+                )
+            })
+            .collect();
+        let refs: Vec<&Finding> = findings.iter().collect();
+        for width in [50usize, 72, 100] {
+            let mut t = table_coloured(&["VERDICT", "SUBJECT", "FINDING"], true);
+            for f in &refs {
+                t.add_row(vec![
+                    severity_cell(f.severity, true),
+                    Cell::new(&f.subject),
+                    Cell::new(&f.message),
+                ]);
+            }
+            let mut out = String::new();
+            print_table_at(&mut out, t, width);
+            assert!(out.contains('\u{1b}'), "styling is applied");
+            for line in out.lines() {
+                let shown = visible(line);
+                assert!(
+                    shown.trim_end().chars().count() <= width,
+                    "{width}: {shown:?}"
+                );
+                // Whatever a line turns on, it turns off before it ends.
+                if let Some(last) = line.rfind('\u{1b}') {
+                    let resets = ["\u{1b}[0m", "\u{1b}[39m", "\u{1b}[22m", "\u{1b}[49m"];
+                    assert!(
+                        resets.iter().any(|r| line[last..].starts_with(r)),
+                        "{line:?}"
+                    );
+                }
+            }
+            assert!(visible(&out).contains("VIOLATION") && visible(&out).contains("WARN"));
+        }
+    }
 }

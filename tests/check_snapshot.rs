@@ -380,3 +380,110 @@ fn snapshot_inputs_stdin_yaml_empty_and_nodeless() {
     assert!(err.contains("holds no nodes"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+/// `check` as a table with `COLUMNS` set, off a terminal.
+fn table_at(columns: Option<&str>, args: &[&str]) -> String {
+    let mut cmd = Command::cargo_bin("kubectl-upgrade").expect("binary built");
+    cmd.arg("check")
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("KUBECONFIG");
+    match columns {
+        Some(c) => cmd.env("COLUMNS", c),
+        None => cmd.env_remove("COLUMNS"),
+    };
+    String::from_utf8(cmd.output().expect("runs").stdout).expect("utf-8")
+}
+
+fn longest_line(s: &str) -> usize {
+    s.lines()
+        .map(|l| l.trim_end().chars().count())
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn tables_follow_columns_and_wrap_between_words() {
+    let args = ["--snapshot", "examples/healthy.json", "--now", NOW];
+    // Piped without COLUMNS: 140 columns; with COLUMNS: that width.
+    let piped = table_at(None, &args);
+    assert!(longest_line(&piped) <= 140 && longest_line(&piped) > 100);
+    for c in [72usize, 100] {
+        let out = table_at(Some(&c.to_string()), &args);
+        assert!(longest_line(&out) <= c, "COLUMNS={c}:\n{out}");
+    }
+    // Nonsense COLUMNS is ignored, not obeyed.
+    assert_eq!(table_at(Some("0"), &args), piped);
+    assert_eq!(table_at(Some("wide"), &args), piped);
+    // -o wide on a real dump with cordoned, NotReady masters: every word whole, the
+    // Path steps wrapped too.
+    let wide = table_at(
+        Some("80"),
+        &[
+            "--snapshot",
+            "tests/corpus/kubeadm-ha-1.8-cluster-info-dump",
+            "--now",
+            NOW,
+            "-o",
+            "wide",
+        ],
+    );
+    assert!(wide.contains("NotReady,SchedulingDisabled"), "{wide}");
+    assert_eq!(
+        wide.matches("Ready,SchedulingDisabled").count(),
+        3,
+        "{wide}"
+    );
+    let path = table_at(
+        Some("80"),
+        &[
+            "--snapshot",
+            "tests/corpus/kurl-1.23-support-bundle",
+            "--now",
+            NOW,
+        ],
+    );
+    let steps: Vec<&str> = path
+        .lines()
+        .skip_while(|l| !l.starts_with("hop 1:"))
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(steps.len() > 8, "{path}");
+    assert!(steps.iter().all(|l| l.chars().count() <= 80), "{steps:#?}");
+    assert!(path.contains("sudo kubeadm upgrade apply v1.24.17"));
+}
+
+/// On a terminal (a pty from `script`) that reports 0 columns, the table falls back to 80
+/// columns instead of one character per column, and colour never leaks past a line.
+#[test]
+fn a_pty_with_zero_columns_gets_a_usable_table() {
+    let bin = assert_cmd::cargo::cargo_bin("kubectl-upgrade");
+    let cmd = format!(
+        "stty cols 0 rows 0; COLUMNS= exec {} check --snapshot examples/kubeadm-mid-upgrade.json --now {NOW}",
+        bin.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env_remove("NO_COLOR")
+        .env_remove("COLUMNS")
+        .output()
+        .expect("script(1) runs");
+    let raw = String::from_utf8_lossy(&out.stdout);
+    assert!(raw.contains('\u{1b}'), "a terminal gets colour: {raw}");
+    let plain: String = {
+        let mut s = String::new();
+        let mut esc = false;
+        for c in raw.chars() {
+            match (esc, c) {
+                (false, '\u{1b}') => esc = true,
+                (true, c) if c.is_ascii_alphabetic() => esc = false,
+                (true, _) => {}
+                (false, c) => s.push(c),
+            }
+        }
+        s.replace('\r', "")
+    };
+    assert!(plain.contains("VERDICT   SUBJECT"), "{plain}");
+    assert!(plain.contains("VIOLATION"), "{plain}");
+    assert!(longest_line(&plain) <= 90, "{plain}");
+}
