@@ -479,3 +479,67 @@ fn unreadable_progress_record_is_refused_not_ignored() {
     assert!(!cordoned(&server, "w-b"));
     assert!(progress(&server, "w-b").is_none());
 }
+
+/// A target above the API server's minor is refused before anything is touched (the skew
+/// policy forbids a kubelet newer than kube-apiserver), unless explicitly allowed; uncordon
+/// refuses a node whose kubelet came back newer than the API server.
+#[test]
+fn a_target_above_the_control_plane_is_refused() {
+    let server = TestServer::start(fleet()); // API server v1.33.2
+    let r = run(&server, &["drain-next", "--to", "v1.34.0"]);
+    assert_eq!(r.code, 64, "{}", r.all());
+    assert!(
+        r.stderr.contains("newer than kube-apiserver v1.33.2")
+            && r.stderr.contains("--allow-newer-than-apiserver"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(mutations(&server), 0, "{:?}", server.counters());
+    // A newer patch of the same minor is fine; so is an explicit override.
+    let r = run(
+        &server,
+        &["drain-next", "--dry-run", "--to", "v1.33.9", "-o", "json"],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    let r = run(
+        &server,
+        &[
+            "drain-next",
+            "--dry-run",
+            "--to",
+            "v1.34.0",
+            "--allow-newer-than-apiserver",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(r.json()["target"], "v1.34.0");
+    assert_eq!(mutations(&server), 0);
+
+    // A node drained for v1.34.0 (forced) whose kubelet came back at v1.34.0: uncordon
+    // refuses it against a v1.33 API server, --force goes ahead.
+    let r = run(
+        &server,
+        &[
+            "drain-next",
+            "w-new",
+            "--to",
+            "v1.34.0",
+            "--allow-newer-than-apiserver",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    server.with_state(|c| c.set_node_kubelet_version("w-new", "v1.34.0"));
+    let r = run(&server, &["uncordon", "w-new"]);
+    assert_ne!(r.code, 0, "{}", r.all());
+    assert!(
+        r.all().contains("newer than kube-apiserver v1.33.2"),
+        "{}",
+        r.all()
+    );
+    assert!(cordoned(&server, "w-new"));
+    let r = run(&server, &["uncordon", "w-new", "--force"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(!cordoned(&server, "w-new"));
+}

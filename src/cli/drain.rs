@@ -239,6 +239,10 @@ pub struct DrainNextArgs {
     /// With --strategy replace: delete the Node object after its drain succeeded.
     #[arg(long)]
     pub delete_node: bool,
+    /// Drain for a --to newer than the API server's minor anyway (the skew policy forbids a
+    /// kubelet newer than kube-apiserver: upgrade the control plane first).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_newer_than_apiserver: bool,
     #[command(flatten)]
     pub flags: DrainFlags,
 }
@@ -446,7 +450,15 @@ pub async fn run_uncordon(args: &UncordonArgs, global: &Global) -> Result<Code, 
             continue;
         }
         if !args.force {
-            if let Err(why) = order::uncordon_check(&facts) {
+            let check = order::uncordon_check(&facts).and_then(|()| {
+                order::not_above_apiserver(
+                    &facts.kubelet_version,
+                    &conn.server_version,
+                    &format!("node {name} runs kubelet"),
+                )
+                .map_err(|why| format!("{why} (use --force to uncordon anyway)"))
+            });
+            if let Err(why) = check {
                 refused = true;
                 results.push(NodeResult {
                     node: name,
@@ -542,30 +554,16 @@ struct SkippedNode {
 }
 
 pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Code, CliError> {
+    if args.delete_node && args.strategy != Strategy::Replace {
+        return Err(CliError::usage(
+            "--delete-node is for --strategy replace (a node upgraded in place comes back)",
+        ));
+    }
     let conn = global.connect.connect_no_retry().await?;
-    let client = &conn.client;
+    let (target, target_version) = next_target(args, &conn)?;
     let dry = DryRunArg::mode(args.flags.dry_run);
-    let target = match &args.to {
-        Some(t) => t.clone(),
-        None => conn.server_version.clone(),
-    };
-    let target_version = crate::policy::version::parse(&target).map_err(|e| {
-        CliError::usage(format!(
-            "cannot read target version '{target}' ({e}); use e.g. --to v1.33.2"
-        ))
-    })?;
-    let api: Api<Node> = Api::all(client.clone());
-    let list_nodes = |lp: ListParams| {
-        let api = api.clone();
-        let desc = conn.description.clone();
-        async move {
-            api.list(&lp)
-                .await
-                .map(|l| l.items)
-                .map_err(|e| api_error(&e, "list", "nodes", None, &desc))
-        }
-    };
-    let mut all: Vec<_> = list_nodes(ListParams::default())
+    let api: Api<Node> = Api::all(conn.client.clone());
+    let mut all: Vec<NodeFacts> = list_node_objects(&api, ListParams::default(), &conn)
         .await?
         .into_iter()
         .map(|n| NodeFacts::from_node(n, |_| true))
@@ -577,7 +575,7 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
     }
     let selected: Option<BTreeSet<String>> = match &args.selector {
         Some(sel) => Some(
-            list_nodes(ListParams::default().labels(&sel.to_string()))
+            list_node_objects(&api, ListParams::default().labels(&sel.to_string()), &conn)
                 .await?
                 .into_iter()
                 .filter_map(|n| n.metadata.name)
@@ -596,14 +594,90 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
         queue: vec![],
         drain: None,
     };
+    let standing = uncordon_upgraded(args, &conn, dry, &target, &mut all, &mut report).await?;
+    if let Some(msg) = replace_without_destination(args, &all, &target) {
+        report.reason = msg.clone();
+        emit_next(&report, global, &msg);
+        return Ok(Code::Violations);
+    }
+    let (name, reason) = match pick_next(
+        args,
+        &all,
+        &standing,
+        selected.as_ref(),
+        &target,
+        &mut report,
+    )? {
+        Pick::Node(name, reason) => (name, reason),
+        Pick::Stop(code, msg) => {
+            report.reason = msg.clone();
+            emit_next(&report, global, &msg);
+            return Ok(code);
+        }
+    };
+    report.node = Some(name.clone());
+    report.reason = reason.clone();
+    eprintln!("next: {name}: {reason}");
+    let writer = match args.strategy {
+        Strategy::OneAtATime => Writer::DrainNext,
+        Strategy::Replace => Writer::DrainNextReplace,
+    };
+    let opts = args.flags.options(global, writer, Some(target_version));
+    let cancel = interrupt_channel();
+    let summary = engine::drain_node(&conn.client, &conn.description, &name, &opts, cancel).await?;
+    let (code, text) = after_drain(args, &api, &conn, dry, &summary, &target, &mut report).await;
+    report.drain = Some(summary);
+    emit_next(&report, global, &text);
+    Ok(code)
+}
 
-    // Uncordon nodes that came back at the target.
-    let standing = order::in_progress(&all, &target);
+/// The target (`--to`, else the API server's version), parsed; refused (64) when its minor is
+/// above the API server's, unless `--allow-newer-than-apiserver`.
+fn next_target(args: &DrainNextArgs, conn: &Connection) -> Result<(String, Version), CliError> {
+    let target = args
+        .to
+        .clone()
+        .unwrap_or_else(|| conn.server_version.clone());
+    let version = crate::policy::version::parse(&target).map_err(|e| {
+        CliError::usage(format!(
+            "cannot read target version '{target}' ({e}); use e.g. --to v1.33.2"
+        ))
+    })?;
+    if !args.allow_newer_than_apiserver {
+        order::not_above_apiserver(&target, &conn.server_version, "--to").map_err(|why| {
+            CliError::usage(format!("{why} (or pass --allow-newer-than-apiserver)"))
+        })?;
+    }
+    Ok((target, version))
+}
+
+async fn list_node_objects(
+    api: &Api<Node>,
+    lp: ListParams,
+    conn: &Connection,
+) -> Result<Vec<Node>, CliError> {
+    api.list(&lp)
+        .await
+        .map(|l| l.items)
+        .map_err(|e| api_error(&e, "list", "nodes", None, &conn.description))
+}
+
+/// The nodes drain-next drained earlier and where each stands; with --uncordon-upgraded,
+/// those back Ready at the target are uncordoned first (and left out of the list).
+async fn uncordon_upgraded(
+    args: &DrainNextArgs,
+    conn: &Connection,
+    dry: DryRun,
+    target: &str,
+    all: &mut [NodeFacts],
+    report: &mut NextReport,
+) -> Result<Vec<(String, Standing, Progress)>, CliError> {
+    let standing = order::in_progress(all, target);
     if args.uncordon_upgraded {
         for (name, st, _) in &standing {
             if *st == Standing::Upgraded {
                 nodes::set_unschedulable(
-                    client,
+                    &conn.client,
                     name,
                     false,
                     Annotation::Clear,
@@ -618,7 +692,7 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
                 report.uncordoned.push(name.clone());
             }
         }
-        for n in &mut all {
+        for n in all.iter_mut() {
             if report.uncordoned.contains(&n.name) && !dry.is_dry() {
                 n.unschedulable = false;
                 n.progress = None;
@@ -636,165 +710,168 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
             );
         }
     }
-    // In progress: drained (or being drained) by drain-next, still cordoned, not back at the
-    // target. One node at a time: a named node that is in progress is resumed; an unnamed run
-    // resumes an unfinished drain first; any other node in progress stops a new drain (exit 4)
-    // unless --allow-another.
+    Ok(standing)
+}
+
+/// `--strategy replace` needs somewhere to move the workloads: a Ready, schedulable worker at
+/// the target. The message when there is none.
+fn replace_without_destination(
+    args: &DrainNextArgs,
+    all: &[NodeFacts],
+    target: &str,
+) -> Option<String> {
+    if args.strategy != Strategy::Replace {
+        return None;
+    }
+    let destinations = all
+        .iter()
+        .filter(|n| !n.is_control_plane() && n.ready && !n.unschedulable)
+        .filter(|n| order::at_target(&n.kubelet_version, target) == Some(true))
+        .count();
+    (destinations == 0).then(|| format!(
+        "--strategy replace moves workloads onto nodes already at {target}, and no worker at {target} is Ready and schedulable: add the new nodes first"
+    ))
+}
+
+/// What drain-next does: drain this node (why), or stop with this exit code and message.
+enum Pick {
+    Node(String, String),
+    Stop(Code, String),
+}
+
+/// The node to drain. In progress: drained (or being drained) by drain-next, still cordoned,
+/// not back at the target. One node at a time: a named node that is in progress is resumed;
+/// an unnamed run resumes an unfinished drain first; any other node in progress (or a record
+/// that cannot be read) stops a new drain (exit 4) unless --allow-another.
+fn pick_next(
+    args: &DrainNextArgs,
+    all: &[NodeFacts],
+    standing: &[(String, Standing, Progress)],
+    selected: Option<&BTreeSet<String>>,
+    target: &str,
+    report: &mut NextReport,
+) -> Result<Pick, CliError> {
     let in_progress: Vec<&(String, Standing, Progress)> = standing
         .iter()
         .filter(|(_, st, _)| !matches!(st, Standing::Upgraded | Standing::ForRemoval))
         .collect();
-    if args.delete_node && args.strategy != Strategy::Replace {
-        return Err(CliError::usage(
-            "--delete-node is for --strategy replace (a node upgraded in place comes back)",
-        ));
-    }
-    if args.strategy == Strategy::Replace {
-        let destinations = all
-            .iter()
-            .filter(|n| !n.is_control_plane() && n.ready && !n.unschedulable)
-            .filter(|n| order::at_target(&n.kubelet_version, &target) == Some(true))
-            .count();
-        if destinations == 0 {
-            let msg = format!(
-                "--strategy replace moves workloads onto nodes already at {target}, and no worker at {target} is Ready and schedulable: add the new nodes first"
-            );
-            report.reason = msg.clone();
-            emit_next(&report, global, &msg);
-            return Ok(Code::Violations);
-        }
-    }
     let resume = match args.node.as_deref() {
         Some(named) => in_progress.iter().find(|(n, _, _)| n == named),
         None => in_progress
             .iter()
             .find(|(_, st, _)| *st == Standing::Unfinished),
     };
-
-    let (name, reason) = if let Some((name, st, p)) = resume {
-        (name.clone(), resume_reason(st, p, &target))
-    } else {
-        let unreadable: Vec<(String, String)> = order::unreadable_records(&all)
+    if let Some((name, st, p)) = resume {
+        return Ok(Pick::Node(name.clone(), resume_reason(st, p, target)));
+    }
+    if !args.allow_another {
+        let unreadable: Vec<(String, String)> = order::unreadable_records(all)
             .into_iter()
             .filter(|(n, _)| args.node.as_deref() != Some(n.as_str()))
             .collect();
         if let Some((_, why)) = unreadable.first() {
-            if !args.allow_another {
-                let msg = format!(
-                    "{} cordoned node(s) carry a progress record that cannot be read, so they count as in progress: {why} (or pass --allow-another)",
-                    unreadable.len()
-                );
-                report.reason = msg.clone();
-                emit_next(&report, global, &msg);
-                return Ok(Code::InProgress);
-            }
+            return Ok(Pick::Stop(Code::InProgress, format!(
+                "{} cordoned node(s) carry a progress record that cannot be read, so they count as in progress: {why} (or pass --allow-another)",
+                unreadable.len()
+            )));
         }
-        if !in_progress.is_empty() && !args.allow_another {
-            let msg = another_in_progress(&in_progress, &target, args.node.as_deref());
-            report.reason = msg.clone();
-            emit_next(&report, global, &msg);
-            return Ok(Code::InProgress);
+        if !in_progress.is_empty() {
+            let msg = another_in_progress(&in_progress, target, args.node.as_deref());
+            return Ok(Pick::Stop(Code::InProgress, msg));
         }
-        let exclude: BTreeSet<String> = standing.iter().map(|(n, _, _)| n.clone()).collect();
-        let sel = order::select(
-            &all,
-            &target,
-            selected.as_ref(),
-            args.node.as_deref(),
-            &exclude,
-        )
+    }
+    let exclude: BTreeSet<String> = standing.iter().map(|(n, _, _)| n.clone()).collect();
+    let sel = order::select(all, target, selected, args.node.as_deref(), &exclude)
         .map_err(CliError::usage)?;
-        report.skipped = sel
-            .skipped
-            .iter()
-            .map(|(n, r)| SkippedNode {
-                node: n.clone(),
-                reason: r.clone(),
-            })
-            .collect();
-        report.queue = sel.queue.clone();
-        for (n, r) in &sel.skipped {
-            eprintln!("skipped {n}: {r}");
-        }
-        match sel.next {
-            Some(c) => (c.name, c.reason),
-            None => {
-                let behind = sel.skipped.len();
-                if let Some(named) = args.node.as_deref() {
-                    // A named node is only passed over when it is already at the target.
-                    let why = sel.skipped.first().map(|(_, r)| r.as_str()).unwrap_or("");
-                    let msg = format!("nothing to do: {named}: {why}");
-                    report.reason = msg.clone();
-                    emit_next(&report, global, &msg);
-                    return Ok(Code::Ok);
-                }
-                let msg = if behind == 0 {
-                    format!(
-                        "nothing to do: all {} considered node(s) run kubelet at or above {target}",
-                        sel.at_target
-                    )
-                } else {
-                    format!(
-                        "no node can be drained now: {behind} node(s) below {target} were skipped (listed above); name one to drain it anyway"
-                    )
-                };
-                report.reason = msg.clone();
-                emit_next(&report, global, &msg);
-                return Ok(if behind == 0 {
-                    Code::Ok
-                } else {
-                    Code::Violations
-                });
-            }
-        }
-    };
-    report.node = Some(name.clone());
-    report.reason = reason.clone();
-    eprintln!("next: {name}: {reason}");
-    let writer = match args.strategy {
-        Strategy::OneAtATime => Writer::DrainNext,
-        Strategy::Replace => Writer::DrainNextReplace,
-    };
-    let opts = args
-        .flags
-        .options(global, writer, Some(target_version.clone()));
-    let cancel = interrupt_channel();
-    let summary = engine::drain_node(client, &conn.description, &name, &opts, cancel).await?;
-    let mut code = summary_code(&summary);
-    let mut text = human_summary(&summary);
+    report.skipped = sel
+        .skipped
+        .iter()
+        .map(|(n, r)| SkippedNode {
+            node: n.clone(),
+            reason: r.clone(),
+        })
+        .collect();
+    report.queue = sel.queue.clone();
+    for (n, r) in &sel.skipped {
+        eprintln!("skipped {n}: {r}");
+    }
+    if let Some(c) = sel.next {
+        return Ok(Pick::Node(c.name, c.reason));
+    }
+    let behind = sel.skipped.len();
+    if let Some(named) = args.node.as_deref() {
+        // A named node is only passed over when it is already at the target.
+        let why = sel.skipped.first().map(|(_, r)| r.as_str()).unwrap_or("");
+        return Ok(Pick::Stop(
+            Code::Ok,
+            format!("nothing to do: {named}: {why}"),
+        ));
+    }
+    Ok(if behind == 0 {
+        Pick::Stop(
+            Code::Ok,
+            format!(
+                "nothing to do: all {} considered node(s) run kubelet at or above {target}",
+                sel.at_target
+            ),
+        )
+    } else {
+        Pick::Stop(
+            Code::Violations,
+            format!(
+                "no node can be drained now: {behind} node(s) below {target} were skipped (listed above); name one to drain it anyway"
+            ),
+        )
+    })
+}
+
+/// After the drain: the exit code and text, with the next step for the strategy; with
+/// --delete-node, the Node object is deleted once its drain succeeded.
+async fn after_drain(
+    args: &DrainNextArgs,
+    api: &Api<Node>,
+    conn: &Connection,
+    dry: DryRun,
+    summary: &Summary,
+    target: &str,
+    report: &mut NextReport,
+) -> (Code, String) {
+    let name = summary.node.as_str();
+    let mut code = summary_code(summary);
+    let mut text = human_summary(summary);
     let finished = summary.outcome == Outcome::Drained || summary.outcome == Outcome::NothingToDo;
-    if finished && args.strategy == Strategy::OneAtATime {
+    if !finished {
+        return (code, text);
+    }
+    if args.strategy == Strategy::OneAtATime {
         text.push_str(&format!(
             "\nnext: upgrade {name} to {target}, then run `kubectl upgrade uncordon {name}` (or `kubectl upgrade drain-next --uncordon-upgraded`)"
         ));
+        return (code, text);
     }
-    if finished && args.strategy == Strategy::Replace {
-        if args.delete_node && !dry.is_dry() {
-            match api.delete(&name, &Default::default()).await {
-                Ok(_) => {
-                    report.deleted_node = true;
-                    text.push_str(&format!(
-                        "\ndeleted Node {name} (its workloads run on nodes at {target})"
-                    ));
-                }
-                Err(e) => {
-                    let err = api_error(&e, "delete", "nodes", Some(&name), &conn.description);
-                    text.push_str(&format!(
-                        "\n{name} is drained and stays cordoned, but deleting its Node failed: {}",
-                        err.message
-                    ));
-                    code = Code::Api;
-                }
-            }
-        } else {
+    if !args.delete_node || dry.is_dry() {
+        text.push_str(&format!(
+            "\n{name} is drained for removal and stays cordoned: remove its instance, then `kubectl delete node {name}` (or rerun with --delete-node); `kubectl upgrade drain-next --strategy replace` takes the next"
+        ));
+        return (code, text);
+    }
+    match api.delete(name, &Default::default()).await {
+        Ok(_) => {
+            report.deleted_node = true;
             text.push_str(&format!(
-                "\n{name} is drained for removal and stays cordoned: remove its instance, then `kubectl delete node {name}` (or rerun with --delete-node); `kubectl upgrade drain-next --strategy replace` takes the next"
+                "\ndeleted Node {name} (its workloads run on nodes at {target})"
             ));
         }
+        Err(e) => {
+            let err = api_error(&e, "delete", "nodes", Some(name), &conn.description);
+            text.push_str(&format!(
+                "\n{name} is drained and stays cordoned, but deleting its Node failed: {}",
+                err.message
+            ));
+            code = Code::Api;
+        }
     }
-    report.drain = Some(summary);
-    emit_next(&report, global, &text);
-    Ok(code)
+    (code, text)
 }
 
 /// Why drain-next picks a node it drained before.

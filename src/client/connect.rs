@@ -443,6 +443,17 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// 403: the user may not (RBAC).
+pub fn is_forbidden(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 403)
+}
+
+/// 404: the cluster does not serve the group/version (405 from servers that route it but do
+/// not list it).
+pub fn is_not_served(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404 || s.code == 405)
+}
+
 /// Translate an API error into one line that says what to do, naming the verb and resource
 /// (`verb`, `resource` as RBAC spells them, e.g. `list`, `pods` or `create`, `pods/eviction`).
 pub fn api_error(

@@ -184,7 +184,7 @@ pub async fn read(conn: &Connection, sink: &mut dyn Sink) -> Result<LiveMeta, Cl
     match timed(conn, "get configmap", cm_api.get_opt("kubeadm-config")).await? {
         Ok(Some(cm)) => sink.object(Object::ConfigMap(cm))?,
         Ok(None) => {}
-        Err(kube::Error::Api(s)) if s.code == 403 => meta.notes.push(
+        Err(e) if crate::client::connect::is_forbidden(&e) => meta.notes.push(
             "cannot read ConfigMap kube-system/kubeadm-config (forbidden): setup detection uses other evidence".into(),
         ),
         Err(e) => return Err(api_error(&e, "get", "configmaps", Some("kube-system/kubeadm-config"), &conn.description)),

@@ -6,6 +6,7 @@
 //! becomes a note; nothing here fails the report except a broken connection.
 
 use crate::client::connect::{api_error, Connection};
+use crate::client::connect::{is_forbidden as forbidden, is_not_served as not_served};
 use crate::exit::CliError;
 use crate::facts::apiusage::{self, Usage, UsageSource};
 use crate::facts::helm;
@@ -24,16 +25,6 @@ enum Listed {
     Objects(Vec<Object>),
     NotServed,
     Forbidden(String),
-}
-
-fn forbidden(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 403)
-}
-
-/// 404: the cluster does not serve the group/version (405 from servers that route it but
-/// do not list it).
-fn not_served(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 404 || s.code == 405)
 }
 
 async fn list_target(conn: &Connection, t: &ScanTarget) -> Result<Listed, CliError> {

@@ -229,6 +229,22 @@ pub fn unreadable_records(nodes: &[NodeFacts]) -> Vec<(String, String)> {
 
 /// May this node be uncordoned? Nodes drained by drain-next must be Ready and at the recorded
 /// target; others (no target recorded) always may. `Err` says why not.
+/// A kubelet (or a drain target) at `version` next to kube-apiserver `apiserver`: the skew
+/// policy forbids a kubelet newer than the apiserver (compared by minor). `Err` says why and
+/// what to do.
+pub fn not_above_apiserver(version: &str, apiserver: &str, what: &str) -> Result<(), String> {
+    let (Ok(v), Ok(api)) = (version::parse(version), version::parse(apiserver)) else {
+        return Ok(()); // unreadable versions are judged elsewhere
+    };
+    if v.minor() > api.minor() {
+        return Err(format!(
+            "{what} {version} is newer than kube-apiserver {apiserver}: the skew policy forbids a kubelet newer than the API server; upgrade the control plane to {} first",
+            v.minor()
+        ));
+    }
+    Ok(())
+}
+
 pub fn uncordon_check(node: &NodeFacts) -> Result<(), String> {
     let p = match Record::read(node.progress.as_deref()) {
         Record::Absent => return Ok(()),

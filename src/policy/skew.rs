@@ -216,11 +216,18 @@ pub fn evaluate(inv: &Inventory) -> Vec<Finding> {
         ));
         return out;
     };
+    apiserver_items(inv, &api, &mut items);
+    control_plane_items(inv, &api, &mut items);
+    let kubelet_by_node = kubelet_items(inv, &api, &mut items);
+    proxy_items(inv, &api, &kubelet_by_node, &mut items);
+    kubectl_items(inv, &api, &mut items);
+    group(items)
+}
+
+/// kube-apiserver: HA instances within one minor (or the one `/version` answer).
+fn apiserver_items(inv: &Inventory, api: &Apiservers, items: &mut Vec<Item>) {
     let oldest = api.oldest.minor();
     let newest = api.newest.minor();
-    let next = newest.next();
-
-    // kube-apiserver: HA within one minor.
     if api.from_pods {
         let spread = newest.diff(oldest);
         for c in &inv.apiservers {
@@ -283,8 +290,13 @@ pub fn evaluate(inv: &Inventory) -> Vec<Finding> {
             on_node: false,
         });
     }
+}
 
-    // Controller-manager, scheduler, cloud-controller-manager.
+/// kube-controller-manager, kube-scheduler, cloud-controller-manager: same minor as the
+/// apiserver (on their node, else every one) or one older.
+fn control_plane_items(inv: &Inventory, api: &Apiservers, items: &mut Vec<Item>) {
+    let oldest = api.oldest.minor();
+    let newest = api.newest.minor();
     for (rank, component, list) in [
         (1, "kube-controller-manager", &inv.controller_managers),
         (2, "kube-scheduler", &inv.schedulers),
@@ -346,8 +358,17 @@ pub fn evaluate(inv: &Inventory) -> Vec<Finding> {
             });
         }
     }
+}
 
-    // Kubelets.
+/// Kubelets: never newer than the apiserver, at most 3 minors older (2 before 1.28). Returns
+/// each node's kubelet minor, which kube-proxy is judged against.
+fn kubelet_items<'a>(
+    inv: &'a Inventory,
+    api: &Apiservers,
+    items: &mut Vec<Item>,
+) -> HashMap<&'a str, Minor> {
+    let oldest = api.oldest.minor();
+    let newest = api.newest.minor();
     let mut kubelet_by_node: HashMap<&str, Minor> = HashMap::new();
     for n in &inv.nodes {
         let v = match version::parse(&n.kubelet_version) {
@@ -380,6 +401,19 @@ pub fn evaluate(inv: &Inventory) -> Vec<Finding> {
         });
     }
 
+    kubelet_by_node
+}
+
+/// kube-proxy: its DaemonSet pods (nodeInfo.kubeProxyVersion only when no pod was seen),
+/// against the apiserver and against the kubelet on its node.
+fn proxy_items(
+    inv: &Inventory,
+    api: &Apiservers,
+    kubelet_by_node: &HashMap<&str, Minor>,
+    items: &mut Vec<Item>,
+) {
+    let oldest = api.oldest.minor();
+    let newest = api.newest.minor();
     // kube-proxy: DaemonSet pods; nodeInfo.kubeProxyVersion only when no pod was seen.
     // (pod or node name, node, raw, parsed, from nodeInfo)
     type Proxy<'a> = (
@@ -466,8 +500,13 @@ pub fn evaluate(inv: &Inventory) -> Vec<Finding> {
             }
         }
     }
+}
 
-    // kubectl (the caller's client).
+/// kubectl, the caller's client: within one minor of every apiserver (a warning at most).
+fn kubectl_items(inv: &Inventory, api: &Apiservers, items: &mut Vec<Item>) {
+    let oldest = api.oldest.minor();
+    let newest = api.newest.minor();
+    let next = newest.next();
     if let Some(raw) = &inv.kubectl_version {
         match version::parse(raw) {
             Err(e) => items.push(unknown_item(6, "kubectl", raw, &e, String::new(), false)),
@@ -514,8 +553,6 @@ pub fn evaluate(inv: &Inventory) -> Vec<Finding> {
             }
         }
     }
-
-    group(items)
 }
 
 fn span(oldest: Minor, newest: Minor) -> String {

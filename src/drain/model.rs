@@ -1,0 +1,288 @@
+//! The drain's data: its options, the pods it works on, and the summary it ends with
+//! (`-o json` prints the summary). No I/O.
+
+use crate::client::nodes::DryRun;
+use crate::exit::Code;
+use crate::facts::pod::PodFacts;
+use crate::facts::progress::Writer;
+use crate::policy::filters::{FilterOptions, SkipReason};
+use crate::policy::version::Version;
+use k8s_openapi::api::core::v1::Pod;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How long API outages are retried when no `--timeout` is set.
+pub const OUTAGE_LIMIT: Duration = Duration::from_secs(600);
+/// 429 backoff: first wait and cap (the PDB watch usually wakes us first).
+pub const BACKOFF_START: Duration = Duration::from_secs(1);
+pub const BACKOFF_CAP: Duration = Duration::from_secs(5);
+
+/// Everything that shapes one drain.
+#[derive(Debug, Clone)]
+pub struct DrainOptions {
+    pub filter: FilterOptions,
+    /// Only pods matching this label selector are removed.
+    pub pod_selector: Option<String>,
+    /// Only pods in this namespace are removed (global `-n`).
+    pub namespace: Option<String>,
+    /// Grace period for evictions/deletes; `None` = each pod's own.
+    pub grace_period: Option<u32>,
+    /// Whole-drain time limit; `None` = no limit (like kubectl).
+    pub timeout: Option<Duration>,
+    /// Delete instead of evicting (bypasses PDBs).
+    pub disable_eviction: bool,
+    /// Go ahead despite PDBs that never allow eviction / pods under several PDBs.
+    pub ignore_blockers: bool,
+    /// Eviction/delete requests in flight at once.
+    pub concurrency: usize,
+    pub dry_run: DryRun,
+    /// Target version recorded in the progress annotation (drain-next).
+    pub target: Option<Version>,
+    /// `drain` or `drain-next`, recorded in the annotation.
+    pub command: Writer,
+    /// The exact command to rerun to resume.
+    pub resume_command: String,
+    /// Live progress bar allowed (off with `-o json`).
+    pub live: bool,
+}
+
+impl Default for DrainOptions {
+    fn default() -> Self {
+        DrainOptions {
+            filter: FilterOptions::default(),
+            pod_selector: None,
+            namespace: None,
+            grace_period: None,
+            timeout: None,
+            disable_eviction: false,
+            ignore_blockers: false,
+            concurrency: 8,
+            dry_run: DryRun::None,
+            target: None,
+            command: Writer::Drain,
+            resume_command: String::new(),
+            live: true,
+        }
+    }
+}
+
+/// How a drain ended. Maps to the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Drained,
+    NothingToDo,
+    /// Dry run finished (nothing blocked).
+    DryRun,
+    /// Stopped before cordoning: pods or PDBs block.
+    Blocked,
+    TimedOut,
+    /// Some pods could not be removed.
+    Failed,
+    /// Permission or API error mid-drain.
+    ApiError,
+    Interrupted,
+}
+
+impl Outcome {
+    pub fn code(self) -> Code {
+        match self {
+            Outcome::Drained | Outcome::NothingToDo | Outcome::DryRun => Code::Ok,
+            Outcome::Blocked | Outcome::TimedOut | Outcome::Failed => Code::Violations,
+            Outcome::ApiError => Code::Api,
+            Outcome::Interrupted => Code::Interrupted,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedPod {
+    pub pod: String,
+    pub reason: SkipReason,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockedPod {
+    pub pod: String,
+    pub reasons: Vec<String>,
+}
+
+/// A PDB (or several, for the 500 case) that stops evictions.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PdbBlocker {
+    pub pdb: String,
+    pub reason: String,
+    pub pods: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedPod {
+    pub pod: String,
+    pub error: String,
+}
+
+/// The result of one drain (`-o json` prints it).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub node: String,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<&'static str>,
+    /// Whether the node is (left) cordoned.
+    pub cordoned: bool,
+    /// Pods whose eviction the API server accepted (completed pods included). When the drain
+    /// stopped before one was gone, it is also in `remaining`.
+    pub evicted: Vec<String>,
+    /// Pods deleted directly (`--disable-eviction`), accepted by the API server.
+    pub deleted: Vec<String>,
+    /// Pods already terminating that we waited for.
+    pub waited: Vec<String>,
+    pub skipped: Vec<SkippedPod>,
+    pub blocked: Vec<BlockedPod>,
+    pub pdb_blockers: Vec<PdbBlocker>,
+    pub failed: Vec<FailedPod>,
+    /// Pods still on the node that had to go (interrupt / timeout).
+    pub remaining: Vec<String>,
+    pub eviction_requests: u64,
+    pub too_many_requests: u64,
+    pub elapsed_seconds: f64,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume: Option<String>,
+}
+
+impl Summary {
+    pub(crate) fn new(node: &str, dry: DryRun) -> Summary {
+        Summary {
+            node: node.to_string(),
+            outcome: Outcome::NothingToDo,
+            dry_run: match dry {
+                DryRun::None => None,
+                DryRun::Client => Some("client"),
+                DryRun::Server => Some("server"),
+            },
+            cordoned: false,
+            evicted: vec![],
+            deleted: vec![],
+            waited: vec![],
+            skipped: vec![],
+            blocked: vec![],
+            pdb_blockers: vec![],
+            failed: vec![],
+            remaining: vec![],
+            eviction_requests: 0,
+            too_many_requests: 0,
+            elapsed_seconds: 0.0,
+            message: String::new(),
+            resume: None,
+        }
+    }
+}
+
+/// A pod on the node, reduced, plus what the engine needs beyond [`PodFacts`].
+#[derive(Debug, Clone)]
+pub struct LivePod {
+    pub facts: PodFacts,
+    pub uid: String,
+    pub labels: BTreeMap<String, String>,
+    /// How long ago its deletion started, if terminating.
+    pub deleting_for: Option<Duration>,
+    /// The PDBs selecting it (empty: none known).
+    pub pdb_names: PdbNames,
+}
+
+/// The PDBs selecting a pod, by `ns/name`; shown joined with ` + `.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PdbNames(Vec<String>);
+
+impl PdbNames {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The one PDB, when exactly one selects the pod (the case evictions can wait on).
+    pub fn single(&self) -> Option<&str> {
+        match self.0.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for PdbNames {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join(" + "))
+    }
+}
+
+impl FromIterator<String> for PdbNames {
+    fn from_iter<I: IntoIterator<Item = String>>(it: I) -> Self {
+        PdbNames(it.into_iter().collect())
+    }
+}
+
+impl LivePod {
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.facts.namespace, self.facts.name)
+    }
+}
+
+/// Reduce a Pod (the `pdbs` indices are filled in later against the PDB list).
+pub fn live_pod(p: &Pod, now: jiff::Timestamp) -> LivePod {
+    let meta = &p.metadata;
+    let deletion = meta.deletion_timestamp.as_ref().map(|t| t.0);
+    LivePod {
+        facts: PodFacts::from_pod(p),
+        uid: meta.uid.clone().unwrap_or_default(),
+        labels: meta.labels.clone().unwrap_or_default(),
+        deleting_for: deletion.and_then(|d| {
+            let secs = now.as_second() - d.as_second();
+            u64::try_from(secs).ok().map(Duration::from_secs)
+        }),
+        pdb_names: PdbNames::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_pod_reduction() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {
+                "namespace": "app", "name": "web-1", "uid": "u1",
+                "labels": {"app": "web"},
+                "annotations": {"kubernetes.io/config.mirror": "x"},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web", "uid": "o", "controller": true}],
+                "deletionTimestamp": "2026-01-01T00:00:00Z"
+            },
+            "spec": {"nodeName": "n1", "containers": [], "volumes": [{"name": "c", "emptyDir": {}}]},
+            "status": {"phase": "Running"}
+        }))
+        .unwrap();
+        let now: jiff::Timestamp = "2026-01-01T00:01:00Z".parse().unwrap();
+        let p = live_pod(&pod, now);
+        assert_eq!(p.key(), "app/web-1");
+        assert_eq!(p.uid, "u1");
+        assert_eq!(p.facts.controller_kind.as_deref(), Some("ReplicaSet"));
+        assert!(p.facts.mirror && p.facts.has_empty_dir && p.facts.deleting);
+        assert_eq!(p.deleting_for, Some(Duration::from_secs(60)));
+        assert_eq!(p.labels.get("app").map(String::as_str), Some("web"));
+    }
+
+    #[test]
+    fn outcome_codes() {
+        assert_eq!(Outcome::Drained.code(), Code::Ok);
+        assert_eq!(Outcome::Blocked.code(), Code::Violations);
+        assert_eq!(Outcome::TimedOut.code(), Code::Violations);
+        assert_eq!(Outcome::ApiError.code(), Code::Api);
+        assert_eq!(Outcome::Interrupted.code(), Code::Interrupted);
+    }
+}
