@@ -88,6 +88,19 @@ pub fn bounded<S: AsRef<str>>(names: &[S], shown: usize) -> String {
     out
 }
 
+/// A duration as people read it and as the flags take it: `500ms`, `45s`, `2m05s`, `1h02m`.
+pub fn duration_text(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s == 0 || (s < 60 && d.subsec_millis() != 0) {
+        return format!("{}ms", d.as_millis());
+    }
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
 /// `1 node` / `3 nodes` (`noun` is the singular).
 pub fn count(n: usize, noun: &str) -> String {
     if n == 1 {

@@ -108,10 +108,7 @@ async fn one(
         Err(_) => (
             fleet::ERROR_EXIT,
             None,
-            Some(format!(
-                "no answer within --context-timeout {}: check the cluster is up, or raise the limit",
-                crate::client::connect::humantime(args.context_timeout)
-            )),
+            Some(no_answer(args.context_timeout)),
         ),
     };
     ContextResult {
@@ -289,13 +286,7 @@ pub async fn run_snapshots(
             let error = match outcome {
                 Ok(Ok(())) => None,
                 Ok(Err(e)) => Some((e.code.as_i32(), e.message)),
-                Err(_) => Some((
-                    fleet::ERROR_EXIT,
-                    format!(
-                        "no answer within --context-timeout {}",
-                        crate::client::connect::humantime(args.context_timeout)
-                    ),
-                )),
+                Err(_) => Some((fleet::ERROR_EXIT, no_answer(args.context_timeout))),
             };
             if error.is_some() {
                 let _ = std::fs::remove_file(&file);
@@ -394,6 +385,14 @@ pub async fn review(
         });
     }
     render_fleet(args, global, &inputs, results)
+}
+
+/// A context that did not answer within `--context-timeout`.
+fn no_answer(limit: std::time::Duration) -> String {
+    format!(
+        "no answer within --context-timeout {}: check the cluster is up, or raise the limit",
+        crate::findings::duration_text(limit)
+    )
 }
 
 #[cfg(test)]

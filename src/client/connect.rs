@@ -283,7 +283,7 @@ impl ConnectOpts {
             Some(limit) => tokio::time::timeout(limit, version).await.map_err(|_| {
                 CliError::api(format!(
                     "GET /version on {description} timed out after {}; raise --request-timeout or check the API server",
-                    humantime(limit)
+                    crate::findings::duration_text(limit)
                 ))
             })?,
         }
@@ -397,15 +397,6 @@ pub fn first_contact_error(err: &kube::Error, id: &Identity, description: &str) 
         "cannot reach the API server at {description}: {}; check the cluster is up, --context and --request-timeout",
         one_line(&chain)
     ))
-}
-
-/// `30s`, `500ms`: a duration as the flags take it.
-pub fn humantime(d: Duration) -> String {
-    if d.as_millis().is_multiple_of(1000) {
-        format!("{}s", d.as_secs())
-    } else {
-        format!("{}ms", d.as_millis())
-    }
 }
 
 /// The first error of type `T` in `err`'s source chain.

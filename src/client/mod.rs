@@ -1,7 +1,8 @@
 //! Talking to the API server: connection set-up from kubeconfig flags (`connect`), node
 //! writes (cordon, uncordon, progress records) (`nodes`) and access reviews before
-//! mutations (`access`).
+//! mutations (`access`), paged lists (`paging`).
 
 pub mod access;
 pub mod connect;
 pub mod nodes;
+pub mod paging;

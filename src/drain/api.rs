@@ -5,6 +5,7 @@
 use crate::client::access::{self, Permission};
 use crate::client::connect::one_line;
 use crate::client::nodes::{self, DryRun};
+use crate::client::paging::list_all;
 #[cfg(test)]
 use crate::drain::model::BACKOFF_START;
 use crate::drain::model::{LivePod, BACKOFF_CAP};
@@ -83,50 +84,25 @@ where
     }
 }
 
-/// List every pod on the node (paginated).
+/// Every pod on the node (paged), and the list's resourceVersion.
 pub(super) async fn list_node_pods(
     client: &kube::Client,
     node: &str,
     label_selector: Option<&str>,
 ) -> Result<(Vec<Pod>, String), kube::Error> {
     let api: Api<Pod> = Api::all(client.clone());
-    let mut lp = ListParams::default()
-        .fields(&format!("spec.nodeName={node}"))
-        .limit(500);
+    let mut lp = ListParams::default().fields(&format!("spec.nodeName={node}"));
     if let Some(sel) = label_selector {
         lp = lp.labels(sel);
     }
-    let mut out = Vec::new();
-    let mut rv = String::new();
-    loop {
-        let page = api.list(&lp).await?;
-        rv = page.metadata.resource_version.clone().unwrap_or(rv);
-        out.extend(page.items);
-        match page.metadata.continue_.filter(|c| !c.is_empty()) {
-            Some(c) => lp.continue_token = Some(c),
-            None => break,
-        }
-    }
-    Ok((out, rv))
+    list_all(&api, lp).await
 }
 
+/// Every PDB (paged), and the list's resourceVersion.
 pub(super) async fn list_pdbs(
     client: &kube::Client,
 ) -> Result<(Vec<PodDisruptionBudget>, String), kube::Error> {
-    let api: Api<PodDisruptionBudget> = Api::all(client.clone());
-    let mut lp = ListParams::default().limit(500);
-    let mut out = Vec::new();
-    let mut rv = String::new();
-    loop {
-        let page = api.list(&lp).await?;
-        rv = page.metadata.resource_version.clone().unwrap_or(rv);
-        out.extend(page.items);
-        match page.metadata.continue_.filter(|c| !c.is_empty()) {
-            Some(c) => lp.continue_token = Some(c),
-            None => break,
-        }
-    }
-    Ok((out, rv))
+    list_all(&Api::all(client.clone()), ListParams::default()).await
 }
 
 /// The policy/v1 Eviction request, built by hand: kube 4.2's `EvictParams` serializes its

@@ -57,20 +57,10 @@ fn status_line(waiting: &BTreeMap<String, String>, elapsed: Duration, detail: &s
     pdbs.dedup();
     format!(
         "still waiting after {}: {} pod(s) on PDB {} ({detail})",
-        elapsed_text(elapsed),
+        crate::findings::duration_text(elapsed),
         waiting.len(),
         pdbs.join(", ")
     )
-}
-
-/// `45s`, `2m05s`, `1h02m`.
-pub fn elapsed_text(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-    }
 }
 
 impl Ui {
@@ -213,8 +203,11 @@ mod tests {
             l,
             "still waiting after 1m35s: 3 pod(s) on PDB app/db, app/web (needs 3 healthy, has 2)"
         );
-        assert_eq!(elapsed_text(Duration::from_secs(7)), "7s");
-        assert_eq!(elapsed_text(Duration::from_secs(3725)), "1h02m");
+        assert_eq!(crate::findings::duration_text(Duration::from_secs(7)), "7s");
+        assert_eq!(
+            crate::findings::duration_text(Duration::from_secs(3725)),
+            "1h02m"
+        );
     }
 
     #[test]

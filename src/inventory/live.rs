@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Page size for list calls (kubectl uses 500 too).
-pub const PAGE_SIZE: u32 = 500;
+pub use crate::client::paging::PAGE_SIZE;
 
 /// One object read from the cluster, in the order the sink must see them.
 // Every variant is moved once from its page to the sink; boxing would only add allocations.
@@ -112,7 +112,7 @@ async fn timed<T>(
             CliError::api(format!(
                 "{what} on {} timed out after {}; raise --request-timeout or check the API server",
                 conn.description,
-                crate::client::connect::humantime(limit)
+                crate::findings::duration_text(limit)
             ))
         }),
     }
@@ -134,14 +134,13 @@ where
         let page: ObjectList<K> = timed(&conn, &format!("list {resource}"), api.list(&params))
             .await?
             .map_err(|e| api_error(&e, "list", resource, None, &conn.description))?;
-        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
+        let more = crate::client::paging::advance(&mut params, &page.metadata);
         let items: Vec<Object> = page.items.into_iter().map(wrap).collect();
         if tx.send(items).await.is_err() {
             return Ok(()); // consumer stopped on an error of its own
         }
-        match next {
-            Some(token) => params.continue_token = Some(token),
-            None => return Ok(()),
+        if !more {
+            return Ok(());
         }
     }
 }

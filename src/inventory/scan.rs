@@ -7,6 +7,7 @@
 
 use crate::client::connect::{api_error, Connection};
 use crate::client::connect::{is_forbidden as forbidden, is_not_served as not_served};
+use crate::client::paging::advance;
 use crate::exit::CliError;
 use crate::facts::apiusage::{self, Usage, UsageSource};
 use crate::facts::helm;
@@ -55,9 +56,8 @@ async fn list_target(conn: &Connection, t: &ScanTarget) -> Result<Listed, CliErr
                 meta,
             });
         }
-        match page.metadata.continue_.filter(|c| !c.is_empty()) {
-            Some(c) => lp.continue_token = Some(c),
-            None => return Ok(Listed::Objects(out)),
+        if !advance(&mut lp, &page.metadata) {
+            return Ok(Listed::Objects(out));
         }
     }
 }
@@ -144,9 +144,8 @@ pub async fn scan(
                         sink.object(Object::Crd(f))?;
                     }
                 }
-                match page.metadata.continue_.filter(|c| !c.is_empty()) {
-                    Some(c) => lp.continue_token = Some(c),
-                    None => break,
+                if !advance(&mut lp, &page.metadata) {
+                    break;
                 }
             }
             Err(e) if forbidden(&e) => {
@@ -240,9 +239,8 @@ async fn helm_releases(conn: &Connection, sink: &mut dyn Sink) -> Result<Vec<Str
                 }
             }
         }
-        match page.metadata.continue_.filter(|c| !c.is_empty()) {
-            Some(c) => lp.continue_token = Some(c),
-            None => break,
+        if !advance(&mut lp, &page.metadata) {
+            break;
         }
     }
     let plain: Vec<helm::ReleaseRef> = refs.iter().map(|(r, _)| r.clone()).collect();

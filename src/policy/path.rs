@@ -401,108 +401,41 @@ fn repository_step(to: Minor, z: &str) -> String {
 
 /// The commands of one hop `from -> to` (`z` = newest patch of `to`) for a setup kind.
 fn steps_for(kind: SetupKind, shape: &Shape, from: Minor, to: Minor, z: &str) -> Vec<String> {
-    let verify = "Verify: kubectl upgrade check".to_string();
-    // On a single node there is nowhere to drain to: cordon only, upgrade in place.
-    let rollout = |what: &str, on_node: &str| {
-        match &shape.single_node {
-        Some(node) => format!(
-            "{what} on the only node {node}, in place (a drain would leave its pods Pending: there is no other node; expect its workloads to restart): kubectl upgrade cordon {node}; {on_node}; then: kubectl upgrade uncordon {node}"
-        ),
-        None => format!(
-            "{what}, one node at a time: kubectl upgrade drain-next --to v{z}; on that node: {on_node}; then: kubectl upgrade uncordon NODE; repeat until drain-next has no node left"
-        ),
-    }
-    };
     match kind {
-        SetupKind::Kubeadm => {
-            let kubelet = format!("sudo apt-mark unhold kubelet kubectl && sudo apt-get install -y kubelet='{z}-*' kubectl='{z}-*' && sudo apt-mark hold kubelet kubectl && sudo systemctl daemon-reload && sudo systemctl restart kubelet");
-            let mut steps = vec![
-                repository_step(to, z),
-                format!(
-                    "On the first control-plane node, upgrade kubeadm to {z}: sudo apt-mark unhold kubeadm && sudo apt-get update && sudo apt-get install -y kubeadm='{z}-*' && sudo apt-mark hold kubeadm (yum: sudo yum install -y kubeadm-'{z}-*' --disableexcludes=kubernetes); check: kubeadm version"
-                ),
-                format!("On the first control-plane node: sudo kubeadm upgrade plan v{z}"),
-                format!("On the first control-plane node: sudo kubeadm upgrade apply v{z}"),
-            ];
-            if shape.single_node.is_some() {
-                steps.push(rollout("Upgrade kubelet and kubectl", &kubelet));
-            } else {
-                steps.push(format!(
-                    "On each other control-plane node: upgrade kubeadm to {z} the same way, then: sudo kubeadm upgrade node"
-                ));
-                steps.push(format!(
-                    "Control-plane kubelets, one node at a time: kubectl upgrade drain-next --to v{z} (control-plane nodes come first); on that node: {kubelet}; then: kubectl upgrade uncordon NODE"
-                ));
-                steps.push(rollout(
-                    "Workers",
-                    &format!("upgrade kubeadm to {z}, sudo kubeadm upgrade node, upgrade kubelet and kubectl to {z} as above, sudo systemctl daemon-reload && sudo systemctl restart kubelet"),
-                ));
-            }
-            steps.push(verify);
-            steps
-        }
+        SetupKind::Kubeadm => kubeadm_steps(shape, to, z),
         SetupKind::Kind => vec![
             format!(
                 "kind clusters are not upgraded in place: create a new cluster from the node image for {z} (kind create cluster --name NEW --image kindest/node:v{z}; the kind release notes list the images built for each kind version), move the workloads, then kind delete cluster --name OLD"
             ),
-            verify,
+            verify(),
         ],
         SetupKind::K3d => vec![
             format!(
                 "k3d clusters are not upgraded in place: create a new cluster with k3s {z} (k3d cluster create NEW --image rancher/k3s:v{z}-k3s1), move the workloads, then k3d cluster delete OLD"
             ),
-            verify,
+            verify(),
         ],
         SetupKind::Minikube => vec![
             format!(
                 "Upgrade in place, one minor at a time: minikube start --profile PROFILE --kubernetes-version=v{z} (minikube upgrades the running cluster; it refuses downgrades)"
             ),
-            verify,
+            verify(),
         ],
         SetupKind::Microk8s => vec![
-            rollout(
+            rollout(shape, z,
                 "Refresh the MicroK8s snap (control-plane nodes first)",
                 &format!("sudo snap refresh microk8s --channel={to}/stable"),
             ),
-            verify,
+            verify(),
         ],
-        SetupKind::Openshift => {
-            // OpenShift 4.N ships Kubernetes 1.(N+13): 4.12 = 1.25, 4.16 = 1.29.
-            let ocp = |m: Minor| format!("4.{}", m.minor.saturating_sub(13));
-            vec![
-                format!(
-                    "OpenShift upgrades through its Cluster Version Operator (no package or node-by-node steps here): OpenShift {} ships Kubernetes {to}. Check the update graph first: oc adm upgrade (and oc get clusterversion)",
-                    ocp(to)
-                ),
-                format!(
-                    "Switch the channel and start the update: oc adm upgrade channel stable-{} ; oc adm upgrade --to-latest=true (or --to=4.{}.z from the list); acknowledge removed APIs first where the update asks for it (oc -n openshift-config get cm admin-acks)",
-                    ocp(to),
-                    to.minor.saturating_sub(13)
-                ),
-                format!(
-                    "Nodes follow through the MachineConfigPools (drained by the Machine Config Operator, PDB-aware): watch oc get mcp; pause a pool (oc patch mcp worker --type merge -p '{{\"spec\":{{\"paused\":true}}}}') to hold its nodes at {from}"
-                ),
-                verify,
-            ]
-        }
+        SetupKind::Openshift => openshift_steps(from, to),
         SetupKind::Talos => vec![
             format!(
                 "Upgrade Kubernetes with talosctl (control plane, then kubelets and kube-proxy, node by node): talosctl --nodes CONTROL_PLANE_IP upgrade-k8s --to {z} (try --dry-run first); check that your Talos release supports Kubernetes {to}"
             ),
-            verify,
+            verify(),
         ],
-        SetupKind::Eks => vec![
-            format!(
-                "Upgrade the control plane: eksctl upgrade cluster --name CLUSTER --version {to} --approve (or: aws eks update-cluster-version --name CLUSTER --kubernetes-version {to}, then aws eks wait cluster-active --name CLUSTER)"
-            ),
-            format!(
-                "Upgrade each managed node group (rolling, PDB-aware): eksctl upgrade nodegroup --cluster CLUSTER --name NODEGROUP --kubernetes-version {to} (or: aws eks update-nodegroup-version --cluster-name CLUSTER --nodegroup-name NODEGROUP --kubernetes-version {to}); self-managed nodes: launch {to} nodes, then kubectl upgrade drain-next --to v{to}.0 for each old node"
-            ),
-            format!(
-                "Update the add-ons for {to}: eksctl utils update-kube-proxy --cluster CLUSTER --approve; eksctl utils update-coredns --cluster CLUSTER --approve; eksctl utils update-aws-node --cluster CLUSTER --approve (EKS managed add-ons: aws eks update-addon --cluster-name CLUSTER --addon-name kube-proxy|coredns|vpc-cni --addon-version VERSION, versions from aws eks describe-addon-versions --kubernetes-version {to})"
-            ),
-            verify,
-        ],
+        SetupKind::Eks => eks_steps(to),
         SetupKind::Gke => vec![
             format!(
                 "Upgrade the control plane: gcloud container clusters upgrade CLUSTER --master --cluster-version {to} --location LOCATION (available versions: gcloud container get-server-config --location LOCATION)"
@@ -510,7 +443,7 @@ fn steps_for(kind: SetupKind, shape: &Shape, from: Minor, to: Minor, z: &str) ->
             format!(
                 "Upgrade each node pool (surge upgrade, PDB-aware): gcloud container clusters upgrade CLUSTER --node-pool POOL --cluster-version {to} --location LOCATION"
             ),
-            verify,
+            verify(),
         ],
         SetupKind::Aks => vec![
             format!(
@@ -522,7 +455,7 @@ fn steps_for(kind: SetupKind, shape: &Shape, from: Minor, to: Minor, z: &str) ->
             format!(
                 "Upgrade each node pool (surge, PDB-aware): az aks nodepool upgrade --resource-group RG --cluster-name CLUSTER --name POOL --kubernetes-version {to}.PATCH"
             ),
-            verify,
+            verify(),
         ],
         SetupKind::Doks => vec![
             format!(
@@ -531,57 +464,153 @@ fn steps_for(kind: SetupKind, shape: &Shape, from: Minor, to: Minor, z: &str) ->
             format!(
                 "Upgrade the cluster (control plane, then node pools by surge replacement, PDB-aware with a timeout): doctl kubernetes cluster upgrade CLUSTER --version SLUG"
             ),
-            verify,
+            verify(),
         ],
-        SetupKind::K3s => {
-            let mut steps = vec![format!(
-                "Servers first, one at a time: re-run the installer with the options used at install: curl -sfL https://get.k3s.io | INSTALL_K3S_VERSION=v{z}+k3s1 sh -s - server (or INSTALL_K3S_CHANNEL=v{to} for the newest k3s {to} release)"
-            )];
-            if shape.single_node.is_none() {
-                steps.push(format!(
-                    "Then agents, one at a time: kubectl upgrade drain-next --to v{z}; on that node: curl -sfL https://get.k3s.io | INSTALL_K3S_VERSION=v{z}+k3s1 K3S_URL=https://SERVER:6443 K3S_TOKEN=TOKEN sh -; then: kubectl upgrade uncordon NODE"
-                ));
-            }
-            steps.push(format!(
-                "Or automate it with system-upgrade-controller: a Plan (upgrade.cattle.io/v1) with version v{z}+k3s1 for servers (nodeSelector node-role.kubernetes.io/control-plane){}",
-                if shape.single_node.is_some() { "" } else { " and one for agents with drain and a prepare step waiting for the server Plan" }
-            ));
-            steps.push(verify);
-            steps
-        }
-        SetupKind::Rke2 => {
-            let mut steps = vec![format!(
-                "Servers first, one at a time: curl -sfL https://get.rke2.io | INSTALL_RKE2_VERSION=v{z}+rke2r1 sh - && sudo systemctl restart rke2-server (or INSTALL_RKE2_CHANNEL=v{to} for the newest RKE2 {to} release)"
-            )];
-            if shape.single_node.is_none() {
-                steps.push(format!(
-                    "Then agents, one at a time: kubectl upgrade drain-next --to v{z}; on that node: curl -sfL https://get.rke2.io | INSTALL_RKE2_TYPE=agent INSTALL_RKE2_VERSION=v{z}+rke2r1 sh - && sudo systemctl restart rke2-agent; then: kubectl upgrade uncordon NODE"
-                ));
-            }
-            steps.push(format!(
-                "Or automate it with system-upgrade-controller: a Plan (upgrade.cattle.io/v1) with version v{z}+rke2r1 for servers (nodeSelector node-role.kubernetes.io/control-plane){}",
-                if shape.single_node.is_some() { "" } else { " and one for agents with drain and a prepare step waiting for the server Plan" }
-            ));
-            steps.push(verify);
-            steps
-        }
-        SetupKind::Unknown => vec![
-            format!(
-                "Upgrade every kube-apiserver from {from} to v{z}, one instance at a time (never skip a minor)"
-            ),
-            format!(
-                "Then kube-controller-manager, kube-scheduler and cloud-controller-manager to v{z} (after all apiservers are at {to})"
-            ),
-            rollout(
-                "Then kubelets",
-                &format!("install kubelet {z} and restart it"),
-            ),
-            format!(
-                "Then kube-proxy to v{z}, e.g. kubectl -n kube-system set image daemonset/kube-proxy kube-proxy=registry.k8s.io/kube-proxy:v{z}"
-            ),
-            verify,
-        ],
+        SetupKind::K3s => k3s_steps(shape, to, z),
+        SetupKind::Rke2 => rke2_steps(shape, to, z),
+        SetupKind::Unknown => by_hand_steps(shape, from, to, z),
     }
+}
+
+fn verify() -> String {
+    "Verify: kubectl upgrade check".to_string()
+}
+
+/// Roll `on_node` over the nodes: drain-next one at a time, or in place on a single node
+/// (there is nowhere to drain to: cordon only, and its workloads restart).
+fn rollout(shape: &Shape, z: &str, what: &str, on_node: &str) -> String {
+    match &shape.single_node {
+        Some(node) => format!(
+            "{what} on the only node {node}, in place (a drain would leave its pods Pending: there is no other node; expect its workloads to restart): kubectl upgrade cordon {node}; {on_node}; then: kubectl upgrade uncordon {node}"
+        ),
+        None => format!(
+            "{what}, one node at a time: kubectl upgrade drain-next --to v{z}; on that node: {on_node}; then: kubectl upgrade uncordon NODE; repeat until drain-next has no node left"
+        ),
+    }
+}
+
+/// kubeadm: packages from the minor's repository, `kubeadm upgrade apply` on the first
+/// control-plane node, `upgrade node` on the others, then kubelets node by node.
+fn kubeadm_steps(shape: &Shape, to: Minor, z: &str) -> Vec<String> {
+    let kubelet = format!("sudo apt-mark unhold kubelet kubectl && sudo apt-get install -y kubelet='{z}-*' kubectl='{z}-*' && sudo apt-mark hold kubelet kubectl && sudo systemctl daemon-reload && sudo systemctl restart kubelet");
+    let mut steps = vec![
+            repository_step(to, z),
+            format!(
+                "On the first control-plane node, upgrade kubeadm to {z}: sudo apt-mark unhold kubeadm && sudo apt-get update && sudo apt-get install -y kubeadm='{z}-*' && sudo apt-mark hold kubeadm (yum: sudo yum install -y kubeadm-'{z}-*' --disableexcludes=kubernetes); check: kubeadm version"
+            ),
+            format!("On the first control-plane node: sudo kubeadm upgrade plan v{z}"),
+            format!("On the first control-plane node: sudo kubeadm upgrade apply v{z}"),
+        ];
+    if shape.single_node.is_some() {
+        steps.push(rollout(shape, z, "Upgrade kubelet and kubectl", &kubelet));
+    } else {
+        steps.push(format!(
+                "On each other control-plane node: upgrade kubeadm to {z} the same way, then: sudo kubeadm upgrade node"
+            ));
+        steps.push(format!(
+                "Control-plane kubelets, one node at a time: kubectl upgrade drain-next --to v{z} (control-plane nodes come first); on that node: {kubelet}; then: kubectl upgrade uncordon NODE"
+            ));
+        steps.push(rollout(shape, z,
+                "Workers",
+                &format!("upgrade kubeadm to {z}, sudo kubeadm upgrade node, upgrade kubelet and kubectl to {z} as above, sudo systemctl daemon-reload && sudo systemctl restart kubelet"),
+            ));
+    }
+    steps.push(verify());
+    steps
+}
+
+/// OpenShift: the Cluster Version Operator moves the cluster (OpenShift 4.N ships Kubernetes
+/// 1.(N+13)); nodes follow their MachineConfigPools.
+fn openshift_steps(from: Minor, to: Minor) -> Vec<String> {
+    // OpenShift 4.N ships Kubernetes 1.(N+13): 4.12 = 1.25, 4.16 = 1.29.
+    let ocp = |m: Minor| format!("4.{}", m.minor.saturating_sub(13));
+    vec![
+            format!(
+                "OpenShift upgrades through its Cluster Version Operator (no package or node-by-node steps here): OpenShift {} ships Kubernetes {to}. Check the update graph first: oc adm upgrade (and oc get clusterversion)",
+                ocp(to)
+            ),
+            format!(
+                "Switch the channel and start the update: oc adm upgrade channel stable-{} ; oc adm upgrade --to-latest=true (or --to=4.{}.z from the list); acknowledge removed APIs first where the update asks for it (oc -n openshift-config get cm admin-acks)",
+                ocp(to),
+                to.minor.saturating_sub(13)
+            ),
+            format!(
+                "Nodes follow through the MachineConfigPools (drained by the Machine Config Operator, PDB-aware): watch oc get mcp; pause a pool (oc patch mcp worker --type merge -p '{{\"spec\":{{\"paused\":true}}}}') to hold its nodes at {from}"
+            ),
+            verify(),
+        ]
+}
+
+/// EKS: control plane, managed node groups, then the add-ons.
+fn eks_steps(to: Minor) -> Vec<String> {
+    vec![
+        format!(
+            "Upgrade the control plane: eksctl upgrade cluster --name CLUSTER --version {to} --approve (or: aws eks update-cluster-version --name CLUSTER --kubernetes-version {to}, then aws eks wait cluster-active --name CLUSTER)"
+        ),
+        format!(
+            "Upgrade each managed node group (rolling, PDB-aware): eksctl upgrade nodegroup --cluster CLUSTER --name NODEGROUP --kubernetes-version {to} (or: aws eks update-nodegroup-version --cluster-name CLUSTER --nodegroup-name NODEGROUP --kubernetes-version {to}); self-managed nodes: launch {to} nodes, then kubectl upgrade drain-next --to v{to}.0 for each old node"
+        ),
+        format!(
+            "Update the add-ons for {to}: eksctl utils update-kube-proxy --cluster CLUSTER --approve; eksctl utils update-coredns --cluster CLUSTER --approve; eksctl utils update-aws-node --cluster CLUSTER --approve (EKS managed add-ons: aws eks update-addon --cluster-name CLUSTER --addon-name kube-proxy|coredns|vpc-cni --addon-version VERSION, versions from aws eks describe-addon-versions --kubernetes-version {to})"
+        ),
+        verify(),
+    ]
+}
+
+/// k3s: servers first by re-running the installer, then agents; or system-upgrade-controller.
+fn k3s_steps(shape: &Shape, to: Minor, z: &str) -> Vec<String> {
+    let mut steps = vec![format!(
+            "Servers first, one at a time: re-run the installer with the options used at install: curl -sfL https://get.k3s.io | INSTALL_K3S_VERSION=v{z}+k3s1 sh -s - server (or INSTALL_K3S_CHANNEL=v{to} for the newest k3s {to} release)"
+        )];
+    if shape.single_node.is_none() {
+        steps.push(format!(
+                "Then agents, one at a time: kubectl upgrade drain-next --to v{z}; on that node: curl -sfL https://get.k3s.io | INSTALL_K3S_VERSION=v{z}+k3s1 K3S_URL=https://SERVER:6443 K3S_TOKEN=TOKEN sh -; then: kubectl upgrade uncordon NODE"
+            ));
+    }
+    steps.push(format!(
+            "Or automate it with system-upgrade-controller: a Plan (upgrade.cattle.io/v1) with version v{z}+k3s1 for servers (nodeSelector node-role.kubernetes.io/control-plane){}",
+            if shape.single_node.is_some() { "" } else { " and one for agents with drain and a prepare step waiting for the server Plan" }
+        ));
+    steps.push(verify());
+    steps
+}
+
+/// RKE2: like k3s, with its own installer and services.
+fn rke2_steps(shape: &Shape, to: Minor, z: &str) -> Vec<String> {
+    let mut steps = vec![format!(
+            "Servers first, one at a time: curl -sfL https://get.rke2.io | INSTALL_RKE2_VERSION=v{z}+rke2r1 sh - && sudo systemctl restart rke2-server (or INSTALL_RKE2_CHANNEL=v{to} for the newest RKE2 {to} release)"
+        )];
+    if shape.single_node.is_none() {
+        steps.push(format!(
+                "Then agents, one at a time: kubectl upgrade drain-next --to v{z}; on that node: curl -sfL https://get.rke2.io | INSTALL_RKE2_TYPE=agent INSTALL_RKE2_VERSION=v{z}+rke2r1 sh - && sudo systemctl restart rke2-agent; then: kubectl upgrade uncordon NODE"
+            ));
+    }
+    steps.push(format!(
+            "Or automate it with system-upgrade-controller: a Plan (upgrade.cattle.io/v1) with version v{z}+rke2r1 for servers (nodeSelector node-role.kubernetes.io/control-plane){}",
+            if shape.single_node.is_some() { "" } else { " and one for agents with drain and a prepare step waiting for the server Plan" }
+        ));
+    steps.push(verify());
+    steps
+}
+
+/// A cluster set up by hand (or unknown): the components in the skew policy's order.
+fn by_hand_steps(shape: &Shape, from: Minor, to: Minor, z: &str) -> Vec<String> {
+    vec![
+        format!(
+            "Upgrade every kube-apiserver from {from} to v{z}, one instance at a time (never skip a minor)"
+        ),
+        format!(
+            "Then kube-controller-manager, kube-scheduler and cloud-controller-manager to v{z} (after all apiservers are at {to})"
+        ),
+        rollout(shape, z,
+            "Then kubelets",
+            &format!("install kubelet {z} and restart it"),
+        ),
+        format!(
+            "Then kube-proxy to v{z}, e.g. kubectl -n kube-system set image daemonset/kube-proxy kube-proxy=registry.k8s.io/kube-proxy:v{z}"
+        ),
+        verify(),
+    ]
 }
 
 /// Findings for the Path section: the route, and a warning per hop that needs kubelets

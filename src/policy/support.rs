@@ -82,10 +82,9 @@ pub fn evaluate(cal: &Calendar, running: &Version, today: Date) -> Vec<Finding> 
             out.extend(patch_finding(running, &rel.latest_patch, &subject));
         }
         None => {
-            let oldest = cal.oldest();
             let newest = cal.newest();
-            match (oldest, newest) {
-                (Some(o), _) if minor < o.minor && o.end_of_life <= today => out.push(find(
+            match (older_than_data(cal, minor, today), newest) {
+                (Some(o), _) => out.push(find(
                     Severity::Violation,
                     format!(
                         "{minor} is older than every release in the data; {} already reached end of life on {}",
@@ -189,11 +188,19 @@ fn window(end_of_life: Date, today: Date) -> (Severity, i64) {
 fn standing(cal: &Calendar, m: Minor, today: Date) -> Option<Severity> {
     match cal.get(m) {
         Some(rel) => Some(window(rel.end_of_life, today).0),
-        None => match cal.oldest() {
-            Some(o) if m < o.minor && o.end_of_life <= today => Some(Severity::Violation),
-            _ => None,
-        },
+        None => older_than_data(cal, m, today).map(|_| Severity::Violation),
     }
+}
+
+/// The calendar's oldest release when `m` is older than it and it has itself reached end of
+/// life (so `m` certainly has); `None` otherwise.
+fn older_than_data(
+    cal: &Calendar,
+    m: Minor,
+    today: Date,
+) -> Option<&crate::policy::releases::Release> {
+    cal.oldest()
+        .filter(|o| m < o.minor && o.end_of_life <= today)
 }
 
 /// Apiserver instances newer than the oldest (mid-upgrade HA) judged too: when they are out
