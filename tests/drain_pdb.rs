@@ -275,3 +275,45 @@ fn unobserved_pdb_that_provably_never_allows_still_blocks() {
     assert!(!cordoned(&server, "n1"));
     assert!(server.evictions().is_empty());
 }
+
+/// `--request-timeout` bounds requests, not watch streams: while a drain waits on a PDB with
+/// its watches quiet for longer than the request timeout (and no bookmark coming, as from a
+/// real API server that sends one about a minute), the watches stay open: one watch and one
+/// list per resource for the whole drain.
+#[test]
+fn quiet_watches_outlive_the_request_timeout() {
+    let mut c = two_nodes();
+    replicas(&mut c, "app", "web", 2, "n1");
+    max_unavailable(&mut c, "app", "web", IntOrString::Int(1));
+    let server = TestServer::start_with(
+        c,
+        Options {
+            // Replacements take a while to become ready: the second eviction waits.
+            ready_delay: Duration::from_secs(4),
+            ..Default::default()
+        },
+    );
+    let t = std::time::Instant::now();
+    let r = run(
+        &server,
+        &["--request-timeout", "1s", "drain", "n1", "-o", "json"],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(t.elapsed() > Duration::from_secs(3), "{:?}", t.elapsed());
+    assert_eq!(server.pdb_violations(), 0);
+    assert_eq!(r.json()["evicted"].as_array().map(Vec::len), Some(2));
+    for resource in ["pods", "poddisruptionbudgets"] {
+        assert_eq!(
+            server.count("watch", resource),
+            1,
+            "{resource}: one watch for the whole drain: {:?}",
+            server.counters()
+        );
+    }
+    assert_eq!(
+        server.count("list", "poddisruptionbudgets"),
+        2,
+        "the preflight's list and the watch's: {:?}",
+        server.counters()
+    );
+}

@@ -523,8 +523,7 @@ pub async fn run_drain(args: &DrainArgs, global: &Global) -> Result<Code, CliErr
     let conn = global.connect.connect_no_retry().await?;
     let opts = args.flags.options(global, Writer::Drain, None);
     let cancel = interrupt_channel();
-    let summary =
-        engine::drain_node(&conn.client, &conn.description, &args.node, &opts, cancel).await?;
+    let summary = engine::drain_node(&conn, &args.node, &opts, cancel).await?;
     print_summary(&summary, global);
     Ok(summary_code(&summary))
 }
@@ -624,7 +623,7 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
     };
     let opts = args.flags.options(global, writer, Some(target_version));
     let cancel = interrupt_channel();
-    let summary = engine::drain_node(&conn.client, &conn.description, &name, &opts, cancel).await?;
+    let summary = engine::drain_node(&conn, &name, &opts, cancel).await?;
     let (code, text) = after_drain(args, &api, &conn, dry, &summary, &target, &mut report).await;
     report.drain = Some(summary);
     emit_next(&report, global, &text);

@@ -84,6 +84,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[derive(Clone)]
 pub struct Connection {
     pub client: kube::Client,
+    /// The same connection for watch streams: no read timeout, since a quiet watch (a real
+    /// API server sends a bookmark about once a minute) is not a stalled request;
+    /// `--request-timeout` bounds requests, not streams.
+    pub watch_client: kube::Client,
     /// Human description: `context NAME (server URL)`.
     pub description: String,
     pub default_namespace: String,
@@ -272,8 +276,12 @@ impl ConnectOpts {
         let (mut config, description, identity) = self.config().await?;
         config.default_retry = retry;
         let default_namespace = config.default_namespace.clone();
+        let mut streams = config.clone();
+        streams.read_timeout = None;
         // Building the client already runs an exec credential plugin.
         let client = kube::Client::try_from(config)
+            .map_err(|e| first_contact_error(&e, &identity, &description))?;
+        let watch_client = kube::Client::try_from(streams)
             .map_err(|e| first_contact_error(&e, &identity, &description))?;
         // First contact: /version is open to every user, so its failure is about the
         // connection itself (TLS, credentials, reachability), said with the kubeconfig's names.
@@ -290,6 +298,7 @@ impl ConnectOpts {
         .map_err(|e| first_contact_error(&e, &identity, &description))?;
         Ok(Connection {
             client,
+            watch_client,
             description,
             default_namespace,
             request_timeout: self.timeout(),

@@ -3,6 +3,7 @@
 //! current, the access check before the node is touched, and the progress record's write.
 
 use crate::client::access::{self, Permission};
+use crate::client::connect::is_forbidden;
 use crate::client::connect::one_line;
 use crate::client::nodes::{self, DryRun};
 use crate::client::paging::list_all;
@@ -15,9 +16,7 @@ use crate::facts::progress::Progress;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{
-    Api, DeleteParams, ListParams, PostParams, Preconditions, WatchEvent, WatchParams,
-};
+use kube::api::{Api, DeleteParams, ListParams, PostParams, Preconditions};
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -189,125 +188,121 @@ pub(super) fn pdb_entry(p: &PodDisruptionBudget) -> (String, (String, i32)) {
     (key, (rv, allowed))
 }
 
-pub(super) async fn watch_pods(client: kube::Client, node: String, tx: watch::Sender<PodSet>) {
-    let api: Api<Pod> = Api::all(client.clone());
-    let mut attempt = 0u32;
-    loop {
-        let (pods, rv) = match list_node_pods(&client, &node, None).await {
-            Ok(v) => v,
-            Err(_) => {
-                tokio::time::sleep(backoff(
-                    attempt,
-                    Duration::from_millis(200),
-                    Duration::from_secs(2),
-                ))
-                .await;
-                attempt += 1;
-                continue;
-            }
-        };
-        let set: PodSet = pods.iter().filter_map(|p| p.metadata.uid.clone()).collect();
-        tx.send_replace(set);
-        let wp = WatchParams::default()
-            .fields(&format!("spec.nodeName={node}"))
-            .timeout(290);
-        let stream = match api.watch(&wp, &rv).await {
-            Ok(s) => s,
-            Err(e) if crate::client::connect::is_forbidden(&e) => {
-                // No watch permission: poll instead.
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-            Err(_) => {
-                tokio::time::sleep(backoff(
-                    attempt,
-                    Duration::from_millis(200),
-                    Duration::from_secs(2),
-                ))
-                .await;
-                attempt += 1;
-                continue;
-            }
-        };
-        attempt = 0;
-        let mut stream = std::pin::pin!(stream);
-        while let Some(ev) = stream.next().await {
-            match ev {
-                Ok(WatchEvent::Added(p)) | Ok(WatchEvent::Modified(p)) => {
-                    if let Some(uid) = p.metadata.uid {
-                        tx.send_modify(|s| {
-                            s.insert(uid);
-                        });
-                    }
-                }
-                Ok(WatchEvent::Deleted(p)) => {
-                    if let Some(uid) = p.metadata.uid {
-                        tx.send_modify(|s| {
-                            s.remove(&uid);
-                        });
-                    }
-                }
-                Ok(WatchEvent::Bookmark(_)) => {}
-                Ok(WatchEvent::Error(_)) | Err(_) => break,
-            }
+/// A watched collection as the drain keeps it: what one object adds or removes.
+pub(super) trait View: Default + Send + Sync + 'static {
+    type Object: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + 'static;
+    fn apply(&mut self, o: &Self::Object);
+    fn delete(&mut self, o: &Self::Object);
+}
+
+impl View for PodSet {
+    type Object = Pod;
+    fn apply(&mut self, p: &Pod) {
+        if let Some(uid) = &p.metadata.uid {
+            self.insert(uid.clone());
+        }
+    }
+    fn delete(&mut self, p: &Pod) {
+        if let Some(uid) = &p.metadata.uid {
+            self.remove(uid);
         }
     }
 }
 
-pub(super) async fn watch_pdbs(client: kube::Client, tx: watch::Sender<PdbMap>) {
-    let api: Api<PodDisruptionBudget> = Api::all(client.clone());
-    let mut attempt = 0u32;
-    loop {
-        let (pdbs, rv) = match list_pdbs(&client).await {
-            Ok(v) => v,
-            Err(e) if crate::client::connect::is_forbidden(&e) => return,
-            Err(_) => {
-                tokio::time::sleep(backoff(
-                    attempt,
-                    Duration::from_millis(200),
-                    Duration::from_secs(2),
-                ))
-                .await;
-                attempt += 1;
-                continue;
-            }
-        };
-        tx.send_replace(pdbs.iter().map(pdb_entry).collect());
-        let stream = match api.watch(&WatchParams::default().timeout(290), &rv).await {
-            Ok(s) => s,
-            Err(e) if crate::client::connect::is_forbidden(&e) => return,
-            Err(_) => {
-                tokio::time::sleep(backoff(
-                    attempt,
-                    Duration::from_millis(200),
-                    Duration::from_secs(2),
-                ))
-                .await;
-                attempt += 1;
-                continue;
-            }
-        };
-        attempt = 0;
-        let mut stream = std::pin::pin!(stream);
-        while let Some(ev) = stream.next().await {
-            match ev {
-                Ok(WatchEvent::Added(p)) | Ok(WatchEvent::Modified(p)) => {
-                    let (k, v) = pdb_entry(&p);
-                    tx.send_modify(|m| {
-                        m.insert(k, v);
-                    });
+impl View for PdbMap {
+    type Object = PodDisruptionBudget;
+    fn apply(&mut self, p: &PodDisruptionBudget) {
+        let (k, v) = pdb_entry(p);
+        self.insert(k, v);
+    }
+    fn delete(&mut self, p: &PodDisruptionBudget) {
+        self.remove(&pdb_entry(p).0);
+    }
+}
+
+/// The watches' relist pacing after an error: 200 ms doubling to 2 s, reset once a watch
+/// has run for a while (a drain waits on these, so it must not lag 30 s behind an outage).
+struct WatchBackoff {
+    attempt: u32,
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+    fn next(&mut self) -> Option<Duration> {
+        let d = backoff(
+            self.attempt,
+            Duration::from_millis(200),
+            Duration::from_secs(2),
+        );
+        self.attempt += 1;
+        Some(d)
+    }
+}
+
+impl kube::runtime::utils::Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+/// Keep `tx` current with kube-runtime's watcher: each (re)list replaces the view at once
+/// (`Init` .. `InitDone`), then changes apply. The watcher relists after errors (paced by
+/// [`WatchBackoff`]); a list the user may not make ends the watch (`stop_when_forbidden`),
+/// a watch they may not open is a relist each backoff (polling).
+async fn mirror<V: View>(
+    api: Api<V::Object>,
+    config: kube::runtime::watcher::Config,
+    tx: watch::Sender<V>,
+    stop_when_forbidden: bool,
+) {
+    use kube::runtime::watcher::{self, Event};
+    use kube::runtime::WatchStreamExt;
+    let stream = watcher::watcher(api, config).backoff(WatchBackoff { attempt: 0 });
+    let mut stream = std::pin::pin!(stream);
+    let mut fresh: Option<V> = None;
+    while let Some(ev) = stream.next().await {
+        match ev {
+            Ok(Event::Init) => fresh = Some(V::default()),
+            Ok(Event::InitApply(o)) => {
+                if let Some(f) = fresh.as_mut() {
+                    f.apply(&o);
                 }
-                Ok(WatchEvent::Deleted(p)) => {
-                    let (k, _) = pdb_entry(&p);
-                    tx.send_modify(|m| {
-                        m.remove(&k);
-                    });
-                }
-                Ok(WatchEvent::Bookmark(_)) => {}
-                Ok(WatchEvent::Error(_)) | Err(_) => break,
             }
+            Ok(Event::InitDone) => {
+                if let Some(f) = fresh.take() {
+                    tx.send_replace(f);
+                }
+            }
+            Ok(Event::Apply(o)) => tx.send_modify(|v| v.apply(&o)),
+            Ok(Event::Delete(o)) => tx.send_modify(|v| v.delete(&o)),
+            Err(watcher::Error::InitialListFailed(e))
+                if stop_when_forbidden && is_forbidden(&e) =>
+            {
+                return;
+            }
+            Err(_) => {}
         }
     }
+}
+
+/// The uids of the pods on `node`, kept current.
+pub(super) async fn watch_pods(client: kube::Client, node: String, tx: watch::Sender<PodSet>) {
+    let config = kube::runtime::watcher::Config::default()
+        .fields(&format!("spec.nodeName={node}"))
+        .timeout(290);
+    mirror(Api::all(client), config, tx, false).await;
+}
+
+/// Every PDB's resourceVersion and disruptionsAllowed, kept current (none when PDBs may not
+/// be listed: the evictions then find out from the server).
+pub(super) async fn watch_pdbs(client: kube::Client, tx: watch::Sender<PdbMap>) {
+    let config = kube::runtime::watcher::Config::default().timeout(290);
+    mirror(Api::all(client), config, tx, true).await;
 }
 
 /// Permissions, before the node is touched: cordon (patch nodes) and remove each

@@ -7,7 +7,7 @@
 //! before it is sent again: no duplicates); 429 waits for the PDB to change or a backoff;
 //! Ctrl-C stops new evictions. Every failure leaves the node cordoned and says so.
 
-use crate::client::connect::api_error;
+use crate::client::connect::{api_error, Connection};
 use crate::client::nodes::{self, DryRun};
 pub use crate::drain::model::*;
 use crate::drain::ui::Ui;
@@ -64,12 +64,12 @@ fn print_plan(ui: &Ui, node: &str, pods: &[LivePod], plan: &filters::Plan, opts:
 /// The sequence: fetch (node, pods, PDBs), decide (the one preflight), stop before touching the
 /// node when something blocks, check access, cordon, remove the pods, conclude.
 pub async fn drain_node(
-    client: &kube::Client,
-    target: &str,
+    conn: &Connection,
     node: &str,
     opts: &DrainOptions,
     cancel: watch::Receiver<bool>,
 ) -> Result<Summary, CliError> {
+    let (client, target) = (&conn.client, conn.description.as_str());
     let run = Run::new(client, target, node, opts);
     let mut summary = Summary::new(node, opts.dry_run);
     let seen = fetch(&run).await?;
@@ -105,6 +105,7 @@ pub async fn drain_node(
     let removed = removal::remove_all(
         removal::Setup {
             client,
+            watch_client: &conn.watch_client,
             target,
             node,
             opts,

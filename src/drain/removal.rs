@@ -620,6 +620,8 @@ pub(super) fn work_list(
 /// Who and what a removal run is for.
 pub(super) struct Setup<'a> {
     pub(super) client: &'a kube::Client,
+    /// For the watches: no read timeout (see [`crate::client::connect::Connection`]).
+    pub(super) watch_client: &'a kube::Client,
     pub(super) target: &'a str,
     pub(super) node: &'a str,
     pub(super) opts: &'a DrainOptions,
@@ -657,11 +659,14 @@ pub(super) async fn remove_all(
             .iter()
             .any(|(p, h)| *h == Removal::Evict && !p.pdb_names.is_empty());
     if live {
-        let (client, node) = (setup.client.clone(), setup.node.to_string());
+        let (client, node) = (setup.watch_client.clone(), setup.node.to_string());
         background.spawn(crate::drain::api::watch_pods(client, node, pods_tx));
     }
     if watch_budgets {
-        background.spawn(crate::drain::api::watch_pdbs(setup.client.clone(), pdbs_tx));
+        background.spawn(crate::drain::api::watch_pdbs(
+            setup.watch_client.clone(),
+            pdbs_tx,
+        ));
     }
     let stopper = stop_tx.clone();
     background.spawn(async move {

@@ -155,7 +155,8 @@ impl Default for Options {
             ready_delay: Duration::from_millis(300),
             recreate: true,
             latency: Duration::ZERO,
-            bookmark_interval: Duration::from_secs(1),
+            // A real kube-apiserver sends a watch bookmark about once a minute.
+            bookmark_interval: Duration::from_secs(60),
             user: "test".into(),
             tls: std::env::var("KUBE_TESTSERVER_TLS").as_deref() != Ok("0"),
             credential: Credential::from_env(),
