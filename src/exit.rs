@@ -20,6 +20,8 @@ pub enum Code {
     Interrupted = 130,
     /// Usage errors: bad flags, malformed versions, unreadable input files.
     Usage = 64,
+    /// An internal error (a bug, e.g. a report that cannot be serialized): please report it.
+    Internal = 70,
 }
 
 impl Code {
@@ -48,6 +50,16 @@ impl CliError {
     pub fn api(message: impl Into<String>) -> Self {
         Self::new(Code::Api, message)
     }
+    /// A bug of ours (never the user's input): says so and asks for a report.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(
+            Code::Internal,
+            format!(
+                "internal error: {}; please report it with the command you ran",
+                message.into()
+            ),
+        )
+    }
 }
 
 impl fmt::Display for CliError {
@@ -57,5 +69,3 @@ impl fmt::Display for CliError {
 }
 
 impl std::error::Error for CliError {}
-
-pub type CliResult<T> = Result<T, CliError>;

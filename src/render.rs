@@ -21,13 +21,13 @@ pub fn use_colour() -> bool {
 pub fn machine<T: serde::Serialize>(value: &T, format: OutputFormat) -> Result<String, CliError> {
     match format {
         OutputFormat::Yaml => serde_yaml::to_string(value)
-            .map_err(|e| CliError::usage(format!("cannot render YAML: {e}"))),
+            .map_err(|e| CliError::internal(format!("cannot render YAML: {e}"))),
         _ => serde_json::to_string_pretty(value)
             .map(|mut s| {
                 s.push('\n');
                 s
             })
-            .map_err(|e| CliError::usage(format!("cannot render JSON: {e}"))),
+            .map_err(|e| CliError::internal(format!("cannot render JSON: {e}"))),
     }
 }
 
@@ -661,6 +661,18 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn a_report_that_cannot_be_serialized_is_an_internal_error_not_a_usage_error() {
+        let bad: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
+        let e = machine(&bad, OutputFormat::Json).unwrap_err();
+        assert_eq!(e.code, crate::exit::Code::Internal);
+        assert!(
+            e.message.starts_with("internal error: cannot render JSON"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

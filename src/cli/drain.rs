@@ -346,19 +346,18 @@ struct NodeResult {
     message: String,
 }
 
-fn print_results(results: &[NodeResult], global: &Global) {
+fn print_results(results: &[NodeResult], global: &Global) -> Result<(), CliError> {
     match global.output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(results).unwrap_or_default()
-        ),
-        OutputFormat::Yaml => print!("{}", serde_yaml::to_string(results).unwrap_or_default()),
+        OutputFormat::Json | OutputFormat::Yaml => {
+            print!("{}", crate::render::machine(&results, global.output)?)
+        }
         _ => {
             for r in results {
                 println!("{}", r.message);
             }
         }
     }
+    Ok(())
 }
 
 fn dry_suffix(dry: DryRun) -> &'static str {
@@ -415,7 +414,7 @@ pub async fn run_cordon(args: &CordonArgs, global: &Global) -> Result<Code, CliE
             result: "cordoned",
         });
     }
-    print_results(&results, global);
+    print_results(&results, global)?;
     Ok(Code::Ok)
 }
 
@@ -481,16 +480,18 @@ pub async fn run_uncordon(args: &UncordonArgs, global: &Global) -> Result<Code, 
             result: "uncordoned",
         });
     }
-    print_results(&results, global);
+    print_results(&results, global)?;
     Ok(if refused { Code::Violations } else { Code::Ok })
 }
 
-fn print_summary(s: &Summary, global: &Global) {
+fn print_summary(s: &Summary, global: &Global) -> Result<(), CliError> {
     match global.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(s).unwrap_or_default()),
-        OutputFormat::Yaml => print!("{}", serde_yaml::to_string(s).unwrap_or_default()),
+        OutputFormat::Json | OutputFormat::Yaml => {
+            print!("{}", crate::render::machine(s, global.output)?)
+        }
         _ => println!("{}", human_summary(s)),
     }
+    Ok(())
 }
 
 fn human_summary(s: &Summary) -> String {
@@ -524,7 +525,7 @@ pub async fn run_drain(args: &DrainArgs, global: &Global) -> Result<Code, CliErr
     let opts = args.flags.options(global, Writer::Drain, None);
     let cancel = interrupt_channel();
     let summary = engine::drain_node(&conn, &args.node, &opts, cancel).await?;
-    print_summary(&summary, global);
+    print_summary(&summary, global)?;
     Ok(summary_code(&summary))
 }
 
@@ -596,7 +597,7 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
     let standing = uncordon_upgraded(args, &conn, dry, &target, &mut all, &mut report).await?;
     if let Some(msg) = replace_without_destination(args, &all, &target) {
         report.reason = msg.clone();
-        emit_next(&report, global, &msg);
+        emit_next(&report, global, &msg)?;
         return Ok(Code::Violations);
     }
     let (name, reason) = match pick_next(
@@ -610,7 +611,7 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
         Pick::Node(name, reason) => (name, reason),
         Pick::Stop(code, msg) => {
             report.reason = msg.clone();
-            emit_next(&report, global, &msg);
+            emit_next(&report, global, &msg)?;
             return Ok(code);
         }
     };
@@ -626,7 +627,7 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
     let summary = engine::drain_node(&conn, &name, &opts, cancel).await?;
     let (code, text) = after_drain(args, &api, &conn, dry, &summary, &target, &mut report).await;
     report.drain = Some(summary);
-    emit_next(&report, global, &text);
+    emit_next(&report, global, &text)?;
     Ok(code)
 }
 
@@ -924,15 +925,14 @@ fn another_in_progress(
     )
 }
 
-fn emit_next(report: &NextReport, global: &Global, text: &str) {
+fn emit_next(report: &NextReport, global: &Global, text: &str) -> Result<(), CliError> {
     match global.output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(report).unwrap_or_default()
-        ),
-        OutputFormat::Yaml => print!("{}", serde_yaml::to_string(report).unwrap_or_default()),
+        OutputFormat::Json | OutputFormat::Yaml => {
+            print!("{}", crate::render::machine(report, global.output)?)
+        }
         _ => println!("{text}"),
     }
+    Ok(())
 }
 
 #[cfg(test)]

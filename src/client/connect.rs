@@ -90,7 +90,6 @@ pub struct Connection {
     pub watch_client: kube::Client,
     /// Human description: `context NAME (server URL)`.
     pub description: String,
-    pub default_namespace: String,
     pub request_timeout: Option<Duration>,
     /// Who and where, for errors that must name them.
     pub identity: Identity,
@@ -275,7 +274,6 @@ impl ConnectOpts {
     async fn connect_with(&self, retry: bool) -> Result<Connection, CliError> {
         let (mut config, description, identity) = self.config().await?;
         config.default_retry = retry;
-        let default_namespace = config.default_namespace.clone();
         let mut streams = config.clone();
         streams.read_timeout = None;
         // Building the client already runs an exec credential plugin.
@@ -300,7 +298,6 @@ impl ConnectOpts {
             client,
             watch_client,
             description,
-            default_namespace,
             request_timeout: self.timeout(),
             identity,
             server_version: version.git_version,

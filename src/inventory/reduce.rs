@@ -19,9 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 fn keep_node_label(key: &str) -> bool {
     key.starts_with("node-role.kubernetes.io/")
         || key == "kubernetes.io/role"
-        || crate::policy::setup::LABEL_PREFIXES
-            .iter()
-            .any(|p| key.starts_with(p))
+        || crate::policy::setup::reads_label(key)
 }
 
 /// The PDBs of one namespace, indexed so a pod is tested only against PDBs that can match

@@ -92,22 +92,17 @@ const LABEL_RULES: &[(&str, SetupKind)] = &[
     ("rke2.io/", SetupKind::Rke2),
 ];
 
-/// Label key prefixes `detect` looks at; the inventory reducer keeps these labels (and the
-/// role labels) and drops the rest.
-pub const LABEL_PREFIXES: &[&str] = &[
-    "eks.amazonaws.com/",
-    "alpha.eksctl.io/",
-    "cloud.google.com/gke-",
-    "kubernetes.azure.com/",
-    "doks.digitalocean.com/",
-    "node.openshift.io/",
-    "minikube.k8s.io/",
-    "microk8s.io/",
-    "k3s.io/",
-    "rke2.io/",
+/// Node labels whose value `detect` reads (besides the prefixes of [`LABEL_RULES`]).
+const VALUE_LABELS: &[&str] = &[
     "node.kubernetes.io/instance-type",
     "beta.kubernetes.io/instance-type",
 ];
+
+/// Whether `detect` reads this node label: the inventory reducer keeps these (and the role
+/// labels) and drops the rest.
+pub fn reads_label(key: &str) -> bool {
+    LABEL_RULES.iter().any(|(p, _)| key.starts_with(p)) || VALUE_LABELS.contains(&key)
+}
 
 /// When several kinds have strong evidence, the first here wins: a tool built on another
 /// (kind and minikube on kubeadm, k3d on k3s) or running on a cloud (OpenShift, Talos, k3s
@@ -208,8 +203,7 @@ fn strong_evidence(inv: &Inventory) -> BTreeMap<SetupKind, Vec<String>> {
                     .entry((*kind, format!("node label {key}")))
                     .or_default() += 1;
             }
-            let is_instance_type = key == "node.kubernetes.io/instance-type"
-                || key == "beta.kubernetes.io/instance-type";
+            let is_instance_type = VALUE_LABELS.contains(&key.as_str());
             let kind = match value.as_str() {
                 "k3s" => Some(SetupKind::K3s),
                 "rke2" => Some(SetupKind::Rke2),
