@@ -119,3 +119,142 @@ fn check_preview_and_drain_agree_on_every_shape() {
         }
     }
 }
+
+/// The pod states the Eviction API tells apart.
+#[derive(Clone, Copy, Debug)]
+enum PodState {
+    Ready,
+    NotReady,
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+/// The budgets over that pod (`app=x`, alone on n1 unless a peer is named).
+#[derive(Clone, Copy, Debug)]
+enum Budget {
+    None,
+    /// minAvailable 1 over this one pod.
+    MinOneAlone,
+    /// The same with `unhealthyPodEvictionPolicy: AlwaysAllow`.
+    MinOneAloneAlwaysAllow,
+    /// minAvailable 1 over this pod and a ready peer on n2.
+    MinOneWithPeer,
+    /// maxUnavailable 0 over this one pod.
+    MaxZeroAlone,
+    /// Two PDBs that each would allow the eviction (a ready peer on n2).
+    TwoPdbs,
+}
+
+/// What the Eviction API does (kube-apiserver `pkg/registry/core/pod/storage/eviction.go`):
+/// Pending, Succeeded and Failed pods are deleted without a budget check; a pod under two
+/// PDBs gets 500; an unready pod goes with `AlwaysAllow`, or with the default policy while
+/// the budget is met; otherwise the budget must allow a disruption. "Blocked" is when it can
+/// never be evicted, which both the preview and the drain's preflight must say.
+fn never_evictable(pod: PodState, budget: Budget) -> bool {
+    if matches!(
+        pod,
+        PodState::Pending | PodState::Succeeded | PodState::Failed
+    ) {
+        return false;
+    }
+    let ready = matches!(pod, PodState::Ready);
+    match budget {
+        Budget::None | Budget::MinOneWithPeer => false,
+        Budget::TwoPdbs => true,
+        // 1 of 1 required: a ready pod never; an unready one only when the budget is met,
+        // which it never is (currentHealthy 0 < desiredHealthy 1).
+        Budget::MinOneAlone | Budget::MaxZeroAlone => true,
+        Budget::MinOneAloneAlwaysAllow => ready,
+    }
+}
+
+fn build(c: &mut Cluster, pod: PodState, budget: Budget) {
+    let mut p = rs_pod("app", "x-0", "n1", "x");
+    p = match pod {
+        PodState::Ready => p,
+        PodState::NotReady => p.not_ready(),
+        PodState::Pending => p.phase("Pending"),
+        PodState::Succeeded => p.phase("Succeeded"),
+        PodState::Failed => p.phase("Failed"),
+    };
+    c.add_pod(p.build());
+    if matches!(budget, Budget::MinOneWithPeer | Budget::TwoPdbs) {
+        c.add_pod(rs_pod("app", "x-1", "n2", "x").build());
+    }
+    match budget {
+        Budget::None => {}
+        Budget::MinOneAlone | Budget::MinOneWithPeer => {
+            min_available(c, "app", "x", IntOrString::Int(1))
+        }
+        Budget::MinOneAloneAlwaysAllow => {
+            let mut pdb =
+                builders::pdb_min_available("app", "x", &[("app", "x")], IntOrString::Int(1));
+            if let Some(spec) = pdb.spec.as_mut() {
+                spec.unhealthy_pod_eviction_policy = Some("AlwaysAllow".into());
+            }
+            c.add_pdb(pdb);
+        }
+        Budget::MaxZeroAlone => max_unavailable(c, "app", "x", IntOrString::Int(0)),
+        Budget::TwoPdbs => {
+            max_unavailable(c, "app", "x", IntOrString::Int(1));
+            c.add_pdb(builders::pdb_max_unavailable(
+                "app",
+                "x-again",
+                &[("app", "x")],
+                IntOrString::Int(1),
+            ));
+        }
+    }
+}
+
+/// Every pod state x every budget shape, generated: the preview and the drain agree with each
+/// other and with the Eviction API's rules, pod by pod.
+#[test]
+fn every_pod_state_under_every_budget_agrees() {
+    use Budget::*;
+    use PodState::*;
+    for pod in [Ready, NotReady, Pending, Succeeded, Failed] {
+        for budget in [
+            None,
+            MinOneAlone,
+            MinOneAloneAlwaysAllow,
+            MinOneWithPeer,
+            MaxZeroAlone,
+            TwoPdbs,
+        ] {
+            let what = format!("{pod:?} pod under {budget:?}");
+            let blocked = never_evictable(pod, budget);
+            let mut c = two_nodes();
+            build(&mut c, pod, budget);
+            let server = TestServer::start(c);
+            let r = run(&server, &["check", "-o", "json"]);
+            let previewed = r.json()["findings"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|f| {
+                    f["section"] == "drain"
+                        && f["subject"] == "node n1"
+                        && f["severity"] == "violation"
+                });
+            assert_eq!(previewed, blocked, "check preview: {what}\n{}", r.all());
+            let r = run(&server, &["drain", "n1", "--timeout", "20s", "-o", "json"]);
+            let outcome = r.json()["outcome"].as_str().unwrap_or_default().to_string();
+            assert_eq!(
+                outcome == "blocked",
+                blocked,
+                "drain: {what} (outcome {outcome})\n{}",
+                r.all()
+            );
+            if !blocked {
+                assert_eq!(r.code, 0, "{what}: {}", r.all());
+                assert!(
+                    !pods_on(&server, "n1").iter().any(|p| p == "app/x-0"),
+                    "{what}: the pod went"
+                );
+                assert_eq!(server.pdb_violations(), 0, "{what}");
+            }
+        }
+    }
+}

@@ -1168,9 +1168,17 @@ impl Cluster {
                     st.desired_healthy.unwrap_or(0),
                     st.disruptions_allowed.unwrap_or(0),
                 );
-                let unready_with_headroom =
-                    !pod_is_ready(&pod) && current >= desired && desired > 0;
-                if !unready_with_headroom {
+                // An unready pod does not count as healthy: with `AlwaysAllow` it goes
+                // whatever the budget; with the default `IfHealthyBudget` while the budget
+                // is met.
+                let always = pdb
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.unhealthy_pod_eviction_policy.as_deref())
+                    == Some("AlwaysAllow");
+                let unready_admitted =
+                    !pod_is_ready(&pod) && (always || (current >= desired && desired > 0));
+                if !unready_admitted {
                     if st.observed_generation.unwrap_or(0) < pdb.metadata.generation.unwrap_or(0) {
                         return Err(ApiError::too_many_requests_pdb(
                             format!("The disruption budget {pdb_name} is still being processed by the server."),
