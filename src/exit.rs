@@ -16,6 +16,9 @@ pub enum Code {
     Api = 3,
     /// `drain-next`: another node drained earlier is still in progress.
     InProgress = 4,
+    /// `drain-next`: the cluster did not settle after the last node within
+    /// `--validate-timeout` (validation between nodes).
+    Unsettled = 5,
     /// `drain`: interrupted (Ctrl-C); node left cordoned, rerun resumes.
     Interrupted = 130,
     /// Usage errors: bad flags, malformed versions, unreadable input files.

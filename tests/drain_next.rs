@@ -7,6 +7,7 @@ mod drain_support;
 use drain_support::*;
 use kube_testserver::builders;
 use kube_testserver::k8s_openapi::api::core::v1::Node;
+use kube_testserver::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube_testserver::{Cluster, TestServer};
 
 fn labelled(mut n: Node, k: &str, v: &str) -> Node {
@@ -243,7 +244,7 @@ fn mark(server: &TestServer, node_name: &str, state: &str, by: &str, cordon: boo
     }
     let mut n = node(server, node_name);
     let value = format!(
-        r#"{{"state":"{state}","target":"v1.33.2","time":"2026-01-01T00:00:00Z","by":"{by}"}}"#
+        r#"{{"state":"{state}","target":"v1.33.2","time":"2026-01-01T00:00:00Z","command":"{by}","user":"test"}}"#
     );
     n.metadata
         .annotations
@@ -296,7 +297,7 @@ fn named_node_waits_for_the_node_in_progress() {
 fn named_node_does_not_resume_another_unfinished_drain() {
     let server = TestServer::start(fleet());
     // As left by an interrupted drain-next of w-c.
-    mark(&server, "w-c", "draining", "drain-next by ci", true);
+    mark(&server, "w-c", "draining", "drain-next", true);
     let before = mutations(&server);
     let r = run(&server, &["drain-next", "w-b"]);
     assert_eq!(r.code, 4, "{}", r.all());
@@ -348,8 +349,8 @@ fn unknown_node_is_a_usage_error_for_every_command() {
 #[test]
 fn stale_progress_records_do_not_count() {
     let server = TestServer::start(fleet());
-    mark(&server, "w-a", "drained", "drain-next by ci", false);
-    mark(&server, "w-c", "drained", "drain-next by ci", false);
+    mark(&server, "w-a", "drained", "drain-next", false);
+    mark(&server, "w-c", "drained", "drain-next", false);
     let r = run(&server, &["drain-next", "--dry-run", "-o", "json"]);
     assert_eq!(r.code, 0, "not in progress: {}", r.all());
     assert_eq!(r.json()["node"], "cp-1");
@@ -542,4 +543,121 @@ fn a_target_above_the_control_plane_is_refused() {
     let r = run(&server, &["uncordon", "w-new", "--force"]);
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(!cordoned(&server, "w-new"));
+}
+
+/// Validation between nodes: before a new node, drain-next waits up to --validate-timeout for
+/// the cluster to settle after the last one, and stops with exit 5 (nothing touched) when it
+/// does not: a PDB below its desired healthy count, an upgraded node still cordoned, a
+/// replacement pod still Pending. --no-validate skips it; a resumed drain is not validated.
+#[test]
+fn validation_between_nodes_waits_then_stops_with_exit_5() {
+    // A PDB below its desired count: web has 2 pods, one not ready, minAvailable 2.
+    let mut c = fleet();
+    c.add_pod(
+        kube_testserver::builders::pod("app", "api-0", "w-new")
+            .owner("ReplicaSet", "api-rs")
+            .labels(&[("app", "api")])
+            .build(),
+    );
+    c.add_pod(
+        kube_testserver::builders::pod("app", "api-1", "w-new")
+            .owner("ReplicaSet", "api-rs")
+            .labels(&[("app", "api")])
+            .not_ready()
+            .build(),
+    );
+    min_available(&mut c, "app", "api", IntOrString::Int(2));
+    let server = TestServer::start(c);
+    let r = run(
+        &server,
+        &["drain-next", "--validate-timeout", "1s", "-o", "json"],
+    );
+    assert_eq!(r.code, 5, "{}", r.all());
+    let reason = r.json()["reason"].as_str().unwrap().to_string();
+    assert!(
+        reason.contains("PDB app/api has 1 healthy pod(s) of 2 desired")
+            && reason.contains("--no-validate"),
+        "{reason}"
+    );
+    assert_eq!(mutations(&server), 0, "{:?}", server.counters());
+    let r = run(
+        &server,
+        &["drain-next", "--dry-run", "--no-validate", "-o", "json"],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(r.json()["node"], "cp-1");
+
+    // The budget recovers while drain-next waits: it goes on.
+    let r = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            server.with_state(|c| c.set_pod_ready("app", "api-1", true));
+        });
+        run(
+            &server,
+            &[
+                "drain-next",
+                "--dry-run",
+                "--validate-timeout",
+                "20s",
+                "-o",
+                "json",
+            ],
+        )
+    });
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stderr.contains("validating before the next node"),
+        "{}",
+        r.all()
+    );
+}
+
+#[test]
+fn validation_wants_the_upgraded_node_uncordoned_and_no_replacement_pending() {
+    let server = TestServer::start(fleet());
+    // cp-1 drained by drain-next, now Ready at the target but still cordoned.
+    server.with_state(|c| c.set_node_kubelet_version("cp-1", "v1.33.2"));
+    mark(&server, "cp-1", "drained", "drain-next", true);
+    let r = run(
+        &server,
+        &["drain-next", "--validate-timeout", "1s", "-o", "json"],
+    );
+    assert_eq!(r.code, 5, "{}", r.all());
+    assert!(
+        r.json()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("node cp-1 is back at the target but still cordoned"),
+        "{}",
+        r.all()
+    );
+    // A replacement created after that drain (2026-01-01) that cannot start.
+    server.with_state(|c| {
+        c.add_pod(
+            kube_testserver::builders::pod("app", "web-new", "")
+                .owner("ReplicaSet", "web-rs")
+                .phase("Pending")
+                .build(),
+        )
+    });
+    let r = run(
+        &server,
+        &[
+            "drain-next",
+            "--uncordon-upgraded",
+            "--validate-timeout",
+            "1s",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 5, "{}", r.all());
+    let j = r.json();
+    assert_eq!(j["uncordoned"], serde_json::json!(["cp-1"]), "{}", r.all());
+    assert!(
+        j["reason"].as_str().unwrap().contains("app/web-new"),
+        "{}",
+        r.all()
+    );
 }

@@ -6,13 +6,17 @@ use crate::client::nodes::{self, DryRun};
 use crate::drain::engine::{self, DrainOptions, Outcome, Summary};
 use crate::exit::{CliError, Code};
 use crate::facts::node::NodeFacts;
+use crate::facts::pdb::{PdbFacts, PdbVersion};
 use crate::facts::progress::{Annotation, Progress, Writer};
 use crate::facts::selector::{self, Selector};
 use crate::policy::filters::FilterOptions;
 use crate::policy::order::{self, Standing};
+use crate::policy::rollout::{self, PendingPod};
 use crate::policy::version::Version;
 use clap::{Args, ValueEnum};
 use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashSet};
@@ -239,6 +243,13 @@ pub struct DrainNextArgs {
     /// With --strategy replace: delete the Node object after its drain succeeded.
     #[arg(long)]
     pub delete_node: bool,
+    /// Skip the validation between nodes (PDBs healthy again, no replacement pod Pending, the
+    /// last upgraded node uncordoned) before a new node is taken.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
+    pub no_validate: bool,
+    /// How long to wait for the cluster to settle before a new node (then exit 5).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::client::connect::parse_duration)]
+    pub validate_timeout: Duration,
     /// Drain for a --to newer than the API server's minor anyway (the skew policy forbids a
     /// kubelet newer than kube-apiserver: upgrade the control plane first).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
@@ -594,6 +605,7 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
         queue: vec![],
         drain: None,
     };
+    let last_drain = rollout::last_drain(&order::in_progress(&all, &target));
     let standing = uncordon_upgraded(args, &conn, dry, &target, &mut all, &mut report).await?;
     if let Some(msg) = replace_without_destination(args, &all, &target) {
         report.reason = msg.clone();
@@ -608,7 +620,18 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
         &target,
         &mut report,
     )? {
-        Pick::Node(name, reason) => (name, reason),
+        Pick::Node(name, reason, resumed) => {
+            if !resumed && !args.no_validate {
+                if let Some(msg) =
+                    validate_between_nodes(args, &conn, &standing, last_drain).await?
+                {
+                    report.reason = msg.clone();
+                    emit_next(&report, global, &msg)?;
+                    return Ok(Code::Unsettled);
+                }
+            }
+            (name, reason)
+        }
         Pick::Stop(code, msg) => {
             report.reason = msg.clone();
             emit_next(&report, global, &msg)?;
@@ -629,6 +652,85 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
     report.drain = Some(summary);
     emit_next(&report, global, &text)?;
     Ok(code)
+}
+
+/// Validation between nodes: wait up to `--validate-timeout` for the cluster to settle after
+/// the last node ([`rollout::unsettled`]); the message when it did not. Reads only.
+async fn validate_between_nodes(
+    args: &DrainNextArgs,
+    conn: &Connection,
+    standing: &[(String, Standing, Progress)],
+    last_drain: Option<jiff::Timestamp>,
+) -> Result<Option<String>, CliError> {
+    let started = std::time::Instant::now();
+    let mut said = false;
+    loop {
+        let (pdbs, pending) = (settle_pdbs(conn).await?, pending_pods(conn).await?);
+        let problems = rollout::unsettled(standing, &pdbs, &pending, last_drain);
+        if problems.is_empty() {
+            return Ok(None);
+        }
+        let limit = crate::findings::duration_text(args.validate_timeout);
+        if started.elapsed() >= args.validate_timeout {
+            return Ok(Some(format!(
+                "not taking a new node: the cluster has not settled after the last one (waited {limit}): {}; fix it and rerun, raise --validate-timeout, or pass --no-validate",
+                problems.join("; ")
+            )));
+        }
+        if !said {
+            eprintln!(
+                "validating before the next node (up to {limit}): {}",
+                problems.join("; ")
+            );
+            said = true;
+        }
+        tokio::time::sleep(Duration::from_secs(2).min(args.validate_timeout)).await;
+    }
+}
+
+async fn settle_pdbs(conn: &Connection) -> Result<Vec<PdbFacts>, CliError> {
+    let (pdbs, _) = crate::client::paging::list_all(
+        &Api::<PodDisruptionBudget>::all(conn.client.clone()),
+        ListParams::default(),
+    )
+    .await
+    .map_err(|e| api_error(&e, "list", "poddisruptionbudgets", None, &conn.description))?;
+    Ok(pdbs
+        .iter()
+        .map(|b| PdbFacts::from_pdb(b, PdbVersion::V1))
+        .collect())
+}
+
+/// Controller-owned pods that are Pending, with their creation time.
+async fn pending_pods(conn: &Connection) -> Result<Vec<PendingPod>, CliError> {
+    let (pods, _) = crate::client::paging::list_all(
+        &Api::<Pod>::all(conn.client.clone()),
+        ListParams::default().fields("status.phase=Pending"),
+    )
+    .await
+    .map_err(|e| api_error(&e, "list", "pods", None, &conn.description))?;
+    Ok(pods
+        .iter()
+        .filter(|p| {
+            p.metadata
+                .owner_references
+                .as_ref()
+                .is_some_and(|o| o.iter().any(|r| r.controller == Some(true)))
+        })
+        .map(|p| PendingPod {
+            key: format!(
+                "{}/{}",
+                p.metadata.namespace.as_deref().unwrap_or_default(),
+                p.metadata.name.as_deref().unwrap_or_default()
+            ),
+            created: p
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| t.0.to_string())
+                .unwrap_or_default(),
+        })
+        .collect())
 }
 
 /// The target (`--to`, else the API server's version), parsed; refused (64) when its minor is
@@ -735,7 +837,8 @@ fn replace_without_destination(
 
 /// What drain-next does: drain this node (why), or stop with this exit code and message.
 enum Pick {
-    Node(String, String),
+    /// Drain this node, for this reason; `true` when it resumes a drain begun earlier.
+    Node(String, String, bool),
     Stop(Code, String),
 }
 
@@ -762,7 +865,7 @@ fn pick_next(
             .find(|(_, st, _)| *st == Standing::Unfinished),
     };
     if let Some((name, st, p)) = resume {
-        return Ok(Pick::Node(name.clone(), resume_reason(st, p, target)));
+        return Ok(Pick::Node(name.clone(), resume_reason(st, p, target), true));
     }
     if !args.allow_another {
         let unreadable: Vec<(String, String)> = order::unreadable_records(all)
@@ -796,7 +899,7 @@ fn pick_next(
         eprintln!("skipped {n}: {r}");
     }
     if let Some(c) = sel.next {
-        return Ok(Pick::Node(c.name, c.reason));
+        return Ok(Pick::Node(c.name, c.reason, false));
     }
     let behind = sel.skipped.len();
     if let Some(named) = args.node.as_deref() {

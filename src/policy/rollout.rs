@@ -268,6 +268,82 @@ pub fn rollout(nodes: &[NodeFacts], target: &str) -> Result<Rollout, String> {
     })
 }
 
+/// When the newest finished drain-next drain ended (drained, or drained for removal), from
+/// the records: what "created since the last drain" counts from.
+pub fn last_drain(
+    standing: &[(String, Standing, crate::facts::progress::Progress)],
+) -> Option<jiff::Timestamp> {
+    standing
+        .iter()
+        .filter(|(_, st, _)| matches!(st, Standing::Upgraded | Standing::ForRemoval))
+        .filter_map(|(_, _, p)| p.time.parse::<jiff::Timestamp>().ok())
+        .max()
+}
+
+/// A pod that has not started, as validation sees it: controller-owned, created when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingPod {
+    /// `ns/name`.
+    pub key: String,
+    /// RFC 3339 creation time.
+    pub created: String,
+}
+
+/// Validation between nodes (before drain-next takes a new one), like kops' cluster
+/// validation: what says the cluster has not settled after the last node. Empty: go on.
+/// - a node drained by drain-next that is back at the target but still cordoned;
+/// - a PDB whose healthy pods are below its desired count (the last drain's pods have not
+///   come back, or something else is wrong: either way not the time to take more);
+/// - a controller-owned pod still Pending that was created after the last finished drain
+///   (`since`: [`last_drain`]), i.e. a replacement that cannot start.
+///
+/// Pure: the records, the PDBs and the Pending pods in, the problems out.
+pub fn unsettled(
+    standing: &[(String, Standing, crate::facts::progress::Progress)],
+    pdbs: &[crate::facts::pdb::PdbFacts],
+    pending: &[PendingPod],
+    since: Option<jiff::Timestamp>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, st, _) in standing {
+        if *st == Standing::Upgraded {
+            out.push(format!(
+                "node {name} is back at the target but still cordoned: `kubectl upgrade uncordon {name}` (or rerun with --uncordon-upgraded)"
+            ));
+        }
+    }
+    for p in pdbs
+        .iter()
+        .filter(|p| p.observed && p.current_healthy < p.desired_healthy)
+    {
+        out.push(format!(
+            "PDB {} has {} healthy pod(s) of {} desired: its pods have not come back yet",
+            p.key(),
+            p.current_healthy,
+            p.desired_healthy
+        ));
+    }
+    if let Some(since) = since {
+        let late: Vec<&str> = pending
+            .iter()
+            .filter(|p| {
+                p.created
+                    .parse::<jiff::Timestamp>()
+                    .is_ok_and(|c| c >= since)
+            })
+            .map(|p| p.key.as_str())
+            .collect();
+        if !late.is_empty() {
+            out.push(format!(
+                "{} pod(s) created since the last drain ({since}) are still Pending: {}",
+                late.len(),
+                crate::findings::bounded(&late, 5)
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,5 +427,67 @@ mod tests {
         assert!(r.done);
         assert!(r.next.reason.contains("done"));
         assert!(rollout(&[], "garbage").is_err());
+    }
+
+    #[test]
+    fn validation_names_what_has_not_settled() {
+        use crate::facts::pdb::PdbFacts;
+        use crate::facts::progress::{Progress, ProgressState, Writer};
+        let record = |time: &str| Progress {
+            state: ProgressState::Drained,
+            target: None,
+            time: time.into(),
+            command: Writer::DrainNext,
+            user: "alice".into(),
+        };
+        let standing = vec![
+            (
+                "w-1".to_string(),
+                Standing::Upgraded,
+                record("2026-12-04T10:00:00Z"),
+            ),
+            (
+                "w-0".to_string(),
+                Standing::ForRemoval,
+                record("2026-12-04T09:00:00Z"),
+            ),
+        ];
+        let pdb = |name: &str, current: i32, desired: i32| PdbFacts {
+            namespace: "app".into(),
+            name: name.into(),
+            observed: true,
+            current_healthy: current,
+            desired_healthy: desired,
+            ..PdbFacts::default()
+        };
+        let pending = vec![
+            PendingPod {
+                key: "app/web-new".into(),
+                created: "2026-12-04T10:00:05Z".into(),
+            },
+            PendingPod {
+                key: "app/old-stuck".into(),
+                created: "2026-11-01T00:00:00Z".into(),
+            },
+        ];
+        let since = last_drain(&standing);
+        assert_eq!(since, "2026-12-04T10:00:00Z".parse().ok());
+        let p = unsettled(
+            &standing,
+            &[pdb("web", 1, 2), pdb("db", 3, 2)],
+            &pending,
+            since,
+        );
+        assert_eq!(p.len(), 3, "{p:#?}");
+        assert!(p[0].contains("w-1") && p[0].contains("still cordoned"));
+        assert!(p[1].contains("PDB app/web has 1 healthy pod(s) of 2 desired"));
+        assert!(p[2].contains("app/web-new") && !p[2].contains("old-stuck"));
+        // Settled: nothing cordoned at the target, budgets met, no new Pending pod.
+        let done = vec![(
+            "w-0".to_string(),
+            Standing::ForRemoval,
+            record("2026-12-04T09:00:00Z"),
+        )];
+        assert!(unsettled(&done, &[pdb("db", 3, 2)], &pending[1..], last_drain(&done)).is_empty());
     }
 }
