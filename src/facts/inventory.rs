@@ -37,6 +37,9 @@ pub struct Inventory {
     pub covered: Vec<CoveredPods>,
     /// Every pod read, kept or not.
     pub pods_seen: usize,
+    /// Per node: what its running pods request, and the part a drain would move (not
+    /// DaemonSet or mirror pods).
+    pub load: std::collections::BTreeMap<String, NodeLoad>,
     /// Things the reader could not see, said plainly (e.g. "apiserver pods hidden: managed").
     pub notes: Vec<String>,
     /// API versions objects, manifests, Helm releases or clients use (only those other than
@@ -77,4 +80,13 @@ pub struct KubeadmFacts {
     pub kubernetes_version: Option<String>,
     pub control_plane_endpoint: Option<String>,
     pub image_repository: Option<String>,
+}
+
+/// What runs on one node, by the scheduler's accounting (requests).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeLoad {
+    /// Every pod not finished.
+    pub requested: crate::facts::resources::Resources,
+    /// The pods a drain moves elsewhere.
+    pub movable: crate::facts::resources::Resources,
 }

@@ -8,4 +8,5 @@ pub mod node;
 pub mod pdb;
 pub mod pod;
 pub mod progress;
+pub mod resources;
 pub mod selector;

@@ -32,6 +32,9 @@ pub struct NodeFacts {
     /// The drain-progress annotation ([`ANNOTATION`]), raw; read with
     /// [`crate::facts::progress::Record::read`].
     pub progress: Option<String>,
+    /// `status.allocatable` (cpu, memory, pods), when the node says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocatable: Option<crate::facts::resources::Resources>,
     /// The node carries [`KUBEADM_ANNOTATION`], which `kubeadm init` / `join` write.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub kubeadm_annotated: bool,
@@ -64,6 +67,10 @@ impl NodeFacts {
             labels.into_iter().filter(|(k, _)| keep_label(k)).collect();
         let spec = node.spec.unwrap_or_default();
         let status = node.status.unwrap_or_default();
+        let allocatable = status
+            .allocatable
+            .as_ref()
+            .and_then(crate::facts::resources::Resources::from_list);
         let info = status.node_info.unwrap_or_default();
         let ready = status
             .conditions
@@ -100,6 +107,7 @@ impl NodeFacts {
             labels: kept,
             provider_id: spec.provider_id.unwrap_or_default(),
             progress,
+            allocatable,
             kubeadm_annotated,
         }
     }

@@ -185,6 +185,17 @@ impl Reducer {
             self.inv.components_mut(kind).push(component);
         }
         let mut facts = PodFacts::from_pod(&pod);
+        if let Some(node) = facts.node.as_deref() {
+            if !matches!(facts.phase.as_str(), "Succeeded" | "Failed") {
+                let r = crate::facts::resources::Resources::requested_by(&pod);
+                let load = self.inv.load.entry(node.to_string()).or_default();
+                load.requested.add(r);
+                let stays = facts.mirror || facts.controller_kind.as_deref() == Some("DaemonSet");
+                if !stays {
+                    load.movable.add(r);
+                }
+            }
+        }
         let labels = pod.metadata.labels.unwrap_or_default();
         if self.pdbs_complete {
             facts.pdbs = self.matching_pdbs(&facts.namespace, &labels);

@@ -4,7 +4,7 @@
 
 use crate::facts::apiusage::{CrdFacts, Usage, UsageSource};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, Node, Pod, PodCondition, PodSpec, PodStatus, Volume,
+    ConfigMap, Container, Node, Pod, PodCondition, PodSpec, PodStatus, ResourceRequirements, Volume,
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -205,6 +205,13 @@ pub fn strip_pod(pod: &Pod) -> Pod {
             .map(|c| Container {
                 name: c.name.clone(),
                 image: c.image.clone(),
+                // Requests only: what the drain preview's capacity check adds up.
+                resources: c.resources.as_ref().and_then(|r| {
+                    r.requests.as_ref().map(|req| ResourceRequirements {
+                        requests: Some(req.clone()),
+                        ..ResourceRequirements::default()
+                    })
+                }),
                 ..Container::default()
             })
             .collect(),

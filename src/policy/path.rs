@@ -514,9 +514,17 @@ fn kubeadm_steps(shape: &Shape, to: Minor, z: &str) -> Vec<String> {
                 "Workers",
                 &format!("upgrade kubeadm to {z}, sudo kubeadm upgrade node, upgrade kubelet and kubectl to {z} as above, sudo systemctl daemon-reload && sudo systemctl restart kubelet"),
             ));
+        steps.push(other_worker_strategies(z));
     }
     steps.push(verify());
     steps
+}
+
+/// The two other ways to move the workers, beside one node at a time.
+fn other_worker_strategies(z: &str) -> String {
+    format!(
+        "Or move the workers another way: add new workers at {z} and drain the old ones onto them (kubectl upgrade drain-next --strategy replace --to v{z} --delete-node, then remove their instances); or all at once with downtime (cordon and drain every worker, upgrade them together, uncordon): only where an outage is acceptable"
+    )
 }
 
 /// OpenShift: the Cluster Version Operator moves the cluster (OpenShift 4.N ships Kubernetes
@@ -595,7 +603,7 @@ fn rke2_steps(shape: &Shape, to: Minor, z: &str) -> Vec<String> {
 
 /// A cluster set up by hand (or unknown): the components in the skew policy's order.
 fn by_hand_steps(shape: &Shape, from: Minor, to: Minor, z: &str) -> Vec<String> {
-    vec![
+    let mut steps = vec![
         format!(
             "Upgrade every kube-apiserver from {from} to v{z}, one instance at a time (never skip a minor)"
         ),
@@ -609,8 +617,12 @@ fn by_hand_steps(shape: &Shape, from: Minor, to: Minor, z: &str) -> Vec<String> 
         format!(
             "Then kube-proxy to v{z}, e.g. kubectl -n kube-system set image daemonset/kube-proxy kube-proxy=registry.k8s.io/kube-proxy:v{z}"
         ),
-        verify(),
-    ]
+    ];
+    if shape.single_node.is_none() {
+        steps.push(other_worker_strategies(z));
+    }
+    steps.push(verify());
+    steps
 }
 
 /// Findings for the Path section: the route, and a warning per hop that needs kubelets
@@ -966,6 +978,9 @@ mod tests {
         assert!(pos("upgrade plan") < pos("upgrade apply"));
         assert!(pos("upgrade apply") < pos("sudo kubeadm upgrade node"));
         assert!(pos("Control-plane kubelets") < pos("Workers"));
+        // The other two ways to move the workers are named after the default one.
+        assert!(pos("Workers") < pos("--strategy replace"));
+        assert!(p.hops[0].steps[pos("--strategy replace")].contains("all at once with downtime"));
     }
 
     #[test]

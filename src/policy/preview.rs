@@ -157,6 +157,7 @@ pub fn preview(inv: &Inventory) -> Vec<Finding> {
         }
         findings.push(node_finding(inv, node, b));
     }
+    findings.extend(spare_capacity(inv));
     if clean > 0 {
         findings.push(Finding::new(
             Section::Drain,
@@ -170,6 +171,61 @@ pub fn preview(inv: &Inventory) -> Vec<Finding> {
         ));
     }
     findings
+}
+
+/// Whether one-at-a-time has room: the pods a drain moves off each worker (by their
+/// requests) must fit in what the other Ready, schedulable, untainted nodes have free
+/// (allocatable minus requests). Summed over nodes, so before bin-packing, nodeSelectors and
+/// affinity: a warning here is certain, its absence is not a promise. `None` when the nodes
+/// do not say their allocatable, or every node fits.
+pub fn spare_capacity(inv: &Inventory) -> Option<Finding> {
+    use crate::facts::resources::Resources;
+    if inv.nodes.iter().any(|n| n.allocatable.is_none()) {
+        return None;
+    }
+    let free_on = |n: &crate::facts::node::NodeFacts| {
+        let load = inv.load.get(&n.name).copied().unwrap_or_default();
+        n.allocatable.unwrap_or_default().minus(load.requested)
+    };
+    let takes_pods = |n: &&crate::facts::node::NodeFacts| {
+        n.ready
+            && !n.unschedulable
+            && !n
+                .taints
+                .iter()
+                .any(|t| t.ends_with(":NoSchedule") || t.ends_with(":NoExecute"))
+    };
+    let destinations: Vec<&crate::facts::node::NodeFacts> =
+        inv.nodes.iter().filter(takes_pods).collect();
+    let mut short: Vec<(&str, Resources, Resources)> = Vec::new();
+    for n in inv.nodes.iter().filter(|n| !n.is_control_plane()) {
+        let moving = inv.load.get(&n.name).map(|l| l.movable).unwrap_or_default();
+        if moving.pods == 0 {
+            continue;
+        }
+        let mut free = Resources::default();
+        for d in destinations.iter().filter(|d| d.name != n.name) {
+            free.add(free_on(d));
+        }
+        if !free.holds(moving) {
+            short.push((n.name.as_str(), moving, free));
+        }
+    }
+    let (node, moving, free) = *short.iter().max_by_key(|(_, m, _)| m.cpu_millis)?;
+    let names: Vec<&str> = short.iter().map(|(n, _, _)| *n).collect();
+    Some(Finding::new(
+        Section::Drain,
+        Severity::Warn,
+        "spare capacity",
+        format!(
+            "one node at a time has no room: draining {node} moves {}, more than the other schedulable nodes have free ({}); pods would stay Pending ({} node(s) like this: {}). Add a node first, or add nodes at the target and use `kubectl upgrade drain-next --strategy replace`",
+            moving.text(),
+            free.text(),
+            names.len(),
+            bounded(&names, 3)
+        ),
+        "scheduler: a pod fits a node when its requests fit the node's allocatable minus what is requested there (kubernetes.io/docs/concepts/scheduling-eviction/kube-scheduler)",
+    ))
 }
 
 /// The finding for one node with blockers: worst first, names bounded.
@@ -257,6 +313,56 @@ mod tests {
             pdbs,
             ..PodFacts::default()
         }
+    }
+
+    #[test]
+    fn spare_capacity_warns_when_a_drained_node_cannot_fit_elsewhere() {
+        use crate::facts::inventory::NodeLoad;
+        use crate::facts::resources::Resources;
+        let r = |cpu: u64, gib: u64, pods: u64| Resources {
+            cpu_millis: cpu,
+            memory_bytes: gib << 30,
+            pods,
+        };
+        let node = |n: &str, alloc: Resources| NodeFacts {
+            name: n.into(),
+            ready: true,
+            allocatable: Some(alloc),
+            ..NodeFacts::default()
+        };
+        let load = |requested: Resources, movable: Resources| NodeLoad { requested, movable };
+        let mut inv = Inventory {
+            nodes: vec![
+                node("big", r(4000, 16, 110)),
+                node("small", r(2000, 8, 110)),
+            ],
+            ..Inventory::default()
+        };
+        inv.load
+            .insert("big".into(), load(r(3000, 10, 20), r(3000, 10, 20)));
+        inv.load
+            .insert("small".into(), load(r(1000, 2, 5), r(1000, 2, 5)));
+        let f = spare_capacity(&inv).expect("big does not fit on small");
+        assert_eq!(f.severity, Severity::Warn);
+        assert!(
+            f.message.contains("draining big moves cpu 3000m"),
+            "{}",
+            f.message
+        );
+        assert!(
+            f.message.contains("(1 node(s) like this: big)"),
+            "{}",
+            f.message
+        );
+        // Room enough: nothing said.
+        inv.nodes[1].allocatable = Some(r(8000, 32, 110));
+        assert!(spare_capacity(&inv).is_none());
+        // A cordoned or tainted destination does not count.
+        inv.nodes[1].taints = vec!["dedicated=gpu:NoSchedule".into()];
+        assert!(spare_capacity(&inv).is_some());
+        // Nodes that do not say their allocatable: nothing judged.
+        inv.nodes[1].allocatable = None;
+        assert!(spare_capacity(&inv).is_none());
     }
 
     #[test]
