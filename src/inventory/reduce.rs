@@ -188,7 +188,10 @@ impl Reducer {
         if let Some(node) = facts.node.as_deref() {
             if !matches!(facts.phase.as_str(), "Succeeded" | "Failed") {
                 let r = crate::facts::resources::Resources::requested_by(&pod);
-                let load = self.inv.load.entry(node.to_string()).or_default();
+                let load = match self.inv.load.get_mut(node) {
+                    Some(l) => l,
+                    None => self.inv.load.entry(node.to_string()).or_default(),
+                };
                 load.requested.add(r);
                 let stays = facts.mirror || facts.controller_kind.as_deref() == Some("DaemonSet");
                 if !stays {

@@ -195,18 +195,22 @@ pub fn spare_capacity(inv: &Inventory) -> Option<Finding> {
                 .iter()
                 .any(|t| t.ends_with(":NoSchedule") || t.ends_with(":NoExecute"))
     };
-    let destinations: Vec<&crate::facts::node::NodeFacts> =
-        inv.nodes.iter().filter(takes_pods).collect();
+    // Free room over every destination once; each node's own share is taken out again.
+    let mut total_free = Resources::default();
+    for d in inv.nodes.iter().filter(takes_pods) {
+        total_free.add(free_on(d));
+    }
     let mut short: Vec<(&str, Resources, Resources)> = Vec::new();
     for n in inv.nodes.iter().filter(|n| !n.is_control_plane()) {
         let moving = inv.load.get(&n.name).map(|l| l.movable).unwrap_or_default();
         if moving.pods == 0 {
             continue;
         }
-        let mut free = Resources::default();
-        for d in destinations.iter().filter(|d| d.name != n.name) {
-            free.add(free_on(d));
-        }
+        let free = if takes_pods(&n) {
+            total_free.minus(free_on(n))
+        } else {
+            total_free
+        };
         if !free.holds(moving) {
             short.push((n.name.as_str(), moving, free));
         }
