@@ -96,3 +96,67 @@ fn replace_without_a_destination_touches_nothing() {
     let r = run(&server, &["drain-next", "--to", "v1.33.2", "--delete-node"]);
     assert_eq!(r.code, 64, "{}", r.all());
 }
+
+/// Before the first drain of a replace rollout, the capacity preview places the pods that
+/// must move on the nodes at the target (requests against free allocatable, nodeSelector,
+/// required affinity, taints): pods that would stay Pending are named and nothing is touched
+/// (exit 2); `--ignore-capacity` goes ahead.
+#[test]
+fn replace_previews_capacity_and_names_the_pods_that_would_stay_pending() {
+    use kube_testserver::k8s_openapi::api::core::v1::ResourceRequirements;
+    use kube_testserver::k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    let mut c = surge();
+    let mut gpu = builders::pod("app", "trainer-0", "o-1")
+        .owner("ReplicaSet", "trainer-rs")
+        .labels(&[("app", "trainer")])
+        .build();
+    if let Some(spec) = gpu.spec.as_mut() {
+        spec.node_selector = Some([("pool".to_string(), "gpu".to_string())].into());
+    }
+    c.add_pod(gpu);
+    let mut big = builders::pod("app", "big-0", "o-1")
+        .owner("ReplicaSet", "big-rs")
+        .labels(&[("app", "big")])
+        .build();
+    if let Some(spec) = big.spec.as_mut() {
+        spec.containers[0].resources = Some(ResourceRequirements {
+            requests: Some([("cpu".to_string(), Quantity("5".into()))].into()),
+            ..Default::default()
+        });
+    }
+    c.add_pod(big);
+    let server = TestServer::start(c);
+    let base = [
+        "drain-next",
+        "--to",
+        "v1.33.2",
+        "--strategy",
+        "replace",
+        "-o",
+        "json",
+    ];
+    let r = run(&server, &base);
+    assert_eq!(r.code, 2, "{}", r.all());
+    let reason = r.json()["reason"].as_str().unwrap().to_string();
+    assert!(
+        reason.contains(
+            "2 of the 6 pod(s) to move off o-1 would stay Pending on the 2 node(s) at v1.33.2"
+        ),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("app/trainer-0 (no destination matches its nodeSelector"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("app/big-0 (no eligible destination has room for cpu 5000m"),
+        "{reason}"
+    );
+    assert_eq!(mutations(&server), 0, "{:?}", server.counters());
+    let r = run(
+        &server,
+        &[&base[..], &["--dry-run", "--ignore-capacity"]].concat(),
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(r.json()["node"], "o-1");
+}

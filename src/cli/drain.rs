@@ -250,6 +250,10 @@ pub struct DrainNextArgs {
     /// How long to wait for the cluster to settle before a new node (then exit 5).
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::client::connect::parse_duration)]
     pub validate_timeout: Duration,
+    /// With --strategy replace: drain even when the capacity preview says some pods would
+    /// find no room on the nodes at the target (they would stay Pending).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
+    pub ignore_capacity: bool,
     /// Drain for a --to newer than the API server's minor anyway (the skew policy forbids a
     /// kubelet newer than kube-apiserver: upgrade the control plane first).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
@@ -630,6 +634,13 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
                     return Ok(Code::Unsettled);
                 }
             }
+            if !resumed && args.strategy == Strategy::Replace && !args.ignore_capacity {
+                if let Some(msg) = replace_capacity(&conn, &all, &name, &target).await? {
+                    report.reason = msg.clone();
+                    emit_next(&report, global, &msg)?;
+                    return Ok(Code::Violations);
+                }
+            }
             (name, reason)
         }
         Pick::Stop(code, msg) => {
@@ -686,6 +697,82 @@ async fn validate_between_nodes(
         }
         tokio::time::sleep(Duration::from_secs(2).min(args.validate_timeout)).await;
     }
+}
+
+/// The capacity preview of `--strategy replace`: do the pods that must leave `node` fit on
+/// the Ready, schedulable workers at the target ([`capacity::place`])? The message naming
+/// the pods that would stay Pending when they do not; a line on stderr when they do.
+async fn replace_capacity(
+    conn: &Connection,
+    all: &[NodeFacts],
+    node: &str,
+    target: &str,
+) -> Result<Option<String>, CliError> {
+    use crate::facts::resources::Resources;
+    use crate::policy::capacity::{self, Destination, Moving};
+    let (pods, _) = crate::client::paging::list_all(
+        &Api::<Pod>::all(conn.client.clone()),
+        ListParams::default(),
+    )
+    .await
+    .map_err(|e| api_error(&e, "list", "pods", None, &conn.description))?;
+    let running = |p: &&Pod| {
+        let f = crate::facts::pod::PodFacts::from_pod(p);
+        !matches!(f.phase.as_str(), "Succeeded" | "Failed") && !f.deleting
+    };
+    let on = |p: &Pod, n: &str| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(n);
+    let moving: Vec<Moving> = pods
+        .iter()
+        .filter(running)
+        .filter(|p| on(p, node))
+        .filter(|p| {
+            let f = crate::facts::pod::PodFacts::from_pod(p);
+            !f.mirror && f.controller_kind.as_deref() != Some("DaemonSet")
+        })
+        .map(Moving::from_pod)
+        .collect();
+    let unknown_room = Resources {
+        cpu_millis: u64::MAX / 4,
+        memory_bytes: u64::MAX / 4,
+        pods: u64::MAX / 4,
+    };
+    let destinations: Vec<Destination> = all
+        .iter()
+        .filter(|n| n.name != node && !n.is_control_plane() && n.ready && !n.unschedulable)
+        .filter(|n| order::at_target(&n.kubelet_version, target) == Some(true))
+        .map(|n| {
+            let mut used = Resources::default();
+            for p in pods.iter().filter(running).filter(|p| on(p, &n.name)) {
+                used.add(Resources::requested_by(p));
+            }
+            Destination {
+                name: n.name.clone(),
+                labels: n.labels.clone(),
+                taints: n.taints.clone(),
+                free: n.allocatable.unwrap_or(unknown_room).minus(used),
+            }
+        })
+        .collect();
+    let pending = capacity::place(&moving, &destinations);
+    if pending.is_empty() {
+        eprintln!(
+            "capacity: the {} pod(s) to move off {node} fit on the {} node(s) at {target} (by requests, selectors, affinity and taints)",
+            moving.len(),
+            destinations.len()
+        );
+        return Ok(None);
+    }
+    let named: Vec<String> = pending
+        .iter()
+        .map(|(k, why)| format!("{k} ({why})"))
+        .collect();
+    Ok(Some(format!(
+        "capacity preview: {} of the {} pod(s) to move off {node} would stay Pending on the {} node(s) at {target}: {}; add nodes at the target, or pass --ignore-capacity; nothing was touched",
+        pending.len(),
+        moving.len(),
+        destinations.len(),
+        crate::findings::bounded(&named, 5)
+    )))
 }
 
 async fn settle_pdbs(conn: &Connection) -> Result<Vec<PdbFacts>, CliError> {

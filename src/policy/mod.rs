@@ -1,6 +1,7 @@
 //! The rules, pure: no I/O, nothing of the CLI. Each reads facts and returns verdicts.
 
 pub mod apis;
+pub mod capacity;
 pub mod filters;
 pub mod order;
 pub mod path;
