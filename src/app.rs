@@ -11,7 +11,7 @@ pub async fn run(cli: Cli) -> Result<Code, CliError> {
         Command::Cordon(args) => crate::cli::drain::run_cordon(args, global).await,
         Command::Uncordon(args) => crate::cli::drain::run_uncordon(args, global).await,
         Command::Drain(args) => crate::cli::drain::run_drain(args, global).await,
-        Command::DrainNext(args) => crate::cli::drain::run_drain_next(args, global).await,
+        Command::DrainNext(args) => crate::cli::drain_next::run_drain_next(args, global).await,
         Command::Status(args) => crate::cli::status::run(args, global).await,
         Command::Completion(args) => crate::cli::completion::run(args, global).await,
         Command::Version => {

@@ -31,6 +31,28 @@ impl Code {
     pub fn as_i32(self) -> i32 {
         self as i32
     }
+
+    /// The more serious of two results, for a command that did several things (a batch of
+    /// drains): interrupted, then internal, usage, API errors, blocked, unsettled, in progress,
+    /// warnings, ok.
+    pub fn worse(self, other: Code) -> Code {
+        let rank = |c: Code| match c {
+            Code::Ok => 0,
+            Code::Warnings => 1,
+            Code::InProgress => 2,
+            Code::Unsettled => 3,
+            Code::Violations => 4,
+            Code::Api => 5,
+            Code::Usage => 6,
+            Code::Internal => 7,
+            Code::Interrupted => 8,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
 }
 
 /// An error with the exit code it maps to. `message` is one line that says what to do.

@@ -160,3 +160,198 @@ fn replace_previews_capacity_and_names_the_pods_that_would_stay_pending() {
     assert_eq!(r.code, 0, "{}", r.all());
     assert_eq!(r.json()["node"], "o-1");
 }
+
+/// A control plane at 1.33 and workers w-1..w-4 at 1.32; `web` (PDB maxUnavailable 1) runs
+/// two pods on w-1 and two on w-2, `api` two on w-3.
+fn pool() -> Cluster {
+    let mut c = Cluster::new();
+    c.add_node(builders::control_plane_node("cp", "v1.33.2"));
+    for n in ["w-1", "w-2", "w-3", "w-4"] {
+        c.add_node(builders::node(n, "v1.32.5"));
+    }
+    for (i, node) in ["w-1", "w-1", "w-2", "w-2"].iter().enumerate() {
+        c.add_pod(
+            builders::pod("app", &format!("web-{i}"), node)
+                .owner("ReplicaSet", "web-rs")
+                .labels(&[("app", "web")])
+                .build(),
+        );
+    }
+    replicas(&mut c, "app", "api", 2, "w-3");
+    max_unavailable(&mut c, "app", "web", IntOrString::Int(1));
+    c
+}
+
+/// `--max-unavailable 2` drains two workers at once; the budget both share is named before
+/// anything is touched, and the server's PDB enforcement makes them take turns (no violation).
+/// Nodes still awaiting their upgrade count against the batch: with both in progress no new
+/// node is taken (exit 4); with one back, one more.
+#[test]
+fn batches_drain_n_workers_at_once_and_name_the_budgets_they_share() {
+    let server = TestServer::start(pool());
+    let args = [
+        "drain-next",
+        "--to",
+        "v1.33.2",
+        "--max-unavailable",
+        "2",
+        "-o",
+        "json",
+        "--timeout",
+        "60s",
+    ];
+    let r = run(&server, &args);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let j = r.json();
+    assert_eq!(j["nodes"], serde_json::json!(["w-1", "w-2"]), "{}", r.all());
+    assert_eq!(j["drains"].as_array().map(Vec::len), Some(2));
+    assert!(j["node"].is_null(), "a batch lists its nodes in `nodes`");
+    assert_eq!(j["sharedBudgets"][0]["pdb"], "app/web", "{}", r.all());
+    assert_eq!(j["sharedBudgets"][0]["allows"], 1);
+    assert!(r.stderr.contains("take turns"), "{}", r.all());
+    for n in ["w-1", "w-2"] {
+        assert!(pods_on(&server, n).is_empty(), "{n} drained");
+        assert!(cordoned(&server, n));
+        assert_eq!(progress(&server, n).unwrap()["state"], "drained");
+    }
+    assert!(!cordoned(&server, "w-3") && !cordoned(&server, "w-4"));
+    assert_eq!(server.pdb_violations(), 0);
+    // Both still await their upgrade: the batch is full.
+    let r = run(&server, &args);
+    assert_eq!(r.code, 4, "{}", r.all());
+    // One comes back: one more node joins the rollout.
+    server.with_state(|c| c.set_node_kubelet_version("w-1", "v1.33.2"));
+    let r = run(&server, &[&args[..], &["--uncordon-upgraded"]].concat());
+    assert_eq!(r.code, 0, "{}", r.all());
+    let j = r.json();
+    assert_eq!(j["uncordoned"], serde_json::json!(["w-1"]));
+    assert_eq!(j["nodes"], serde_json::json!(["w-3"]), "{}", r.all());
+    assert_eq!(j["node"], "w-3", "a batch of one also fills `node`");
+    assert_eq!(server.pdb_violations(), 0);
+    // Malformed sizes are refused before anything is read.
+    for bad in ["0", "0%", "x", "150%"] {
+        let r = run(&server, &["drain-next", "--max-unavailable", bad]);
+        assert_eq!(r.code, 64, "{bad}: {}", r.all());
+    }
+}
+
+/// Control-plane nodes are never batched: with two behind, `--max-unavailable 3` drains one.
+#[test]
+fn control_plane_nodes_are_drained_alone_even_in_a_batch() {
+    let mut c = Cluster::new();
+    c.add_node(builders::control_plane_node("cp-1", "v1.33.2"));
+    c.add_node(builders::control_plane_node("cp-2", "v1.32.5"));
+    c.add_node(builders::control_plane_node("cp-3", "v1.32.5"));
+    c.add_node(builders::node("w-1", "v1.32.5"));
+    let server = TestServer::start(c);
+    let r = run(
+        &server,
+        &[
+            "drain-next",
+            "--to",
+            "v1.33.2",
+            "--max-unavailable",
+            "3",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(
+        r.json()["nodes"],
+        serde_json::json!(["cp-2"]),
+        "{}",
+        r.all()
+    );
+    assert!(!cordoned(&server, "cp-3") && !cordoned(&server, "w-1"));
+}
+
+fn labelled(
+    name: &str,
+    version: &str,
+    pool: &str,
+) -> kube_testserver::k8s_openapi::api::core::v1::Node {
+    let mut n = builders::node(name, version);
+    n.metadata
+        .labels
+        .get_or_insert_with(Default::default)
+        .insert("pool".into(), pool.into());
+    n
+}
+
+/// all-at-once needs `--accept-downtime`; it checks every selected worker's drain first (a
+/// blocked one: nothing is cordoned), then cordons them all before the first eviction, so no
+/// evicted pod lands on a node about to be drained; nodes outside the selection are untouched.
+#[test]
+fn all_at_once_needs_accept_downtime_and_cordons_every_selected_worker_first() {
+    let mut c = Cluster::new();
+    c.add_node(builders::control_plane_node("cp", "v1.33.2"));
+    c.add_node(labelled("w-1", "v1.32.5", "batch"));
+    c.add_node(labelled("w-2", "v1.32.5", "batch"));
+    c.add_node(labelled("w-3", "v1.32.5", "other"));
+    replicas(&mut c, "app", "job", 3, "w-1");
+    let server = TestServer::start(c);
+    let base = [
+        "drain-next",
+        "--to",
+        "v1.33.2",
+        "-l",
+        "pool=batch",
+        "--strategy",
+        "all-at-once",
+    ];
+    let r = run(&server, &base);
+    assert_eq!(r.code, 64, "{}", r.all());
+    assert!(r.all().contains("--accept-downtime"), "{}", r.all());
+    for extra in [
+        &["--accept-downtime", "--max-unavailable", "2"][..],
+        &["--accept-downtime", "w-1"][..],
+    ] {
+        let r = run(&server, &[&base[..], extra].concat());
+        assert_eq!(r.code, 64, "{extra:?}: {}", r.all());
+    }
+    let r = run(&server, &["drain-next", "--accept-downtime"]);
+    assert_eq!(r.code, 64, "{}", r.all());
+    // An unmanaged pod on w-2 blocks its drain (no --force): nothing is cordoned.
+    server.with_state(|c| c.add_pod(builders::pod("app", "loose", "w-2").build()));
+    let go = [
+        &base[..],
+        &["--accept-downtime", "-o", "json", "--timeout", "60s"],
+    ]
+    .concat();
+    let r = run(&server, &go);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(r.all().contains("none was cordoned"), "{}", r.all());
+    assert_eq!(mutations(&server), 0);
+    server.with_state(|c| c.delete_pod("app", "loose"));
+    let r = run(&server, &go);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(
+        r.json()["nodes"],
+        serde_json::json!(["w-1", "w-2"]),
+        "{}",
+        r.all()
+    );
+    for n in ["w-1", "w-2"] {
+        assert!(
+            cordoned(&server, n) && pods_on(&server, n).is_empty(),
+            "{n}"
+        );
+        let p = progress(&server, n).unwrap();
+        assert_eq!(
+            (p["state"].as_str(), p["command"].as_str()),
+            (Some("drained"), Some("drain-next"))
+        );
+    }
+    // w-2 was cordoned before w-1's pods were evicted: every replacement is on w-3, and each
+    // pod was evicted once.
+    assert_eq!(
+        pods_on(&server, "w-3").len(),
+        3,
+        "{:?}",
+        pods_on(&server, "w-3")
+    );
+    assert!(accepted_evictions(&server).values().all(|&n| n == 1));
+    assert_eq!(accepted_evictions(&server).len(), 3);
+    assert!(!cordoned(&server, "w-3"));
+}

@@ -7,6 +7,8 @@
 //!        client merely paging through the same lists, in a child process too).
 //! drain: twin nodes with 110 pods each (most under PDBs with maxUnavailable 20%, replacements
 //!        Ready after a delay); `kubectl drain` on one server, `kubectl-upgrade drain` on its twin.
+//! rollout: a 20-worker pool rolled by `drain-next` (one at a time; replace with
+//!        --max-unavailable 3) and by loops of `kubectl drain` + `uncordon` / `delete node`.
 
 use anyhow::{bail, Context, Result};
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
@@ -563,6 +565,243 @@ fn bench_drain(pods: usize) -> Result<()> {
     Ok(())
 }
 
+/// `workers` old workers (w-00..) at 1.32, each with `per_node` pods of ReplicaSets of 10
+/// spread across the pool under PDBs maxUnavailable 20% (so budgets span nodes); with
+/// `surge`, as many new workers (n-00..) at the target. The control plane is at the target.
+/// Without `spread`, each node's pods are consecutive sets (budgets span few nodes).
+fn pool_cluster(workers: usize, per_node: usize, surge: bool, spread: bool) -> Cluster {
+    let mut c = Cluster::new();
+    c.add_node(builders::control_plane_node("cp", "v1.33.2"));
+    let old: Vec<String> = (0..workers).map(|i| format!("w-{i:02}")).collect();
+    for n in &old {
+        c.add_node(builders::node(n, "v1.32.5"));
+    }
+    if surge {
+        for i in 0..workers {
+            c.add_node(builders::node(&format!("n-{i:02}"), "v1.33.2"));
+        }
+    }
+    for k in 0..workers * per_node {
+        let (set, r) = (k / 10, k % 10);
+        let app = format!("app-{set}");
+        c.add_pod(
+            builders::pod(
+                "bench",
+                &format!("{app}-rs-{r:03}"),
+                &old[if spread { k % workers } else { k / per_node }],
+            )
+            .owner("ReplicaSet", &format!("{app}-rs"))
+            .labels(&[("app", &app)])
+            .build(),
+        );
+        if r == 0 {
+            c.add_pdb(builders::pdb_max_unavailable(
+                "bench",
+                &app,
+                &[("app", &app)],
+                IntOrString::String("20%".into()),
+            ));
+        }
+    }
+    c
+}
+
+/// Old workers still present and below the target.
+fn old_left(server: &TestServer) -> Vec<String> {
+    server.with_state(|c| {
+        c.nodes()
+            .filter(|n| {
+                n.status
+                    .as_ref()
+                    .and_then(|s| s.node_info.as_ref())
+                    .is_some_and(|i| i.kubelet_version.starts_with("v1.32"))
+            })
+            .filter_map(|n| n.metadata.name.clone())
+            .collect()
+    })
+}
+
+/// The simulated kubelet upgrade: every drained (cordoned) old worker comes back at the target.
+fn upgrade_cordoned(server: &TestServer) {
+    server.with_state(|c| {
+        let drained: Vec<String> = c
+            .nodes()
+            .filter(|n| n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true))
+            .filter_map(|n| n.metadata.name.clone())
+            .collect();
+        for n in drained {
+            c.set_node_kubelet_version(&n, "v1.33.2");
+        }
+    });
+}
+
+struct Rolled {
+    wall: Duration,
+    commands: usize,
+    failed: usize,
+}
+
+/// Run `step` until no old worker is left (or `limit` commands), summing wall time.
+fn roll(
+    server: &TestServer,
+    limit: usize,
+    mut step: impl FnMut(&TestServer) -> Result<Vec<Run>>,
+) -> Result<Rolled> {
+    let mut r = Rolled {
+        wall: Duration::ZERO,
+        commands: 0,
+        failed: 0,
+    };
+    while !old_left(server).is_empty() && r.commands < limit {
+        for run in step(server)? {
+            r.wall += run.wall;
+            r.commands += 1;
+            r.failed += usize::from(run.code != 0);
+        }
+    }
+    Ok(r)
+}
+
+fn report_roll(label: &str, r: &Rolled, server: &TestServer) {
+    println!(
+        "  {label:<50} {:>8.2?}, {} commands ({} failed), {} API requests ({} eviction requests, {} accepted), PDB violations {}, old workers left {}",
+        r.wall,
+        r.commands,
+        r.failed,
+        server.total_requests(),
+        server.count("create", "pods/eviction"),
+        server.evictions().iter().filter(|e| e.status < 300).count(),
+        server.pdb_violations(),
+        old_left(server).len()
+    );
+}
+
+/// A 20-worker pool rolled by drain-next (one at a time, upgraded in place; and replace with
+/// --max-unavailable 3 onto new nodes) and by a loop of `kubectl drain` + `kubectl uncordon`
+/// (or `kubectl delete node`) on a twin server, one command after the other as a shell loop
+/// runs them. The kubelet "upgrade" between nodes is the server flipping the drained node's
+/// version; command time only is summed.
+fn bench_rollout(workers: usize, per_node: usize, spread: bool) -> Result<()> {
+    let plugin = sibling("kubectl-upgrade")?;
+    let opts = || Options {
+        git_version: "v1.33.2".into(),
+        ready_delay: Duration::from_millis(500),
+        grace_cap: Duration::from_millis(200),
+        ..Options::default()
+    };
+    let layout = if spread {
+        "ReplicaSets of 10 spread across the pool"
+    } else {
+        "ReplicaSets of 10 kept together (--colocated)"
+    };
+    println!("rollout benchmark: {workers} workers with {per_node} pods each ({layout}, PDBs maxUnavailable 20%), replacements Ready after 500 ms");
+    let ours = |server: &TestServer, extra: &[&str]| -> Result<Run> {
+        measure(
+            Command::new(&plugin)
+                .args(["drain-next", "--to", "v1.33.2", "--timeout", "300s"])
+                .args(extra)
+                .arg("--kubeconfig")
+                .arg(server.kubeconfig()),
+        )
+    };
+    let server = TestServer::start_with(pool_cluster(workers, per_node, false, spread), opts());
+    let mut r = roll(&server, 3 * workers, |s| {
+        let run = ours(s, &["--uncordon-upgraded"])?;
+        upgrade_cordoned(s);
+        Ok(vec![run])
+    })?;
+    // The last node upgraded is uncordoned by one more run (which finds nothing left to drain).
+    let last = ours(&server, &["--uncordon-upgraded"])?;
+    r.wall += last.wall;
+    r.commands += 1;
+    r.failed += usize::from(last.code != 0);
+    report_roll("kubectl-upgrade drain-next (one at a time):", &r, &server);
+    let one_ours = r.wall;
+    let kubectl = which("kubectl");
+    let Some(kubectl) = kubectl else {
+        println!("  kubectl loops: skipped (kubectl not on PATH)");
+        return Ok(());
+    };
+    let k = |server: &TestServer, args: &[&str]| -> Result<Run> {
+        measure(
+            Command::new(&kubectl)
+                .arg("--kubeconfig")
+                .arg(server.kubeconfig())
+                .args(args),
+        )
+    };
+    let server = TestServer::start_with(pool_cluster(workers, per_node, false, spread), opts());
+    let r = roll(&server, 3 * workers, |s| {
+        let node = old_left(s).into_iter().min().unwrap_or_default();
+        let drain = k(
+            s,
+            &[
+                "drain",
+                &node,
+                "--ignore-daemonsets",
+                "--delete-emptydir-data",
+                "--timeout=300s",
+            ],
+        )?;
+        upgrade_cordoned(s);
+        Ok(vec![drain, k(s, &["uncordon", &node])?])
+    })?;
+    report_roll("kubectl drain + uncordon loop:", &r, &server);
+    println!(
+        "  ratio ours/kubectl (one at a time): {:.2}x",
+        one_ours.as_secs_f64() / r.wall.as_secs_f64()
+    );
+    let server = TestServer::start_with(pool_cluster(workers, per_node, true, spread), opts());
+    let r = roll(&server, 3 * workers, |s| {
+        Ok(vec![ours(
+            s,
+            &[
+                "--strategy",
+                "replace",
+                "--max-unavailable",
+                "3",
+                "--delete-node",
+            ],
+        )?])
+    })?;
+    report_roll(
+        "kubectl-upgrade drain-next (replace, 3 at once):",
+        &r,
+        &server,
+    );
+    let server = TestServer::start_with(pool_cluster(workers, per_node, true, spread), opts());
+    let r = roll(&server, 3 * workers, |s| {
+        Ok(vec![ours(s, &["--strategy", "replace", "--delete-node"])?])
+    })?;
+    report_roll(
+        "kubectl-upgrade drain-next (replace, one at a time):",
+        &r,
+        &server,
+    );
+    let surge_ours = r.wall;
+    let server = TestServer::start_with(pool_cluster(workers, per_node, true, spread), opts());
+    let r = roll(&server, 3 * workers, |s| {
+        let node = old_left(s).into_iter().min().unwrap_or_default();
+        let drain = k(
+            s,
+            &[
+                "drain",
+                &node,
+                "--ignore-daemonsets",
+                "--delete-emptydir-data",
+                "--timeout=300s",
+            ],
+        )?;
+        Ok(vec![drain, k(s, &["delete", "node", &node])?])
+    })?;
+    report_roll("kubectl drain + delete node loop:", &r, &server);
+    println!(
+        "  ratio ours/kubectl (replace): {:.2}x",
+        surge_ours.as_secs_f64() / r.wall.as_secs_f64()
+    );
+    Ok(())
+}
+
 fn pods_left(server: &TestServer) -> usize {
     server.with_state(|c| {
         c.pods()
@@ -615,6 +854,11 @@ fn main() -> Result<()> {
         ),
         "drain" => bench_drain(arg("--pods", 110)?),
         "fleet" => bench_fleet(&mut Launcher::start()?, arg("--contexts", 20)?),
+        "rollout" => bench_rollout(
+            arg("--workers", 20)?,
+            arg("--pods", 10)?,
+            !args.iter().any(|a| a == "--colocated"),
+        ),
         "all" => {
             bench_check(
                 &mut Launcher::start()?,
@@ -624,6 +868,6 @@ fn main() -> Result<()> {
             )?;
             bench_drain(arg("--pods", 110)?)
         }
-        other => bail!("unknown benchmark '{other}': use check, drain, fleet or all"),
+        other => bail!("unknown benchmark '{other}': use check, drain, fleet, rollout or all"),
     }
 }

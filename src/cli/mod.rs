@@ -3,6 +3,7 @@
 pub mod check;
 pub mod completion;
 pub mod drain;
+pub mod drain_next;
 pub mod fleet;
 pub mod status;
 
@@ -10,7 +11,8 @@ use crate::client::connect::ConnectOpts;
 use check::{CheckArgs, SnapshotArgs};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use completion::CompletionArgs;
-use drain::{CordonArgs, DrainArgs, DrainNextArgs, UncordonArgs};
+use drain::{CordonArgs, DrainArgs, UncordonArgs};
+use drain_next::DrainNextArgs;
 
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:

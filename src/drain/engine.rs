@@ -249,12 +249,7 @@ async fn fetch(run: &Run<'_>) -> Result<Seen, CliError> {
         }
     };
     for p in &mut pods {
-        p.facts.pdbs = pdbs
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| b.selects(&p.facts.namespace, &p.labels))
-            .map(|(i, _)| i)
-            .collect();
+        p.facts.pdbs = PdbFacts::covering(&pdbs, &p.facts.namespace, &p.labels);
         p.pdb_names = p.facts.pdbs.iter().map(|&i| pdbs[i].key()).collect();
     }
     Ok(Seen {

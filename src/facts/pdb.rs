@@ -136,6 +136,19 @@ impl PdbFacts {
         self.namespace == namespace && self.selector.matches(labels)
     }
 
+    /// Indices of the budgets in `pdbs` that select a pod in `namespace` with these labels.
+    pub fn covering(
+        pdbs: &[PdbFacts],
+        namespace: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Vec<usize> {
+        pdbs.iter()
+            .enumerate()
+            .filter(|(_, b)| b.selects(namespace, labels))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     /// Why the budget can never allow a voluntary eviction, whatever happens to its pods (with
     /// the numbers), or `None`. Only what is provable is said:
     /// - from the spec alone: `minAvailable` 100% or more, `maxUnavailable` 0 or 0%;

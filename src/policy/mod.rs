@@ -1,6 +1,7 @@
 //! The rules, pure: no I/O, nothing of the CLI. Each reads facts and returns verdicts.
 
 pub mod apis;
+pub mod batch;
 pub mod capacity;
 pub mod filters;
 pub mod order;
