@@ -94,3 +94,71 @@ impl fmt::Display for CliError {
 }
 
 impl std::error::Error for CliError {}
+
+/// The one exit-code mapping of the client layer's typed errors: a bad kubeconfig, a failed
+/// contact, a failed call or a denied permission cannot read or change the cluster (3); flags
+/// that do not go together and unknown node names are bad input (64).
+impl From<crate::client::error::ClientError> for CliError {
+    fn from(e: crate::client::error::ClientError) -> Self {
+        use crate::client::error::ClientError as E;
+        let code = match &e {
+            E::Kubeconfig { .. } | E::Connect { .. } | E::Call(_) | E::Denied(_) => Code::Api,
+            E::Flags(_) | E::NodeNotFound(_) => Code::Usage,
+        };
+        CliError::new(code, e.to_string())
+    }
+}
+
+impl From<crate::client::error::ApiCallError> for CliError {
+    fn from(e: crate::client::error::ApiCallError) -> Self {
+        crate::client::error::ClientError::from(e).into()
+    }
+}
+
+/// Input files that cannot be read, parsed or used are bad input (64).
+impl From<crate::inventory::ingest::InputError> for CliError {
+    fn from(e: crate::inventory::ingest::InputError) -> Self {
+        CliError::usage(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::error::ClientError;
+    use crate::inventory::ingest::InputError;
+
+    /// The one mapping: what cannot reach or change the cluster is 3, bad input is 64.
+    #[test]
+    fn typed_errors_map_to_their_exit_codes() {
+        let code = |e: CliError| e.code;
+        assert_eq!(
+            code(ClientError::NodeNotFound("n".into()).into()),
+            Code::Usage
+        );
+        assert_eq!(code(ClientError::Flags("x".into()).into()), Code::Usage);
+        assert_eq!(code(ClientError::Denied("x".into()).into()), Code::Api);
+        let connect = ClientError::Connect {
+            message: "down".into(),
+            source: None,
+        };
+        assert_eq!(code(connect.into()), Code::Api);
+        assert_eq!(
+            code(InputError::Unusable("empty".into()).into()),
+            Code::Usage
+        );
+        let e: CliError = ClientError::NodeNotFound("w-1".into()).into();
+        assert_eq!(
+            e.message,
+            "node w-1 not found; check the name with `kubectl get nodes`"
+        );
+    }
+
+    #[test]
+    fn a_batch_exits_with_its_most_serious_result() {
+        assert_eq!(Code::Ok.worse(Code::Violations), Code::Violations);
+        assert_eq!(Code::Api.worse(Code::Violations), Code::Api);
+        assert_eq!(Code::Violations.worse(Code::Interrupted), Code::Interrupted);
+        assert_eq!(Code::Ok.worse(Code::Ok), Code::Ok);
+    }
+}

@@ -559,7 +559,7 @@ async fn list_nodes(opts: &ConnectOpts) -> Result<Vec<NodeSummary>, CliError> {
     let conn = opts.connect().await?;
     let api: Api<Node> = Api::all(conn.client);
     let list = api.list(&ListParams::default()).await.map_err(|e| {
-        crate::client::connect::api_error(&e, "list", "nodes", None, &conn.description)
+        crate::client::connect::api_error(e, "list", "nodes", None, &conn.description)
     })?;
     Ok(list
         .items

@@ -252,7 +252,7 @@ async fn node_names(
         let list = api
             .list(&ListParams::default().labels(&sel.to_string()))
             .await
-            .map_err(|e| api_error(&e, "list", "nodes", None, &conn.description))?;
+            .map_err(|e| api_error(e, "list", "nodes", None, &conn.description))?;
         names.extend(list.items.into_iter().filter_map(|n| n.metadata.name));
     }
     // Named nodes first, then the selector's, each once (a node can be both).
@@ -303,7 +303,7 @@ async fn get_nodes(conn: &Connection, names: Vec<String>) -> Result<Vec<Node>, C
         let node = api
             .get_opt(&name)
             .await
-            .map_err(|e| api_error(&e, "get", "nodes", Some(&name), &conn.description))?
+            .map_err(|e| api_error(e, "get", "nodes", Some(&name), &conn.description))?
             .ok_or_else(|| nodes::not_found(&name))?;
         out.push(node);
     }
@@ -360,7 +360,7 @@ pub async fn run_uncordon(args: &UncordonArgs, global: &Global) -> Result<Code, 
             let message = if facts.progress.is_some() {
                 nodes::write_progress(&conn.client, &name, None, dry)
                     .await
-                    .map_err(|e| api_error(&e, "patch", "nodes", Some(&name), &conn.description))?;
+                    .map_err(|e| api_error(e, "patch", "nodes", Some(&name), &conn.description))?;
                 format!(
                     "node/{name} already uncordoned; stale drain progress record removed{}",
                     dry_suffix(dry)

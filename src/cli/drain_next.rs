@@ -220,7 +220,7 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
         .collect();
     if let Some(named) = args.node.as_deref() {
         if !all.iter().any(|n| n.name == named) {
-            return Err(nodes::not_found(named));
+            return Err(nodes::not_found(named).into());
         }
     }
     let selected: Option<BTreeSet<String>> = match &args.selector {
@@ -394,7 +394,8 @@ async fn cordon_first(
             &conn.description,
         )
         .await;
-        if let Err(mut e) = cordoned {
+        if let Err(e) = cordoned {
+            let mut e = CliError::from(e);
             if i > 0 {
                 e.message = format!(
                     "{}; already cordoned for this rollout: {} (they stay cordoned; rerun the same command to resume)",
@@ -480,7 +481,7 @@ async fn shared_budgets(
         ListParams::default(),
     )
     .await
-    .map_err(|e| api_error(&e, "list", "pods", None, &conn.description))?;
+    .map_err(|e| api_error(e, "list", "pods", None, &conn.description))?;
     let pdbs = settle_pdbs(conn).await?;
     let batch: Vec<(String, Vec<crate::facts::pod::PodFacts>)> = names
         .iter()
@@ -556,7 +557,7 @@ async fn replace_capacity(
         ListParams::default(),
     )
     .await
-    .map_err(|e| api_error(&e, "list", "pods", None, &conn.description))?;
+    .map_err(|e| api_error(e, "list", "pods", None, &conn.description))?;
     let running = |p: &&Pod| {
         let f = crate::facts::pod::PodFacts::from_pod(p);
         !matches!(f.phase.as_str(), "Succeeded" | "Failed") && !f.deleting
@@ -627,7 +628,7 @@ async fn settle_pdbs(conn: &Connection) -> Result<Vec<PdbFacts>, CliError> {
         ListParams::default(),
     )
     .await
-    .map_err(|e| api_error(&e, "list", "poddisruptionbudgets", None, &conn.description))?;
+    .map_err(|e| api_error(e, "list", "poddisruptionbudgets", None, &conn.description))?;
     Ok(pdbs
         .iter()
         .map(|b| PdbFacts::from_pdb(b, PdbVersion::V1))
@@ -641,7 +642,7 @@ async fn pending_pods(conn: &Connection) -> Result<Vec<PendingPod>, CliError> {
         ListParams::default().fields("status.phase=Pending"),
     )
     .await
-    .map_err(|e| api_error(&e, "list", "pods", None, &conn.description))?;
+    .map_err(|e| api_error(e, "list", "pods", None, &conn.description))?;
     Ok(pods
         .iter()
         .filter(|p| {
@@ -694,7 +695,7 @@ async fn list_node_objects(
     api.list(&lp)
         .await
         .map(|l| l.items)
-        .map_err(|e| api_error(&e, "list", "nodes", None, &conn.description))
+        .map_err(|e| api_error(e, "list", "nodes", None, &conn.description).into())
 }
 
 /// The nodes drain-next drained earlier and where each stands; with --uncordon-upgraded,
@@ -979,7 +980,7 @@ async fn after_drain(
             ));
         }
         Err(e) => {
-            let err = api_error(&e, "delete", "nodes", Some(name), &conn.description);
+            let err = api_error(e, "delete", "nodes", Some(name), &conn.description);
             text.push_str(&format!(
                 "\n{name} is drained and stays cordoned, but deleting its Node failed: {}",
                 err.message

@@ -356,6 +356,7 @@ pub async fn review(
         let (exit_code, report, error) = match (&e.file, &e.error) {
             (Some(f), _) => {
                 let built = crate::inventory::ingest::read_paths(&[dir.join(f)], None)
+                    .map_err(CliError::from)
                     .and_then(|r| crate::report::build(&r.finish(), &inputs.context()));
                 match built {
                     Ok(r) => (r.summary.exit_code, Some(r), None),

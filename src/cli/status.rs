@@ -50,7 +50,7 @@ async fn read(
     let nodes: Vec<NodeFacts> = api
         .list(lp)
         .await
-        .map_err(|e| api_error(&e, "list", "nodes", None, desc))?
+        .map_err(|e| api_error(e, "list", "nodes", None, desc))?
         .items
         .into_iter()
         .map(|n| {

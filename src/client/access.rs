@@ -2,7 +2,7 @@
 //! permission a drain needs, so that a drain RBAC would refuse halfway stops before the node
 //! is cordoned. Every authenticated user may create these reviews (`system:basic-user`).
 
-use crate::exit::CliError;
+use crate::client::error::ClientError;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
@@ -84,8 +84,8 @@ pub async fn first_denied(
 }
 
 /// The one-line refusal for a denied permission (exit 3, as the API's own 403 would be).
-pub fn refusal(node: &str, p: &Permission, why: &str) -> CliError {
-    CliError::api(format!(
+pub fn refusal(node: &str, p: &Permission, why: &str) -> ClientError {
+    ClientError::Denied(format!(
         "drain of {node} refused before it started (node not touched): not allowed to {} ({why}); grant verb \"{}\" on resource \"{}\" (see deploy/rbac.yaml)",
         p.describe(),
         p.verb,

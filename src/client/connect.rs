@@ -2,7 +2,7 @@
 //! plugin name) and the one `kube::Client` built from them. Also the translation of API
 //! errors into one-line messages that say what to do.
 
-use crate::exit::{CliError, Code};
+use crate::client::error::{ApiCallError, ClientError};
 use clap::Args;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use std::path::PathBuf;
@@ -191,32 +191,29 @@ impl Identity {
 impl ConnectOpts {
     /// The kubeconfig as kubectl loads it: `--kubeconfig`, else `$KUBECONFIG` merged, else
     /// `~/.kube/config`.
-    pub fn kubeconfig_file(&self) -> Result<Kubeconfig, CliError> {
+    pub fn kubeconfig_file(&self) -> Result<Kubeconfig, ClientError> {
         match &self.kubeconfig {
-            Some(path) => Kubeconfig::read_from(path).map_err(|e| {
-                CliError::new(
-                    Code::Api,
-                    format!("cannot read kubeconfig {}: {e}; check --kubeconfig", path.display()),
-                )
+            Some(path) => Kubeconfig::read_from(path).map_err(|e| ClientError::Kubeconfig {
+                message: format!("cannot read kubeconfig {}: {e}; check --kubeconfig", path.display()),
+                source: Some(Box::new(e)),
             }),
-            None => Kubeconfig::read().map_err(|e| {
-                CliError::new(
-                    Code::Api,
-                    format!("cannot load kubeconfig ($KUBECONFIG or ~/.kube/config): {e}; pass --kubeconfig FILE"),
-                )
+            None => Kubeconfig::read().map_err(|e| ClientError::Kubeconfig {
+                message: format!("cannot load kubeconfig ($KUBECONFIG or ~/.kube/config): {e}; pass --kubeconfig FILE"),
+                source: Some(Box::new(e)),
             }),
         }
     }
 
     /// Load the kubeconfig the way kubectl does and build the config, without connecting.
-    pub async fn config(&self) -> Result<(kube::Config, String, Identity), CliError> {
+    pub async fn config(&self) -> Result<(kube::Config, String, Identity), ClientError> {
         let kubeconfig = self.kubeconfig_file()?;
         let context =
             match self.context.as_slice() {
                 [] => None,
                 [one] => Some(one.clone()),
-                _ => return Err(CliError::usage(
-                    "--context given several times: only `check` reads several clusters at once",
+                _ => return Err(ClientError::Flags(
+                    "--context given several times: only `check` reads several clusters at once"
+                        .into(),
                 )),
             };
         let context_name = context
@@ -228,16 +225,14 @@ impl ConnectOpts {
             cluster: self.cluster.clone(),
             user: self.user.clone(),
         };
-        missing_names(&kubeconfig, &options).map_err(CliError::usage)?;
+        missing_names(&kubeconfig, &options).map_err(ClientError::Flags)?;
 
         let identity = Identity::of(&kubeconfig, &options, self.insecure_skip_tls_verify);
         let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
-            .map_err(|e| {
-                CliError::new(
-                    Code::Api,
-                    format!("cannot use kubeconfig context '{context_name}': {e}; check --context/--cluster/--user"),
-                )
+            .map_err(|e| ClientError::Kubeconfig {
+                message: format!("cannot use kubeconfig context '{context_name}': {e}; check --context/--cluster/--user"),
+                source: Some(Box::new(e)),
             })?;
         if let Some(user) = &self.as_user {
             config.auth_info.impersonate = Some(user.clone());
@@ -262,38 +257,41 @@ impl ConnectOpts {
 
     /// Build the client. `default_retry` is left as kube sets it (on) for reads; mutating code
     /// that owns its retry loop (evictions) builds its own with [`ConnectOpts::connect_no_retry`].
-    pub async fn connect(&self) -> Result<Connection, CliError> {
+    pub async fn connect(&self) -> Result<Connection, ClientError> {
         self.connect_with(true).await
     }
 
     /// A client whose transport does not retry 429/503/504 itself.
-    pub async fn connect_no_retry(&self) -> Result<Connection, CliError> {
+    pub async fn connect_no_retry(&self) -> Result<Connection, ClientError> {
         self.connect_with(false).await
     }
 
-    async fn connect_with(&self, retry: bool) -> Result<Connection, CliError> {
+    async fn connect_with(&self, retry: bool) -> Result<Connection, ClientError> {
         let (mut config, description, identity) = self.config().await?;
         config.default_retry = retry;
         let mut streams = config.clone();
         streams.read_timeout = None;
         // Building the client already runs an exec credential plugin.
         let client = kube::Client::try_from(config)
-            .map_err(|e| first_contact_error(&e, &identity, &description))?;
+            .map_err(|e| first_contact_error(e, &identity, &description))?;
         let watch_client = kube::Client::try_from(streams)
-            .map_err(|e| first_contact_error(&e, &identity, &description))?;
+            .map_err(|e| first_contact_error(e, &identity, &description))?;
         // First contact: /version is open to every user, so its failure is about the
         // connection itself (TLS, credentials, reachability), said with the kubeconfig's names.
         let version = client.apiserver_version();
         let version = match self.timeout() {
             None => version.await,
             Some(limit) => tokio::time::timeout(limit, version).await.map_err(|_| {
-                CliError::api(format!(
-                    "GET /version on {description} timed out after {}; raise --request-timeout or check the API server",
-                    crate::findings::duration_text(limit)
-                ))
+                ClientError::Connect {
+                    message: format!(
+                        "GET /version on {description} timed out after {}; raise --request-timeout or check the API server",
+                        crate::findings::duration_text(limit)
+                    ),
+                    source: None,
+                }
             })?,
         }
-        .map_err(|e| first_contact_error(&e, &identity, &description))?;
+        .map_err(|e| first_contact_error(e, &identity, &description))?;
         Ok(Connection {
             client,
             watch_client,
@@ -307,7 +305,14 @@ impl ConnectOpts {
 
 /// The first request failed: say why in the kubeconfig's terms (which CA, which user of
 /// which context, which exec plugin) and what to do. Exit 3.
-pub fn first_contact_error(err: &kube::Error, id: &Identity, description: &str) -> CliError {
+pub fn first_contact_error(err: kube::Error, id: &Identity, description: &str) -> ClientError {
+    ClientError::Connect {
+        message: first_contact_message(&err, id, description),
+        source: Some(Box::new(err)),
+    }
+}
+
+fn first_contact_message(err: &kube::Error, id: &Identity, description: &str) -> String {
     let server = if id.server.is_empty() {
         description.to_string()
     } else {
@@ -324,16 +329,16 @@ pub fn first_contact_error(err: &kube::Error, id: &Identity, description: &str) 
                 CredentialKind::Basic => "basic authentication is refused (kube-apiserver dropped it in 1.19): use a token or certificate".to_string(),
                 CredentialKind::None => "it has no credentials: add a token, client certificate or exec plugin to the kubeconfig".to_string(),
             };
-            return CliError::api(format!(
+            return format!(
                 "unauthorized: {server} rejected the credentials of {who} (401); {advice}"
-            ));
+            );
         }
         if status.message.contains("HTTP request to an HTTPS server") {
-            return CliError::api(format!(
+            return format!(
                 "{server} speaks HTTPS, not plain HTTP: use https:// in the kubeconfig's server"
-            ));
+            );
         }
-        return api_error(err, "get", "/version", None, description);
+        return api_error_message(err, "get", "/version", None, description);
     }
     if let Some(auth) = find_source::<kube::client::AuthError>(err) {
         use kube::client::AuthError as A;
@@ -363,7 +368,7 @@ pub fn first_contact_error(err: &kube::Error, id: &Identity, description: &str) 
                 one_line(&other.to_string())
             ),
         };
-        return CliError::api(text);
+        return text;
     }
     if let Some(tls) = find_source::<rustls::Error>(err) {
         use rustls::{CertificateError as C, Error as E};
@@ -390,19 +395,19 @@ pub fn first_contact_error(err: &kube::Error, id: &Identity, description: &str) 
                 id.trust
             ),
         };
-        return CliError::api(text);
+        return text;
     }
     let chain = error_chain(err);
     if server.starts_with("http://") && chain.contains("connection closed before message completed")
     {
-        return CliError::api(format!(
+        return format!(
             "{server} closed the connection on a plain HTTP request: it probably speaks HTTPS; use https:// in the kubeconfig's server"
-        ));
+        );
     }
-    CliError::api(format!(
+    format!(
         "cannot reach the API server at {description}: {}; check the cluster is up, --context and --request-timeout",
         one_line(&chain)
-    ))
+    )
 }
 
 /// The first error of type `T` in `err`'s source chain.
@@ -454,12 +459,34 @@ pub fn is_not_served(e: &kube::Error) -> bool {
 /// Translate an API error into one line that says what to do, naming the verb and resource
 /// (`verb`, `resource` as RBAC spells them, e.g. `list`, `pods` or `create`, `pods/eviction`).
 pub fn api_error(
+    err: kube::Error,
+    verb: &str,
+    resource: &str,
+    object: Option<&str>,
+    target: &str,
+) -> ApiCallError {
+    ApiCallError {
+        verb: verb.to_string(),
+        resource: resource.to_string(),
+        object: object.map(str::to_string),
+        target: target.to_string(),
+        status: match &err {
+            kube::Error::Api(s) => Some(s.code),
+            _ => None,
+        },
+        message: api_error_message(&err, verb, resource, object, target),
+        source: Box::new(err),
+    }
+}
+
+/// The one line for a failed API call: what to grant on 403, what to check when unreachable.
+fn api_error_message(
     err: &kube::Error,
     verb: &str,
     resource: &str,
     object: Option<&str>,
     target: &str,
-) -> CliError {
+) -> String {
     let what = match object {
         Some(name) => format!("{resource} {name}"),
         None => resource.to_string(),
@@ -477,12 +504,12 @@ pub fn api_error(
                 404 => format!("not found: {what}: {msg}"),
                 _ => format!("API error {code} on {verb} {what}: {msg}"),
             };
-            CliError::api(text)
+            text
         }
-        other => CliError::api(format!(
+        other => format!(
             "cannot reach the API server at {target}: {}; check the cluster is up, --context and --request-timeout",
             one_line(&other.to_string())
-        )),
+        ),
     }
 }
 

@@ -4,5 +4,6 @@
 
 pub mod access;
 pub mod connect;
+pub mod error;
 pub mod nodes;
 pub mod paging;

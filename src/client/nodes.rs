@@ -1,7 +1,7 @@
 //! Node mutations (cordon, uncordon, the drain-progress record). The record and the patch
 //! bodies are pure facts (`crate::facts::progress`); this sends them.
 
-use crate::exit::CliError;
+use crate::client::error::ClientError;
 use crate::facts::progress::{
     progress_patch, schedulable_patch, Annotation, Progress, ProgressState, Writer,
 };
@@ -47,10 +47,8 @@ fn uid() -> Option<u32> {
 
 /// The error for a node name that does not exist: bad input (exit 64), one line, the same
 /// for every command that takes node names.
-pub fn not_found(name: &str) -> CliError {
-    CliError::usage(format!(
-        "node {name} not found; check the name with `kubectl get nodes`"
-    ))
+pub fn not_found(name: &str) -> ClientError {
+    ClientError::NodeNotFound(name.to_string())
 }
 
 /// Server-side dry-run flag for patches.
@@ -86,7 +84,7 @@ pub async fn set_unschedulable(
     annotation: Annotation<'_>,
     dry: DryRun,
     target: &str,
-) -> Result<(), CliError> {
+) -> Result<(), ClientError> {
     if dry == DryRun::Client {
         return Ok(());
     }
@@ -95,7 +93,9 @@ pub async fn set_unschedulable(
     api.patch(node, &patch_params(dry), &Patch::Merge(&body))
         .await
         .map(|_| ())
-        .map_err(|e| crate::client::connect::api_error(&e, "patch", "nodes", Some(node), target))
+        .map_err(|e| {
+            crate::client::connect::api_error(e, "patch", "nodes", Some(node), target).into()
+        })
 }
 
 /// Write (or clear with `None`) the progress annotation only.

@@ -333,7 +333,7 @@ pub(super) async fn check_access(
     }
     match access::first_denied(client, &wanted).await {
         Ok(None) => Ok(()),
-        Ok(Some((p, why))) => Err(access::refusal(node, &p, &why)),
+        Ok(Some((p, why))) => Err(access::refusal(node, &p, &why).into()),
         Err(e) => {
             ui.say(format!(
                 "{node}: note: could not ask the server what this user may do ({e}); going ahead, a refused request will say"

@@ -193,7 +193,7 @@ async fn fetch(run: &Run<'_>) -> Result<Seen, CliError> {
         nodes_api.get_opt(node)
     })
     .await
-    .map_err(|e| api_error(&e, "get", "nodes", Some(node), run.target))?
+    .map_err(|e| api_error(e, "get", "nodes", Some(node), run.target))?
     .ok_or_else(|| nodes::not_found(node))?;
     let was_cordoned = node_obj
         .spec
@@ -204,7 +204,7 @@ async fn fetch(run: &Run<'_>) -> Result<Seen, CliError> {
         api::list_node_pods(client, node, opts.pod_selector.as_deref())
     })
     .await
-    .map_err(|e| api_error(&e, "list", "pods", None, run.target))?;
+    .map_err(|e| api_error(e, "list", "pods", None, run.target))?;
     let now = jiff::Timestamp::now();
     let mut pods: Vec<LivePod> = raw_pods
         .iter()
@@ -238,13 +238,7 @@ async fn fetch(run: &Run<'_>) -> Result<Seen, CliError> {
                 vec![]
             }
             Err(e) => {
-                return Err(api_error(
-                    &e,
-                    "list",
-                    "poddisruptionbudgets",
-                    None,
-                    run.target,
-                ))
+                return Err(api_error(e, "list", "poddisruptionbudgets", None, run.target).into())
             }
         }
     };
@@ -430,7 +424,7 @@ async fn cordon(run: &Run<'_>, was_cordoned: bool, summary: &mut Summary) -> Res
         nodes_api.patch(node, &pp, &merge)
     })
     .await
-    .map_err(|e| api_error(&e, "patch", "nodes", Some(node), run.target))?;
+    .map_err(|e| api_error(e, "patch", "nodes", Some(node), run.target))?;
     if run.opts.dry_run == DryRun::None {
         summary.cordoned = true;
         if !was_cordoned {

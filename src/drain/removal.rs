@@ -431,7 +431,7 @@ async fn answered(
             };
             let e = err.map_or_else(
                 || CliError::new(crate::exit::Code::Api, "denied"),
-                |e| api_error(&e, verb, resource, Some(&key), &ctx.target),
+                |e| api_error(e, verb, resource, Some(&key), &ctx.target).into(),
             );
             let msg = e.message.clone();
             ctx.set_fatal(e);

@@ -12,7 +12,6 @@
 
 use super::snapshot::{SnapshotMeta, META_FIELD};
 use super::Reducer;
-use crate::exit::CliError;
 use crate::facts::pdb::PdbVersion;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -22,6 +21,32 @@ use serde_json::Value;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+
+/// Why a dump could not be read: a file that cannot be opened or read, one that is not
+/// Kubernetes objects, or one with nothing `check` can use. Each says what to do; all are
+/// bad input (the exit code is chosen in `crate::exit`).
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("cannot {action} {name}: {source}")]
+    Io {
+        action: &'static str,
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{name}: {why}")]
+    Malformed { name: String, why: String },
+    #[error("{0}")]
+    Unusable(String),
+}
+
+fn io<'a>(action: &'static str, name: &'a str) -> impl FnOnce(std::io::Error) -> InputError + 'a {
+    move |source| InputError::Io {
+        action,
+        name: name.to_string(),
+        source,
+    }
+}
 
 /// The kinds `check` reads; every other kind is skipped.
 const KINDS: &[&str] = &["Node", "Pod", "PodDisruptionBudget", "ConfigMap"];
@@ -48,7 +73,10 @@ struct Collected {
 
 /// Read every path (file, directory, `.tar.gz`, `-` for stdin) into one reducer.
 /// `apiserver_version` (from `--apiserver-version`) overrides what the dump says.
-pub fn read_paths(paths: &[PathBuf], apiserver_version: Option<&str>) -> Result<Reducer, CliError> {
+pub fn read_paths(
+    paths: &[PathBuf],
+    apiserver_version: Option<&str>,
+) -> Result<Reducer, InputError> {
     let named = paths
         .iter()
         .map(|p| p.display().to_string())
@@ -69,7 +97,7 @@ pub fn read_paths(paths: &[PathBuf], apiserver_version: Option<&str>) -> Result<
                 got.kindless
             ));
         }
-        return Err(CliError::usage(msg));
+        return Err(InputError::Unusable(msg));
     }
     finish(&mut reducer, got, apiserver_version);
     Ok(reducer)
@@ -77,7 +105,7 @@ pub fn read_paths(paths: &[PathBuf], apiserver_version: Option<&str>) -> Result<
 
 /// Read manifests (`check --file`: files or directories, multi-document YAML, JSON, Lists)
 /// into `reducer` as API usages, each naming its file. Nothing read here is cluster state.
-pub fn read_manifests(paths: &[PathBuf], reducer: &mut Reducer) -> Result<(), CliError> {
+pub fn read_manifests(paths: &[PathBuf], reducer: &mut Reducer) -> Result<(), InputError> {
     let mut got = Collected {
         manifests: true,
         ..Collected::default()
@@ -98,7 +126,7 @@ pub fn read_manifests(paths: &[PathBuf], reducer: &mut Reducer) -> Result<(), Cl
 
 /// Read one in-memory stream (JSON or YAML) strictly: every error is returned. For tests and
 /// tools that hold a dump in memory; it does not require nodes.
-pub fn read(reader: impl Read, source: &str) -> Result<Reducer, CliError> {
+pub fn read(reader: impl Read, source: &str) -> Result<Reducer, InputError> {
     let mut reducer = Reducer::new(source);
     let mut got = Collected::default();
     read_stream(
@@ -157,7 +185,7 @@ fn finish(reducer: &mut Reducer, got: Collected, apiserver_version: Option<&str>
     }
 }
 
-fn read_path(path: &Path, reducer: &mut Reducer, got: &mut Collected) -> Result<(), CliError> {
+fn read_path(path: &Path, reducer: &mut Reducer, got: &mut Collected) -> Result<(), InputError> {
     if path.as_os_str() == "-" {
         let stdin = std::io::stdin().lock();
         return read_stream(
@@ -169,18 +197,16 @@ fn read_path(path: &Path, reducer: &mut Reducer, got: &mut Collected) -> Result<
         );
     }
     let name = path.display().to_string();
-    let meta = std::fs::metadata(path)
-        .map_err(|e| CliError::usage(format!("cannot open snapshot {name}: {e}")))?;
+    let meta = std::fs::metadata(path).map_err(io("open snapshot", &name))?;
     if meta.is_dir() {
         let mut files = Vec::new();
-        walk(path, &mut files)
-            .map_err(|e| CliError::usage(format!("cannot read directory {name}: {e}")))?;
+        walk(path, &mut files).map_err(io("read directory", &name))?;
         for file in files {
             let rel = file.strip_prefix(path).unwrap_or(&file).to_path_buf();
             let shown = file.display().to_string();
             if is_archive(&file) {
                 if let Err(e) = read_archive(&file, reducer, got) {
-                    got.skipped.push(format!("{shown}: {}", e.message));
+                    got.skipped.push(format!("{shown}: {e}"));
                 }
                 continue;
             }
@@ -196,10 +222,10 @@ fn read_path(path: &Path, reducer: &mut Reducer, got: &mut Collected) -> Result<
                     reducer,
                     got,
                 ),
-                Err(e) => Err(CliError::usage(format!("cannot open {shown}: {e}"))),
+                Err(e) => Err(io("open", &shown)(e)),
             };
             if let Err(e) = outcome {
-                got.skipped.push(e.message);
+                got.skipped.push(e.to_string());
             }
         }
         return Ok(());
@@ -207,8 +233,7 @@ fn read_path(path: &Path, reducer: &mut Reducer, got: &mut Collected) -> Result<
     if is_archive(path) {
         return read_archive(path, reducer, got);
     }
-    let file = std::fs::File::open(path)
-        .map_err(|e| CliError::usage(format!("cannot open snapshot {name}: {e}")))?;
+    let file = std::fs::File::open(path).map_err(io("open snapshot", &name))?;
     read_stream(
         BufReader::with_capacity(1 << 16, file),
         &name,
@@ -250,16 +275,13 @@ fn is_object_file(p: &Path) -> bool {
 }
 
 /// A `.tar.gz` (support bundle, sonobuoy result), read entry by entry without unpacking.
-fn read_archive(path: &Path, reducer: &mut Reducer, got: &mut Collected) -> Result<(), CliError> {
+fn read_archive(path: &Path, reducer: &mut Reducer, got: &mut Collected) -> Result<(), InputError> {
     let name = path.display().to_string();
-    let file = std::fs::File::open(path)
-        .map_err(|e| CliError::usage(format!("cannot open archive {name}: {e}")))?;
+    let file = std::fs::File::open(path).map_err(io("open archive", &name))?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(file)));
-    let entries = archive
-        .entries()
-        .map_err(|e| CliError::usage(format!("cannot read archive {name}: {e}")))?;
+    let entries = archive.entries().map_err(io("read archive", &name))?;
     for entry in entries {
-        let entry = entry.map_err(|e| CliError::usage(format!("corrupt archive {name}: {e}")))?;
+        let entry = entry.map_err(io("read the entries of archive", &name))?;
         if !entry.header().entry_type().is_file() {
             continue;
         }
@@ -279,7 +301,7 @@ fn read_archive(path: &Path, reducer: &mut Reducer, got: &mut Collected) -> Resu
             got,
         );
         if let Err(e) = outcome {
-            got.skipped.push(e.message);
+            got.skipped.push(e.to_string());
         }
     }
     Ok(())
@@ -369,9 +391,8 @@ fn read_stream(
     hint: &Hint,
     reducer: &mut Reducer,
     got: &mut Collected,
-) -> Result<(), CliError> {
-    let first =
-        first_byte(&mut input).map_err(|e| CliError::usage(format!("cannot read {name}: {e}")))?;
+) -> Result<(), InputError> {
+    let first = first_byte(&mut input).map_err(io("read", name))?;
     got.files_read += 1;
     let mut ctx = Feed {
         reducer,
@@ -380,7 +401,7 @@ fn read_stream(
         hint,
     };
     match first {
-        None => Err(CliError::usage(format!(
+        None => Err(InputError::Unusable(format!(
             "{name} is empty; write a snapshot with `kubectl upgrade snapshot > FILE`"
         ))),
         Some(b'{') | Some(b'[') => {
@@ -390,41 +411,47 @@ fn read_stream(
             loop {
                 TopSeed { ctx: &mut ctx }
                     .deserialize(&mut de)
-                    .map_err(|e| CliError::usage(format!("{name}: {}", describe_json_error(&e))))?;
+                    .map_err(|e| InputError::Malformed {
+                        name: name.to_string(),
+                        why: describe_json_error(&e),
+                    })?;
                 match de.end() {
                     Ok(()) => return Ok(()),
                     Err(e) if e.is_syntax() && e.to_string().starts_with("trailing characters") => {
                     }
                     Err(e) => {
-                        return Err(CliError::usage(format!(
-                            "{name}: {}",
-                            describe_json_error(&e)
-                        )))
+                        return Err(InputError::Malformed {
+                            name: name.to_string(),
+                            why: describe_json_error(&e),
+                        })
                     }
                 }
             }
         }
         Some(_) => {
             let mut text = String::new();
-            input
-                .read_to_string(&mut text)
-                .map_err(|e| CliError::usage(format!("cannot read {name}: {e}")))?;
+            input.read_to_string(&mut text).map_err(io("read", name))?;
             let mut docs = 0;
             for doc in serde_yaml::Deserializer::from_str(&text) {
                 let value = <Value as serde::Deserialize>::deserialize(doc).map_err(|e| {
-                    CliError::usage(format!(
-                        "{name}: neither JSON nor YAML: {}",
-                        crate::client::connect::one_line(&e.to_string())
-                    ))
+                    InputError::Malformed {
+                        name: name.to_string(),
+                        why: format!(
+                            "neither JSON nor YAML: {}",
+                            crate::client::connect::one_line(&e.to_string())
+                        ),
+                    }
                 })?;
                 if value.is_null() {
                     continue;
                 }
                 docs += 1;
-                ctx.value(value).map_err(CliError::usage)?;
+                ctx.value(value).map_err(InputError::Unusable)?;
             }
             if docs == 0 {
-                return Err(CliError::usage(format!("{name} holds no YAML document")));
+                return Err(InputError::Unusable(format!(
+                    "{name} holds no YAML document"
+                )));
             }
             Ok(())
         }
@@ -819,7 +846,7 @@ fn kinds_of(reducer: Reducer) -> std::collections::BTreeMap<&'static str, usize>
 mod tests {
     use super::*;
 
-    fn read_str(text: &str, file: &str) -> Result<Reducer, CliError> {
+    fn read_str(text: &str, file: &str) -> Result<Reducer, InputError> {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(file);
         if let Some(parent) = p.parent() {
@@ -919,7 +946,7 @@ mod tests {
         let err = read_str(&text, "cluster-resources/whatever.json")
             .err()
             .unwrap();
-        assert!(err.message.contains("no kind"), "{}", err.message);
+        assert!(err.to_string().contains("no kind"), "{}", err.to_string());
         assert_eq!(
             Hint::of(Path::new("cluster-resources/pods/default.json")).kind,
             Some("Pod")
@@ -1038,7 +1065,6 @@ mod tests {
 #[cfg(test)]
 mod snapshot_round_trip {
     use super::read;
-    use crate::exit::Code;
     use crate::inventory::snapshot::*;
     use crate::inventory::Reducer;
     use k8s_openapi::api::core::v1::Pod;
@@ -1080,11 +1106,14 @@ mod snapshot_round_trip {
     fn truncated_file_names_the_position() {
         let cut = &LIST[..LIST.len() / 2];
         let err = read(cut.as_bytes(), "test").err().unwrap();
-        assert_eq!(err.code, Code::Usage);
         assert!(
-            err.message.contains("truncated JSON at line"),
+            matches!(err, crate::inventory::ingest::InputError::Malformed { .. }),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("truncated JSON at line"),
             "{}",
-            err.message
+            err.to_string()
         );
     }
 
@@ -1093,9 +1122,9 @@ mod snapshot_round_trip {
         let bad = LIST.replacen("\"kind\":\"Pod\",", "\"kind\":\"Pod\",,", 1);
         let err = read(bad.as_bytes(), "test").err().unwrap();
         assert!(
-            err.message.contains("invalid JSON at line 2"),
+            err.to_string().contains("invalid JSON at line 2"),
             "{}",
-            err.message
+            err.to_string()
         );
     }
 

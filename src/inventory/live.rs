@@ -133,7 +133,7 @@ where
     loop {
         let page: ObjectList<K> = timed(&conn, &format!("list {resource}"), api.list(&params))
             .await?
-            .map_err(|e| api_error(&e, "list", resource, None, &conn.description))?;
+            .map_err(|e| api_error(e, "list", resource, None, &conn.description))?;
         let more = crate::client::paging::advance(&mut params, &page.metadata);
         let items: Vec<Object> = page.items.into_iter().map(wrap).collect();
         if tx.send(items).await.is_err() {
@@ -186,7 +186,7 @@ pub async fn read(conn: &Connection, sink: &mut dyn Sink) -> Result<LiveMeta, Cl
         Err(e) if crate::client::connect::is_forbidden(&e) => meta.notes.push(
             "cannot read ConfigMap kube-system/kubeadm-config (forbidden): setup detection uses other evidence".into(),
         ),
-        Err(e) => return Err(api_error(&e, "get", "configmaps", Some("kube-system/kubeadm-config"), &conn.description)),
+        Err(e) => return Err(api_error(e, "get", "configmaps", Some("kube-system/kubeadm-config"), &conn.description).into()),
     }
 
     // Nodes and pods concurrently, each list in a task of its own so that pages are parsed on

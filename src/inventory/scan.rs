@@ -42,7 +42,7 @@ async fn list_target(conn: &Connection, t: &ScanTarget) -> Result<Listed, CliErr
             Err(e) if forbidden(&e) => {
                 return Ok(Listed::Forbidden(format!("{} {served}", t.resource)))
             }
-            Err(e) => return Err(api_error(&e, "list", &t.resource, None, &conn.description)),
+            Err(e) => return Err(api_error(e, "list", &t.resource, None, &conn.description).into()),
         };
         for item in &page.items {
             let meta = apiusage::reduce_meta(&item.metadata);
@@ -85,12 +85,13 @@ pub async fn scan(
         ),
         Err(e) => {
             return Err(api_error(
-                &e,
+                e,
                 "get",
                 "configmaps",
                 Some("kube-system/kube-proxy"),
                 &conn.description,
-            ))
+            )
+            .into())
         }
     }
 
@@ -155,12 +156,13 @@ pub async fn scan(
             Err(e) if not_served(&e) => break,
             Err(e) => {
                 return Err(api_error(
-                    &e,
+                    e,
                     "list",
                     "customresourcedefinitions",
                     None,
                     &conn.description,
-                ))
+                )
+                .into())
             }
         }
     }
@@ -189,7 +191,7 @@ async fn metric(
                 "cannot read /metrics (forbidden): the API server's record of deprecated API requests was not read; grant get on nonResourceURLs /metrics to see it".into(),
             ])
         }
-        Err(e) => return Err(api_error(&e, "get", "/metrics", None, &conn.description)),
+        Err(e) => return Err(api_error(e, "get", "/metrics", None, &conn.description).into()),
     };
     let samples = apiusage::deprecated_api_requests(&text);
     let mut n = 0;
@@ -229,7 +231,7 @@ async fn helm_releases(conn: &Connection, sink: &mut dyn Sink) -> Result<Vec<Str
                     "--helm: cannot list secrets (forbidden): Helm releases not scanned; bind ClusterRole kubectl-upgrade-helm (deploy/rbac.yaml)".into(),
                 ])
             }
-            Err(e) => return Err(api_error(&e, "list", "secrets", None, &conn.description)),
+            Err(e) => return Err(api_error(e, "list", "secrets", None, &conn.description).into()),
         };
         for s in &page.items {
             let ns = s.metadata.namespace.clone().unwrap_or_default();
@@ -271,13 +273,7 @@ async fn helm_releases(conn: &Connection, sink: &mut dyn Sink) -> Result<Vec<Str
                 continue;
             }
             Err(e) => {
-                return Err(api_error(
-                    &e,
-                    "get",
-                    "secrets",
-                    Some(rel),
-                    &conn.description,
-                ))
+                return Err(api_error(e, "get", "secrets", Some(rel), &conn.description).into())
             }
         };
         let Some(data) = secret.data.as_ref().and_then(|d| d.get("release")) else {

@@ -523,7 +523,7 @@ fn kubeadm_steps(shape: &Shape, to: Minor, z: &str) -> Vec<String> {
 /// The two other ways to move the workers, beside one node at a time.
 fn other_worker_strategies(z: &str) -> String {
     format!(
-        "Or move the workers another way: add new workers at {z} and drain the old ones onto them (kubectl upgrade drain-next --strategy replace --to v{z} --delete-node, then remove their instances); or all at once with downtime (cordon and drain every worker, upgrade them together, uncordon): only where an outage is acceptable"
+        "Or move the workers another way: several at a time (kubectl upgrade drain-next --to v{z} --max-unavailable N, budgets shared by the batch are named first); add new workers at {z} and drain the old ones onto them (kubectl upgrade drain-next --strategy replace --to v{z} --delete-node, then remove their instances); or all at once with downtime (kubectl upgrade drain-next --strategy all-at-once --accept-downtime --to v{z}, upgrade them together, then kubectl upgrade drain-next --uncordon-upgraded): only where an outage is acceptable"
     )
 }
 
