@@ -295,3 +295,65 @@ fn a_real_helm_release_secret_is_decoded() {
     assert_eq!(f["severity"], "warn");
     assert!(f["message"].as_str().unwrap().contains("re-applying"));
 }
+
+/// Real `policy/v1beta1` PodDisruptionBudgets (captured by OpenShift's Insights Operator, see
+/// SOURCES.md) are read as budgets with their numbers, not rejected or dropped: a string
+/// percentage and an integer `maxUnavailable`, and the disruption controller's status. The
+/// expected numbers are the objects' own.
+#[test]
+fn real_policy_v1beta1_pdbs_are_read() {
+    use kubectl_upgrade::facts::pdb::{Budget, IntOrPercent};
+    let cases = [
+        (
+            "openshift-ingress-router-default-pdb-v1beta1.json",
+            "openshift-ingress/router-default",
+            IntOrPercent::Percent(50),
+            (2, 1, 2, 1),
+            (
+                "ingresscontroller.operator.openshift.io/deployment-ingresscontroller",
+                "default",
+            ),
+        ),
+        (
+            "openshift-etcd-quorum-guard-pdb-v1beta1.json",
+            "openshift-machine-config-operator/etcd-quorum-guard",
+            IntOrPercent::Int(1),
+            (3, 2, 3, 1),
+            ("k8s-app", "etcd-quorum-guard"),
+        ),
+    ];
+    for (file, key, max_unavailable, (healthy, desired, expected, allowed), (k, v)) in cases {
+        let path = corpus().join("objects").join(file);
+        let text = std::fs::read(&path).expect("corpus object");
+        let inv = kubectl_upgrade::inventory::ingest::read(&text[..], file)
+            .expect("a v1beta1 PDB reads")
+            .finish();
+        assert_eq!(inv.pdbs.len(), 1, "{file}");
+        let p = &inv.pdbs[0];
+        assert_eq!(p.key(), key);
+        assert_eq!(p.max_unavailable, Some(max_unavailable), "{file}");
+        assert_eq!(p.min_available, None);
+        assert!(
+            p.observed,
+            "{file}: status observed (observedGeneration = generation)"
+        );
+        assert_eq!(
+            (
+                p.current_healthy,
+                p.desired_healthy,
+                p.expected_pods,
+                p.disruptions_allowed
+            ),
+            (healthy, desired, expected, allowed),
+            "{file}"
+        );
+        assert_eq!(p.budget(), Budget::Allows(1), "{file}");
+        assert!(p.never_allows().is_none(), "{file}");
+        let labels = [(k.to_string(), v.to_string())].into();
+        assert!(p.selects(&p.namespace, &labels), "{file}: its selector");
+        assert!(
+            !p.selects(&p.namespace, &Default::default()),
+            "{file}: not every pod"
+        );
+    }
+}
