@@ -102,8 +102,12 @@ impl From<crate::client::error::ClientError> for CliError {
     fn from(e: crate::client::error::ClientError) -> Self {
         use crate::client::error::ClientError as E;
         let code = match &e {
-            E::Kubeconfig { .. } | E::Connect { .. } | E::Call(_) | E::Denied(_) => Code::Api,
-            E::Flags(_) | E::NodeNotFound(_) => Code::Usage,
+            E::Kubeconfig { .. }
+            | E::Connect { .. }
+            | E::Call(_)
+            | E::Denied(_)
+            | E::Request(_) => Code::Api,
+            E::Flags(_) | E::NodeNotFound(_) | E::Output(_) => Code::Usage,
         };
         CliError::new(code, e.to_string())
     }
@@ -112,6 +116,28 @@ impl From<crate::client::error::ClientError> for CliError {
 impl From<crate::client::error::ApiCallError> for CliError {
     fn from(e: crate::client::error::ApiCallError) -> Self {
         crate::client::error::ClientError::from(e).into()
+    }
+}
+
+/// A drain's outcome: done (0), stopped with the node left cordoned or never touched (2),
+/// an API error (3), interrupted (130).
+impl From<crate::drain::model::Outcome> for Code {
+    fn from(o: crate::drain::model::Outcome) -> Self {
+        use crate::drain::model::Outcome as O;
+        match o {
+            O::Drained | O::NothingToDo | O::DryRun => Code::Ok,
+            O::Blocked | O::TimedOut | O::Failed => Code::Violations,
+            O::ApiError => Code::Api,
+            O::Interrupted => Code::Interrupted,
+        }
+    }
+}
+
+/// A plan that cannot be made because the request is wrong (a `--to` older than the
+/// control plane) is bad input (64); an unanswerable one never reaches here (it is a finding).
+impl From<crate::policy::path::PlanError> for CliError {
+    fn from(e: crate::policy::path::PlanError) -> Self {
+        CliError::usage(e.to_string())
     }
 }
 
@@ -152,6 +178,16 @@ mod tests {
             e.message,
             "node w-1 not found; check the name with `kubectl get nodes`"
         );
+    }
+
+    #[test]
+    fn drain_outcomes_map_to_their_exit_codes() {
+        use crate::drain::model::Outcome;
+        assert_eq!(Code::from(Outcome::Drained), Code::Ok);
+        assert_eq!(Code::from(Outcome::Blocked), Code::Violations);
+        assert_eq!(Code::from(Outcome::TimedOut), Code::Violations);
+        assert_eq!(Code::from(Outcome::ApiError), Code::Api);
+        assert_eq!(Code::from(Outcome::Interrupted), Code::Interrupted);
     }
 
     #[test]

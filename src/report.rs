@@ -362,7 +362,10 @@ pub fn name_list(what: &str, names: &[&str]) -> String {
 }
 
 /// Assemble the whole report. Pure: same inventory, calendar and day give the same report.
-pub fn build(inv: &Inventory, ctx: &Context) -> Result<CheckReport, crate::exit::CliError> {
+pub fn build(
+    inv: &Inventory,
+    ctx: &Context,
+) -> Result<CheckReport, crate::policy::path::PlanError> {
     let setup = crate::policy::setup::detect(inv);
     let cp = control_plane_version(inv);
     let mut findings = Vec::new();
@@ -413,9 +416,7 @@ pub fn build(inv: &Inventory, ctx: &Context) -> Result<CheckReport, crate::exit:
             }
             Some(plan)
         }
-        Err(crate::policy::path::PlanError::Usage(m)) => {
-            return Err(crate::exit::CliError::usage(m))
-        }
+        Err(e @ crate::policy::path::PlanError::Usage(_)) => return Err(e),
         Err(crate::policy::path::PlanError::Unanswerable(m)) => {
             // An unknown control plane is already the support finding's subject.
             if cp.is_some() {

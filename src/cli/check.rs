@@ -232,7 +232,7 @@ pub async fn live_report(
     inputs: &Inputs,
 ) -> Result<CheckReport, CliError> {
     let inv = read_live(connect, &inputs.apis, args.helm).await?;
-    report::build(&inv, &inputs.context())
+    Ok(report::build(&inv, &inputs.context())?)
 }
 
 pub async fn build_report(args: &CheckArgs, global: &Global) -> Result<CheckReport, CliError> {
@@ -278,7 +278,7 @@ pub async fn build_report(args: &CheckArgs, global: &Global) -> Result<CheckRepo
         }
         reducer.finish()
     };
-    report::build(&inv, &ctx)
+    Ok(report::build(&inv, &ctx)?)
 }
 
 /// Loads API data in the `data/apis.yaml` format (`--apis FILE`).

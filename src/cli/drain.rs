@@ -444,7 +444,7 @@ pub(super) fn human_summary(s: &Summary) -> String {
 }
 
 pub(super) fn summary_code(s: &Summary) -> Code {
-    s.outcome.code()
+    Code::from(s.outcome)
 }
 
 pub async fn run_drain(args: &DrainArgs, global: &Global) -> Result<Code, CliError> {

@@ -463,7 +463,7 @@ async fn drain_all(
         async move {
             engine::drain_node(conn, name, opts, cancel)
                 .await
-                .map_err(|e| (name.clone(), e))
+                .map_err(|e| (name.clone(), CliError::from(e)))
         }
     });
     Ok(futures::future::join_all(runs).await)

@@ -357,7 +357,7 @@ pub async fn review(
             (Some(f), _) => {
                 let built = crate::inventory::ingest::read_paths(&[dir.join(f)], None)
                     .map_err(CliError::from)
-                    .and_then(|r| crate::report::build(&r.finish(), &inputs.context()));
+                    .and_then(|r| Ok(crate::report::build(&r.finish(), &inputs.context())?));
                 match built {
                     Ok(r) => (r.summary.exit_code, Some(r), None),
                     Err(err) => (err.code.as_i32(), None, Some(err.message)),

@@ -50,6 +50,12 @@ pub enum ClientError {
     /// A permission the command needs is denied (asked before anything changed).
     #[error("{0}")]
     Denied(String),
+    /// A request that got no answer in time, or a read that could not finish.
+    #[error("{0}")]
+    Request(String),
+    /// What was read could not be written out (`snapshot` to a closed pipe or a full disk).
+    #[error("cannot write the snapshot: {0}")]
+    Output(#[source] std::io::Error),
 }
 
 impl From<ApiCallError> for ClientError {

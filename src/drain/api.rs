@@ -5,13 +5,13 @@
 use crate::client::access::{self, Permission};
 use crate::client::connect::is_forbidden;
 use crate::client::connect::one_line;
+use crate::client::error::ClientError;
 use crate::client::nodes::{self, DryRun};
 use crate::client::paging::list_all;
 #[cfg(test)]
 use crate::drain::model::BACKOFF_START;
 use crate::drain::model::{LivePod, BACKOFF_CAP};
 use crate::drain::ui::{Event, Ui};
-use crate::exit::CliError;
 use crate::facts::progress::Progress;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
@@ -314,7 +314,7 @@ pub(super) async fn check_access(
     namespaces: std::collections::BTreeSet<&str>,
     disable_eviction: bool,
     ui: &Ui,
-) -> Result<(), CliError> {
+) -> Result<(), ClientError> {
     let mut wanted = vec![Permission {
         verb: "patch",
         resource: "nodes",
@@ -333,7 +333,7 @@ pub(super) async fn check_access(
     }
     match access::first_denied(client, &wanted).await {
         Ok(None) => Ok(()),
-        Ok(Some((p, why))) => Err(access::refusal(node, &p, &why).into()),
+        Ok(Some((p, why))) => Err(access::refusal(node, &p, &why)),
         Err(e) => {
             ui.say(format!(
                 "{node}: note: could not ask the server what this user may do ({e}); going ahead, a refused request will say"

@@ -8,11 +8,11 @@
 //! Ctrl-C stops new evictions. Every failure leaves the node cordoned and says so.
 
 use crate::client::connect::{api_error, Connection};
+use crate::client::error::ClientError;
 use crate::client::nodes::{self, DryRun};
 pub use crate::drain::model::*;
 use crate::drain::ui::Ui;
 use crate::drain::{api, outcome, removal};
-use crate::exit::CliError;
 use crate::facts::pdb::{PdbFacts, PdbVersion};
 use crate::facts::progress::{schedulable_patch, Annotation, Progress, ProgressState};
 use crate::findings::bounded;
@@ -68,7 +68,7 @@ pub async fn drain_node(
     node: &str,
     opts: &DrainOptions,
     cancel: watch::Receiver<bool>,
-) -> Result<Summary, CliError> {
+) -> Result<Summary, ClientError> {
     let (client, target) = (&conn.client, conn.description.as_str());
     let run = Run::new(client, target, node, opts);
     let mut summary = Summary::new(node, opts.dry_run);
@@ -186,7 +186,7 @@ struct Seen {
 
 /// Step 1: the node, its pods and the PDBs. First contact fails fast (exit 3) when the
 /// server cannot be reached; later reads ride out outages until the drain's limit.
-async fn fetch(run: &Run<'_>) -> Result<Seen, CliError> {
+async fn fetch(run: &Run<'_>) -> Result<Seen, ClientError> {
     let (client, node, opts) = (run.client, run.node, run.opts);
     let nodes_api: Api<Node> = Api::all(client.clone());
     let node_obj = api::with_retry(&run.ui, "reading the node", Instant::now(), || {
@@ -408,7 +408,11 @@ fn client_dry_run(
 }
 
 /// Step 4: cordon, recording progress (cordoned, nothing removed yet) in the same patch.
-async fn cordon(run: &Run<'_>, was_cordoned: bool, summary: &mut Summary) -> Result<(), CliError> {
+async fn cordon(
+    run: &Run<'_>,
+    was_cordoned: bool,
+    summary: &mut Summary,
+) -> Result<(), ClientError> {
     let node = run.node;
     let nodes_api: Api<Node> = Api::all(run.client.clone());
     let patch = schedulable_patch(

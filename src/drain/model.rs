@@ -2,7 +2,6 @@
 //! (`-o json` prints the summary). No I/O.
 
 use crate::client::nodes::DryRun;
-use crate::exit::Code;
 use crate::facts::pod::PodFacts;
 use crate::facts::progress::Writer;
 use crate::policy::filters::{FilterOptions, SkipReason};
@@ -83,17 +82,6 @@ pub enum Outcome {
     /// Permission or API error mid-drain.
     ApiError,
     Interrupted,
-}
-
-impl Outcome {
-    pub fn code(self) -> Code {
-        match self {
-            Outcome::Drained | Outcome::NothingToDo | Outcome::DryRun => Code::Ok,
-            Outcome::Blocked | Outcome::TimedOut | Outcome::Failed => Code::Violations,
-            Outcome::ApiError => Code::Api,
-            Outcome::Interrupted => Code::Interrupted,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -275,14 +263,5 @@ mod tests {
         assert!(p.facts.mirror && p.facts.has_empty_dir && p.facts.deleting);
         assert_eq!(p.deleting_for, Some(Duration::from_secs(60)));
         assert_eq!(p.labels.get("app").map(String::as_str), Some("web"));
-    }
-
-    #[test]
-    fn outcome_codes() {
-        assert_eq!(Outcome::Drained.code(), Code::Ok);
-        assert_eq!(Outcome::Blocked.code(), Code::Violations);
-        assert_eq!(Outcome::TimedOut.code(), Code::Violations);
-        assert_eq!(Outcome::ApiError.code(), Code::Api);
-        assert_eq!(Outcome::Interrupted.code(), Code::Interrupted);
     }
 }

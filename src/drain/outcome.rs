@@ -101,10 +101,7 @@ pub(super) fn conclude(
     let (outcome, message) = if let Some(e) = fatal {
         (
             Outcome::ApiError,
-            format!(
-                "{}; {left} ({accepted} pod(s) evicted or deleted before the error)",
-                e.message
-            ),
+            format!("{e}; {left} ({accepted} pod(s) evicted or deleted before the error)"),
         )
     } else if t.interrupted && cancelled {
         summary.resume = Some(opts.resume_command.clone());

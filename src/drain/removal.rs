@@ -3,11 +3,11 @@
 //! budget after a 429, then wait (by uid) until the pod is gone.
 
 use crate::client::connect::api_error;
+use crate::client::error::ClientError;
 use crate::client::nodes::DryRun;
 use crate::drain::api::{backoff, delete, err_text, evict, is_outage, with_retry, PdbMap, PodSet};
 use crate::drain::model::{DrainOptions, LivePod, BACKOFF_CAP, BACKOFF_START, OUTAGE_LIMIT};
 use crate::drain::ui::{Event, Ui};
-use crate::exit::CliError;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use std::collections::BTreeMap;
@@ -55,7 +55,7 @@ pub(super) struct Ctx {
     pub(super) stop: watch::Receiver<bool>,
     pub(super) stop_tx: watch::Sender<bool>,
     pub(super) deadline: Option<Instant>,
-    pub(super) fatal: Mutex<Option<CliError>>,
+    pub(super) fatal: Mutex<Option<ClientError>>,
     pub(super) requests: AtomicU64,
     pub(super) too_many: AtomicU64,
     pub(super) target: String,
@@ -76,7 +76,7 @@ impl Ctx {
     fn past_deadline(&self) -> bool {
         self.deadline.is_some_and(|d| Instant::now() >= d)
     }
-    fn set_fatal(&self, e: CliError) {
+    fn set_fatal(&self, e: ClientError) {
         if let Ok(mut f) = self.fatal.lock() {
             f.get_or_insert(e);
         }
@@ -430,10 +430,10 @@ async fn answered(
                 ("delete", "pods")
             };
             let e = err.map_or_else(
-                || CliError::new(crate::exit::Code::Api, "denied"),
+                || ClientError::Denied(format!("{verb} {resource} ({key}) denied")),
                 |e| api_error(e, verb, resource, Some(&key), &ctx.target).into(),
             );
-            let msg = e.message.clone();
+            let msg = e.to_string();
             ctx.set_fatal(e);
             Some(Err(PodEnd::Failed(msg)))
         }
@@ -635,7 +635,7 @@ pub(super) struct Removed {
     pub(super) results: Vec<Option<PodResult>>,
     pub(super) requests: u64,
     pub(super) too_many: u64,
-    pub(super) fatal: Option<CliError>,
+    pub(super) fatal: Option<ClientError>,
 }
 
 /// Remove every pod of `work` with bounded concurrency, the pods (and, when a PDB can hold

@@ -5,7 +5,7 @@
 use super::snapshot::{SnapshotMeta, SnapshotWriter};
 use super::Reducer;
 use crate::client::connect::{api_error, Connection};
-use crate::exit::CliError;
+use crate::client::error::ClientError;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams, ObjectList};
@@ -43,11 +43,11 @@ pub enum Object {
 
 /// Receives objects as they are read.
 pub trait Sink {
-    fn object(&mut self, obj: Object) -> Result<(), CliError>;
+    fn object(&mut self, obj: Object) -> Result<(), ClientError>;
 }
 
 impl Sink for Reducer {
-    fn object(&mut self, obj: Object) -> Result<(), CliError> {
+    fn object(&mut self, obj: Object) -> Result<(), ClientError> {
         match obj {
             Object::Node(n) => self.node(n),
             Object::Pod(p) => self.pod(p),
@@ -63,7 +63,7 @@ impl Sink for Reducer {
 }
 
 impl<W: Write> Sink for SnapshotWriter<W> {
-    fn object(&mut self, obj: Object) -> Result<(), CliError> {
+    fn object(&mut self, obj: Object) -> Result<(), ClientError> {
         let written = match &obj {
             Object::Node(n) => self.node(n),
             Object::Pod(p) => self.pod(p),
@@ -77,7 +77,7 @@ impl<W: Write> Sink for SnapshotWriter<W> {
                 Ok(())
             }
         };
-        written.map_err(|e| CliError::usage(format!("cannot write the snapshot: {e}")))
+        written.map_err(ClientError::Output)
     }
 }
 
@@ -105,11 +105,11 @@ async fn timed<T>(
     conn: &Connection,
     what: &str,
     fut: impl Future<Output = Result<T, kube::Error>>,
-) -> Result<Result<T, kube::Error>, CliError> {
+) -> Result<Result<T, kube::Error>, ClientError> {
     match conn.request_timeout {
         None => Ok(fut.await),
         Some(limit) => tokio::time::timeout(limit, fut).await.map_err(|_| {
-            CliError::api(format!(
+            ClientError::Request(format!(
                 "{what} on {} timed out after {}; raise --request-timeout or check the API server",
                 conn.description,
                 crate::findings::duration_text(limit)
@@ -125,7 +125,7 @@ async fn list_pages<K>(
     resource: &'static str,
     wrap: fn(K) -> Object,
     tx: mpsc::Sender<Vec<Object>>,
-) -> Result<(), CliError>
+) -> Result<(), ClientError>
 where
     K: kube::Resource + Clone + DeserializeOwned + Debug,
 {
@@ -146,7 +146,7 @@ where
 }
 
 /// Read everything `check` needs into `sink`.
-pub async fn read(conn: &Connection, sink: &mut dyn Sink) -> Result<LiveMeta, CliError> {
+pub async fn read(conn: &Connection, sink: &mut dyn Sink) -> Result<LiveMeta, ClientError> {
     let client = conn.client.clone();
     let mut meta = LiveMeta {
         server_version: conn.server_version.clone(),
@@ -162,7 +162,7 @@ pub async fn read(conn: &Connection, sink: &mut dyn Sink) -> Result<LiveMeta, Cl
                 sink.object(obj)?;
             }
         }
-        Ok::<(), CliError>(())
+        Ok::<(), ClientError>(())
     };
     let (listed, consumed) = tokio::join!(
         list_pages(
@@ -203,8 +203,12 @@ pub async fn read(conn: &Connection, sink: &mut dyn Sink) -> Result<LiveMeta, Cl
     ));
     let pods = tokio::spawn(list_pages(conn.clone(), pod_api, "pods", Object::Pod, tx));
     let producers = async {
-        let joined = |r: Result<Result<(), CliError>, tokio::task::JoinError>| {
-            r.unwrap_or_else(|e| Err(CliError::api(format!("reading the cluster failed: {e}"))))
+        let joined = |r: Result<Result<(), ClientError>, tokio::task::JoinError>| {
+            r.unwrap_or_else(|e| {
+                Err(ClientError::Request(format!(
+                    "reading the cluster failed: {e}"
+                )))
+            })
         };
         joined(nodes.await).and(joined(pods.await))
     };
@@ -226,7 +230,7 @@ pub async fn read(conn: &Connection, sink: &mut dyn Sink) -> Result<LiveMeta, Cl
                 sink.object(obj)?;
             }
         }
-        Ok::<(), CliError>(())
+        Ok::<(), ClientError>(())
     };
     let (listed, consumed) = tokio::join!(producers, consume);
     listed?;

@@ -7,8 +7,8 @@
 
 use crate::client::connect::{api_error, Connection};
 use crate::client::connect::{is_forbidden as forbidden, is_not_served as not_served};
+use crate::client::error::ClientError;
 use crate::client::paging::advance;
-use crate::exit::CliError;
 use crate::facts::apiusage::{self, Usage, UsageSource};
 use crate::facts::helm;
 use crate::inventory::live::{Object, Sink, PAGE_SIZE};
@@ -28,7 +28,7 @@ enum Listed {
     Forbidden(String),
 }
 
-async fn list_target(conn: &Connection, t: &ScanTarget) -> Result<Listed, CliError> {
+async fn list_target(conn: &Connection, t: &ScanTarget) -> Result<Listed, ClientError> {
     let gvk = GroupVersionKind::gvk(&t.group, &t.version, &t.kind);
     let ar = ApiResource::from_gvk_with_plural(&gvk, &t.resource);
     let served = ar.api_version.clone();
@@ -68,7 +68,7 @@ pub async fn scan(
     data: &ApiData,
     helm: bool,
     sink: &mut dyn Sink,
-) -> Result<Vec<String>, CliError> {
+) -> Result<Vec<String>, ClientError> {
     let mut notes = Vec::new();
     let current = crate::policy::version::parse(&conn.server_version)
         .map(|v| v.minor())
@@ -180,10 +180,10 @@ async fn metric(
     conn: &Connection,
     data: &ApiData,
     sink: &mut dyn Sink,
-) -> Result<Vec<String>, CliError> {
+) -> Result<Vec<String>, ClientError> {
     let req = http::Request::get("/metrics")
         .body(Vec::new())
-        .map_err(|e| CliError::api(format!("building GET /metrics: {e}")))?;
+        .map_err(|e| ClientError::Request(format!("building GET /metrics: {e}")))?;
     let text = match conn.client.request_text(req).await {
         Ok(t) => t,
         Err(e) if forbidden(&e) || not_served(&e) => {
@@ -214,7 +214,7 @@ async fn metric(
     )])
 }
 
-async fn helm_releases(conn: &Connection, sink: &mut dyn Sink) -> Result<Vec<String>, CliError> {
+async fn helm_releases(conn: &Connection, sink: &mut dyn Sink) -> Result<Vec<String>, ClientError> {
     let secrets: Api<Secret> = Api::all(conn.client.clone());
     // Labels first (metadata only), then only the Secrets that count.
     let meta_only = ListParams::default()
