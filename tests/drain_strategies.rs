@@ -355,3 +355,89 @@ fn all_at_once_needs_accept_downtime_and_cordons_every_selected_worker_first() {
     assert_eq!(accepted_evictions(&server).len(), 3);
     assert!(!cordoned(&server, "w-3"));
 }
+
+/// One node at a time end to end, with the server playing the node automation: a drained
+/// node goes NotReady, then comes back Ready at the target (still cordoned). While it is
+/// away the next run waits (exit 4, nothing touched); once it is back, `--uncordon-upgraded`
+/// uncordons it and drains the next. Every worker ends at the target, schedulable, with no
+/// budget broken.
+#[test]
+fn one_at_a_time_rolls_a_pool_with_the_nodes_upgraded_in_place() {
+    use kube_testserver::{KubeletUpgrade, Options};
+    use std::time::Duration;
+    let mut c = Cluster::new();
+    c.add_node(builders::control_plane_node("cp", "v1.33.2"));
+    for n in ["w-1", "w-2", "w-3"] {
+        c.add_node(builders::node(n, "v1.32.5"));
+    }
+    for (i, node) in ["w-1", "w-2", "w-3", "w-1", "w-2", "w-3"]
+        .iter()
+        .enumerate()
+    {
+        c.add_pod(
+            builders::pod("app", &format!("web-{i}"), node)
+                .owner("ReplicaSet", "web-rs")
+                .labels(&[("app", "web")])
+                .build(),
+        );
+    }
+    max_unavailable(&mut c, "app", "web", IntOrString::Int(1));
+    let opts = Options {
+        kubelet_upgrade: Some(KubeletUpgrade {
+            to: "v1.33.2".into(),
+            downtime: Duration::from_millis(800),
+        }),
+        ..Options::default()
+    };
+    let server = TestServer::start_with(c, opts);
+    let args = [
+        "drain-next",
+        "--to",
+        "v1.33.2",
+        "--uncordon-upgraded",
+        "-o",
+        "json",
+        "--timeout",
+        "60s",
+    ];
+    let ready_at_target = |s: &TestServer, n: &str| {
+        let node = node(s, n);
+        let st = node.status.unwrap_or_default();
+        st.node_info.map(|i| i.kubelet_version).as_deref() == Some("v1.33.2")
+            && st
+                .conditions
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+    };
+    let mut drained = Vec::new();
+    for round in 0..3 {
+        let r = run(&server, &args);
+        assert_eq!(r.code, 0, "round {round}: {}", r.all());
+        let name = r.json()["node"].as_str().unwrap_or_default().to_string();
+        drained.push(name.clone());
+        if round == 0 {
+            // Away for its upgrade: the next run waits for it and changes nothing.
+            let before = mutations(&server);
+            let r = run(&server, &args);
+            assert_eq!(r.code, 4, "{}", r.all());
+            assert!(r.all().contains(&name), "{}", r.all());
+            assert_eq!(mutations(&server), before);
+        }
+        wait_until("the node's upgrade", Duration::from_secs(10), || {
+            ready_at_target(&server, &name)
+        });
+    }
+    assert_eq!(drained, ["w-1", "w-2", "w-3"]);
+    // The last run uncordons the last node and finds nothing left.
+    let r = run(&server, &args);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(r.json()["uncordoned"], serde_json::json!(["w-3"]));
+    assert!(r.json()["node"].is_null());
+    for n in ["w-1", "w-2", "w-3"] {
+        assert!(ready_at_target(&server, n) && !cordoned(&server, n), "{n}");
+    }
+    assert_eq!(server.pdb_violations(), 0);
+    let s = run(&server, &["status", "--to", "v1.33.2", "-o", "json"]);
+    assert_eq!(s.json()["done"], true, "{}", s.all());
+}

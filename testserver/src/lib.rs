@@ -48,7 +48,8 @@ pub struct Options {
     pub recreate: bool,
     /// Added to every request; default 0.
     pub latency: Duration,
-    /// Watches with `allowWatchBookmarks=true` get a BOOKMARK this often; default 1 s.
+    /// Watches with `allowWatchBookmarks=true` get a BOOKMARK this often; default 60 s, like a
+    /// real kube-apiserver.
     pub bookmark_interval: Duration,
     /// The user of the default kubeconfig (certificate CN, token and exec user); default `test`.
     pub user: String,
@@ -65,6 +66,19 @@ pub struct Options {
     /// kube-apiserver does after `--min-request-timeout` (1800 s, randomised up to 2x);
     /// default 20 s, so that long tests see watches end and clients must re-establish them.
     pub watch_limit: Option<Duration>,
+    /// Simulate the node automation of an in-place upgrade; default none.
+    pub kubelet_upgrade: Option<KubeletUpgrade>,
+}
+
+/// The in-place upgrade a rollout waits for between drain and uncordon: once a node is
+/// cordoned and holds no pod but DaemonSet and mirror pods, it goes NotReady, and after
+/// `downtime` comes back Ready with kubelet `to` (still cordoned).
+#[derive(Debug, Clone)]
+pub struct KubeletUpgrade {
+    /// The kubelet version the node comes back with, e.g. `v1.33.2`.
+    pub to: String,
+    /// How long the node is NotReady.
+    pub downtime: Duration,
 }
 
 /// How the default kubeconfig authenticates, as real tools write it.
@@ -162,6 +176,7 @@ impl Default for Options {
             credential: Credential::from_env(),
             serving_cert: Validity::Current,
             watch_limit: Some(Duration::from_secs(20)),
+            kubelet_upgrade: None,
         }
     }
 }
@@ -298,6 +313,7 @@ impl TestServer {
             grace_cap: opts.grace_cap,
             ready_delay: opts.ready_delay,
             recreate: opts.recreate,
+            kubelet_upgrade: opts.kubelet_upgrade.clone(),
         };
         cluster.recompute_pdbs();
         let (rv_tx, _) = tokio::sync::watch::channel(cluster.rv);

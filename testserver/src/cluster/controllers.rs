@@ -475,6 +475,7 @@ impl Cluster {
                 }
             }
         }
+        self.upgrade_drained_nodes(now);
         self.recompute_pdbs();
     }
 
@@ -483,5 +484,61 @@ impl Cluster {
         !self.terminating.is_empty()
             || !self.becoming_ready.is_empty()
             || !self.unscheduled.is_empty()
+            || !self.upgrading.is_empty()
+            || !self.drained_below_target().is_empty()
+    }
+
+    /// With [`crate::KubeletUpgrade`]: cordoned nodes below its version that hold no pod
+    /// but DaemonSet and mirror pods, not already being upgraded.
+    fn drained_below_target(&self) -> Vec<String> {
+        let Some(up) = &self.sim.kubelet_upgrade else {
+            return vec![];
+        };
+        self.nodes
+            .values()
+            .filter(|n| is_unschedulable(n))
+            .filter(|n| {
+                n.status
+                    .as_ref()
+                    .and_then(|s| s.node_info.as_ref())
+                    .is_some_and(|i| i.kubelet_version != up.to)
+            })
+            .filter_map(|n| n.metadata.name.clone())
+            .filter(|name| !self.upgrading.contains_key(name))
+            .filter(|name| {
+                self.pods_by_node.get(name).is_none_or(|keys| {
+                    keys.iter().filter_map(|k| self.pods.get(k)).all(|p| {
+                        controller_ref(p).is_some_and(|o| o.kind == "DaemonSet")
+                            || p.metadata
+                                .annotations
+                                .as_ref()
+                                .is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"))
+                    })
+                })
+            })
+            .collect()
+    }
+
+    /// The in-place upgrade of drained nodes: NotReady at once, back Ready at the new kubelet
+    /// version after the downtime (the node stays cordoned: uncordoning is the rollout's job).
+    fn upgrade_drained_nodes(&mut self, now: Instant) {
+        let Some(up) = self.sim.kubelet_upgrade.clone() else {
+            return;
+        };
+        for name in self.drained_below_target() {
+            self.set_node_ready(&name, false);
+            self.upgrading.insert(name, now + up.downtime);
+        }
+        let back: Vec<String> = self
+            .upgrading
+            .iter()
+            .filter(|(_, t)| **t <= now)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in back {
+            self.upgrading.remove(&name);
+            self.set_node_kubelet_version(&name, &up.to);
+            self.set_node_ready(&name, true);
+        }
     }
 }

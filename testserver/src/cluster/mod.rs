@@ -211,6 +211,7 @@ pub(crate) struct Sim {
     pub grace_cap: Duration,
     pub ready_delay: Duration,
     pub recreate: bool,
+    pub kubelet_upgrade: Option<crate::KubeletUpgrade>,
 }
 
 impl Default for Sim {
@@ -219,6 +220,7 @@ impl Default for Sim {
             grace_cap: Duration::from_millis(200),
             ready_delay: Duration::from_millis(300),
             recreate: true,
+            kubelet_upgrade: None,
         }
     }
 }
@@ -254,6 +256,8 @@ pub struct Cluster {
     terminating: BTreeMap<Key, Instant>,
     becoming_ready: BTreeMap<Key, (Instant, String)>,
     unscheduled: BTreeSet<Key>,
+    /// Nodes being upgraded in place ([`crate::KubeletUpgrade`]): when they come back.
+    upgrading: BTreeMap<String, Instant>,
     pub(crate) pdb_violations: u64,
     /// Simulated controller scale: the most pods each (namespace, kind, name) ever had.
     owner_scale: HashMap<(String, String, String), i32>,
@@ -431,6 +435,7 @@ impl Cluster {
             terminating: BTreeMap::new(),
             becoming_ready: BTreeMap::new(),
             unscheduled: BTreeSet::new(),
+            upgrading: BTreeMap::new(),
             pdb_violations: 0,
             owner_scale: HashMap::new(),
             pdb_owners: HashMap::new(),
