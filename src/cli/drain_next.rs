@@ -170,6 +170,44 @@ struct NextReport {
     deleted_nodes: Vec<String>,
 }
 
+impl NextReport {
+    fn new(target: &str, strategy: Strategy) -> NextReport {
+        NextReport {
+            target: target.to_string(),
+            strategy,
+            deleted_node: false,
+            node: None,
+            reason: String::new(),
+            uncordoned: vec![],
+            skipped: vec![],
+            queue: vec![],
+            drain: None,
+            nodes: vec![],
+            drains: vec![],
+            shared_budgets: vec![],
+            deleted_nodes: vec![],
+        }
+    }
+}
+
+/// The names `-l/--selector` selects (server-side), or `None` without one.
+async fn selected_names(
+    args: &DrainNextArgs,
+    api: &Api<Node>,
+    conn: &Connection,
+) -> Result<Option<BTreeSet<String>>, CliError> {
+    let Some(sel) = &args.selector else {
+        return Ok(None);
+    };
+    Ok(Some(
+        list_node_objects(api, ListParams::default().labels(&sel.to_string()), conn)
+            .await?
+            .into_iter()
+            .filter_map(|n| n.metadata.name)
+            .collect(),
+    ))
+}
+
 #[derive(Serialize)]
 struct SkippedNode {
     node: String,
@@ -223,31 +261,8 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
             return Err(nodes::not_found(named).into());
         }
     }
-    let selected: Option<BTreeSet<String>> = match &args.selector {
-        Some(sel) => Some(
-            list_node_objects(&api, ListParams::default().labels(&sel.to_string()), &conn)
-                .await?
-                .into_iter()
-                .filter_map(|n| n.metadata.name)
-                .collect(),
-        ),
-        None => None,
-    };
-    let mut report = NextReport {
-        target: target.clone(),
-        strategy: args.strategy,
-        deleted_node: false,
-        node: None,
-        reason: String::new(),
-        uncordoned: vec![],
-        skipped: vec![],
-        queue: vec![],
-        drain: None,
-        nodes: vec![],
-        drains: vec![],
-        shared_budgets: vec![],
-        deleted_nodes: vec![],
-    };
+    let selected = selected_names(args, &api, &conn).await?;
+    let mut report = NextReport::new(&target, args.strategy);
     let last_drain = rollout::last_drain(&order::in_progress(&all, &target));
     let standing = uncordon_upgraded(args, &conn, dry, &target, &mut all, &mut report).await?;
     if let Some(msg) = replace_without_destination(args, &all, &target) {
@@ -858,17 +873,7 @@ fn pick_next(
     let exclude: BTreeSet<String> = standing.iter().map(|(n, _, _)| n.clone()).collect();
     let sel = order::select(all, target, selected, args.node.as_deref(), &exclude)
         .map_err(CliError::usage)?;
-    report.skipped = sel
-        .skipped
-        .iter()
-        .map(|(n, r)| SkippedNode {
-            node: n.clone(),
-            reason: r.clone(),
-        })
-        .collect();
-    for (n, r) in &sel.skipped {
-        eprintln!("skipped {n}: {r}");
-    }
+    report.skipped = skipped(&sel);
     let ranked: Vec<(String, bool)> = sel
         .next
         .iter()
@@ -901,16 +906,32 @@ fn pick_next(
     if !chosen.is_empty() {
         return Ok(Pick::Nodes(chosen));
     }
+    Ok(nothing_to_drain(args.node.as_deref(), &sel, target))
+}
+
+/// The nodes passed over, for the report (and said on stderr).
+fn skipped(sel: &order::Selection) -> Vec<SkippedNode> {
+    sel.skipped
+        .iter()
+        .map(|(n, r)| {
+            eprintln!("skipped {n}: {r}");
+            SkippedNode {
+                node: n.clone(),
+                reason: r.clone(),
+            }
+        })
+        .collect()
+}
+
+/// No node to drain: nothing to do (0), or only skipped nodes left (2).
+fn nothing_to_drain(named: Option<&str>, sel: &order::Selection, target: &str) -> Pick {
     let behind = sel.skipped.len();
-    if let Some(named) = args.node.as_deref() {
+    if let Some(named) = named {
         // A named node is only passed over when it is already at the target.
         let why = sel.skipped.first().map(|(_, r)| r.as_str()).unwrap_or("");
-        return Ok(Pick::Stop(
-            Code::Ok,
-            format!("nothing to do: {named}: {why}"),
-        ));
+        return Pick::Stop(Code::Ok, format!("nothing to do: {named}: {why}"));
     }
-    Ok(if behind == 0 {
+    if behind == 0 {
         Pick::Stop(
             Code::Ok,
             format!(
@@ -925,7 +946,7 @@ fn pick_next(
                 "no node can be drained now: {behind} node(s) below {target} were skipped (listed above); name one to drain it anyway"
             ),
         )
-    })
+    }
 }
 
 /// Why a further node of a batch is taken with the first.
