@@ -99,8 +99,9 @@ pub struct DrainNextArgs {
     /// First uncordon nodes drained earlier that came back Ready at the target.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub uncordon_upgraded: bool,
-    /// How the workers move: one-at-a-time (drain, upgrade in place, uncordon) or replace
-    /// (drain old nodes onto nodes already at the target, for removal).
+    /// How the workers move: one-at-a-time (drain, upgrade in place, uncordon), replace
+    /// (drain old nodes onto nodes already at the target, for removal) or all-at-once (every
+    /// selected worker cordoned and drained together; needs --accept-downtime).
     #[arg(long, value_enum, default_value_t = Strategy::OneAtATime)]
     pub strategy: Strategy,
     /// Drain up to N workers at a time (N or N% of the workers considered, rounded down, at
