@@ -203,6 +203,7 @@ impl DrainFlags {
             command,
             resume_command: resume_command(),
             live: !matches!(global.output, OutputFormat::Json | OutputFormat::Yaml),
+            list_plan: true,
         }
     }
 }

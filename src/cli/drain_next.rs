@@ -436,6 +436,7 @@ async fn all_at_once_preflight(
 ) -> Result<Option<String>, CliError> {
     let mut dry = opts.clone();
     dry.dry_run = DryRun::Client;
+    dry.list_plan = false;
     eprintln!(
         "all at once: checking the drains of {} node(s) before cordoning any",
         fresh.len()

@@ -41,7 +41,7 @@ fn print_plan(ui: &Ui, node: &str, pods: &[LivePod], plan: &filters::Plan, opts:
         plan.skipped_count(SkipReason::Mirror),
         plan.skipped_count(SkipReason::DeletingTooLong),
     ));
-    if !opts.dry_run.is_dry() {
+    if !opts.dry_run.is_dry() || !opts.list_plan {
         return;
     }
     for name in names(&plan.evict) {

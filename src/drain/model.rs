@@ -44,6 +44,9 @@ pub struct DrainOptions {
     pub resume_command: String,
     /// Live progress bar allowed (off with `-o json`).
     pub live: bool,
+    /// A dry run lists every pod it would remove (off for a check that is not the user's
+    /// own dry run, such as all-at-once's look before it cordons).
+    pub list_plan: bool,
 }
 
 impl Default for DrainOptions {
@@ -62,6 +65,7 @@ impl Default for DrainOptions {
             command: Writer::Drain,
             resume_command: String::new(),
             live: true,
+            list_plan: true,
         }
     }
 }
