@@ -141,6 +141,13 @@ impl From<crate::policy::path::PlanError> for CliError {
     }
 }
 
+/// A report that cannot be serialized is a bug of ours (70), never a usage error.
+impl From<crate::render::RenderError> for CliError {
+    fn from(e: crate::render::RenderError) -> Self {
+        CliError::internal(e.to_string())
+    }
+}
+
 /// Input files that cannot be read, parsed or used are bad input (64).
 impl From<crate::inventory::ingest::InputError> for CliError {
     fn from(e: crate::inventory::ingest::InputError) -> Self {
@@ -177,6 +184,20 @@ mod tests {
         assert_eq!(
             e.message,
             "node w-1 not found; check the name with `kubectl get nodes`"
+        );
+    }
+
+    /// A report that cannot be serialized is our bug (70), not the user's input (64).
+    #[test]
+    fn a_render_error_is_an_internal_error_not_a_usage_error() {
+        let bad: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
+        let e = crate::render::machine(&bad, crate::render::Machine::Json).unwrap_err();
+        let e = CliError::from(e);
+        assert_eq!(e.code, Code::Internal);
+        assert!(
+            e.message.starts_with("internal error: cannot render JSON"),
+            "{}",
+            e.message
         );
     }
 

@@ -1,8 +1,6 @@
 //! Renderers: the same `CheckReport` as a human table (comfy-table, colour only on a TTY and
 //! never with NO_COLOR), JSON or YAML. Data goes to stdout; nothing here does I/O itself.
 
-use crate::cli::OutputFormat;
-use crate::exit::CliError;
 use crate::report::{CheckReport, Finding, Section, Severity};
 use comfy_table::{
     presets, Attribute, Cell, Color, ColumnConstraint, ContentArrangement, Table, TableComponent,
@@ -17,17 +15,37 @@ pub fn use_colour() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// The machine-readable formats (`-o json|yaml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Machine {
+    Json,
+    Yaml,
+}
+
+/// A report that cannot be serialized: a bug of ours, never the user's input (exit 70).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot render {format}: {why}")]
+pub struct RenderError {
+    pub format: &'static str,
+    pub why: String,
+}
+
 /// Serialize any report for `-o json|yaml`.
-pub fn machine<T: serde::Serialize>(value: &T, format: OutputFormat) -> Result<String, CliError> {
+pub fn machine<T: serde::Serialize>(value: &T, format: Machine) -> Result<String, RenderError> {
     match format {
-        OutputFormat::Yaml => serde_yaml::to_string(value)
-            .map_err(|e| CliError::internal(format!("cannot render YAML: {e}"))),
-        _ => serde_json::to_string_pretty(value)
+        Machine::Yaml => serde_yaml::to_string(value).map_err(|e| RenderError {
+            format: "YAML",
+            why: e.to_string(),
+        }),
+        Machine::Json => serde_json::to_string_pretty(value)
             .map(|mut s| {
                 s.push('\n');
                 s
             })
-            .map_err(|e| CliError::internal(format!("cannot render JSON: {e}"))),
+            .map_err(|e| RenderError {
+                format: "JSON",
+                why: e.to_string(),
+            }),
     }
 }
 
@@ -664,15 +682,11 @@ mod tests {
     }
 
     #[test]
-    fn a_report_that_cannot_be_serialized_is_an_internal_error_not_a_usage_error() {
+    fn a_report_that_cannot_be_serialized_is_a_render_error() {
         let bad: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
-        let e = machine(&bad, OutputFormat::Json).unwrap_err();
-        assert_eq!(e.code, crate::exit::Code::Internal);
-        assert!(
-            e.message.starts_with("internal error: cannot render JSON"),
-            "{}",
-            e.message
-        );
+        let e = machine(&bad, Machine::Json).unwrap_err();
+        assert_eq!(e.format, "JSON");
+        assert!(e.to_string().starts_with("cannot render JSON: "), "{e}");
     }
 
     #[test]

@@ -322,7 +322,9 @@ pub async fn run_check(args: &CheckArgs, global: &Global) -> Result<Code, CliErr
     }
     let report = build_report(args, global).await?;
     let text = match global.output {
-        OutputFormat::Json | OutputFormat::Yaml => render::machine(&report, global.output)?,
+        OutputFormat::Json | OutputFormat::Yaml => {
+            render::machine(&report, global.output.machine())?
+        }
         OutputFormat::Table => render::human(&report, false, render::use_colour()),
         OutputFormat::Wide => render::human(&report, true, render::use_colour()),
     };

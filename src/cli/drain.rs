@@ -277,7 +277,10 @@ struct NodeResult {
 fn print_results(results: &[NodeResult], global: &Global) -> Result<(), CliError> {
     match global.output {
         OutputFormat::Json | OutputFormat::Yaml => {
-            print!("{}", crate::render::machine(&results, global.output)?)
+            print!(
+                "{}",
+                crate::render::machine(&results, global.output.machine())?
+            )
         }
         _ => {
             for r in results {
@@ -415,7 +418,7 @@ pub async fn run_uncordon(args: &UncordonArgs, global: &Global) -> Result<Code, 
 fn print_summary(s: &Summary, global: &Global) -> Result<(), CliError> {
     match global.output {
         OutputFormat::Json | OutputFormat::Yaml => {
-            print!("{}", crate::render::machine(s, global.output)?)
+            print!("{}", crate::render::machine(s, global.output.machine())?)
         }
         _ => println!("{}", human_summary(s)),
     }

@@ -1068,7 +1068,10 @@ fn another_in_progress(
 fn emit_next(report: &NextReport, global: &Global, text: &str) -> Result<(), CliError> {
     match global.output {
         OutputFormat::Json | OutputFormat::Yaml => {
-            print!("{}", crate::render::machine(report, global.output)?)
+            print!(
+                "{}",
+                crate::render::machine(report, global.output.machine())?
+            )
         }
         _ => println!("{text}"),
     }

@@ -197,7 +197,9 @@ fn render_fleet(
 ) -> Result<Code, CliError> {
     let report = fleet::build(results, &inputs.today.to_string());
     let text = match global.output {
-        OutputFormat::Json | OutputFormat::Yaml => crate::render::machine(&report, global.output)?,
+        OutputFormat::Json | OutputFormat::Yaml => {
+            crate::render::machine(&report, global.output.machine())?
+        }
         OutputFormat::Table | OutputFormat::Wide => crate::render::fleet(
             &report,
             &inputs.calendar,

@@ -66,6 +66,16 @@ pub enum OutputFormat {
     Yaml,
 }
 
+impl OutputFormat {
+    /// The renderer's machine format for `-o json|yaml` (JSON for the others).
+    pub fn machine(self) -> crate::render::Machine {
+        match self {
+            OutputFormat::Yaml => crate::render::Machine::Yaml,
+            _ => crate::render::Machine::Json,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Report every component's version, skew verdicts, support window, the upgrade path and drain blockers.

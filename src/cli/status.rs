@@ -64,7 +64,7 @@ async fn read(
 
 fn render(r: &Rollout, output: OutputFormat, colour: bool) -> Result<String, CliError> {
     match output {
-        OutputFormat::Json | OutputFormat::Yaml => crate::render::machine(r, output),
+        OutputFormat::Json | OutputFormat::Yaml => Ok(crate::render::machine(r, output.machine())?),
         OutputFormat::Table | OutputFormat::Wide => Ok(crate::render::rollout(r, colour)),
     }
 }
