@@ -118,32 +118,7 @@ pub fn preview(inv: &Inventory) -> Vec<Finding> {
     }
 
     if inv.pods_seen == 0 && inv.pods.is_empty() && inv.covered.is_empty() {
-        // A dump of nodes (and maybe PDBs) without pods: what blocks a drain is unknown,
-        // except budgets whose own numbers say they never allow an eviction.
-        for (i, p) in inv.pdbs.iter().enumerate() {
-            if let Budget::Never(why) = &budgets[i] {
-                findings.push(Finding::new(
-                    Section::Drain,
-                    Severity::Violation,
-                    format!("pdb {}", p.key()),
-                    format!(
-                        "can never allow an eviction ({why}): {}; its pods are not in the input, so which node's drain it blocks is unknown",
-                        p.numbers()
-                    ),
-                    RULE_EVICTION,
-                ));
-            }
-        }
-        findings.push(Finding::new(
-            Section::Drain,
-            Severity::Info,
-            "nodes",
-            format!(
-                "no pods in the input: what would block draining the {} node(s) is not known; add the pods (kubectl get pods -A -o json) to the dump",
-                inv.nodes.len()
-            ),
-            RULE_FILTERS,
-        ));
+        findings.extend(without_pods(inv, &budgets));
         return findings;
     }
     let mut clean = 0usize;
@@ -170,6 +145,37 @@ pub fn preview(inv: &Inventory) -> Vec<Finding> {
             RULE_FILTERS,
         ));
     }
+    findings
+}
+
+/// A dump of nodes (and maybe PDBs) without pods: what blocks a drain is unknown, except
+/// budgets whose own numbers say they never allow an eviction.
+fn without_pods(inv: &Inventory, budgets: &[Budget]) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (i, p) in inv.pdbs.iter().enumerate() {
+        if let Budget::Never(why) = &budgets[i] {
+            findings.push(Finding::new(
+                Section::Drain,
+                Severity::Violation,
+                format!("pdb {}", p.key()),
+                format!(
+                    "can never allow an eviction ({why}): {}; its pods are not in the input, so which node's drain it blocks is unknown",
+                    p.numbers()
+                ),
+                RULE_EVICTION,
+            ));
+        }
+    }
+    findings.push(Finding::new(
+        Section::Drain,
+        Severity::Info,
+        "nodes",
+        format!(
+            "no pods in the input: what would block draining the {} node(s) is not known; add the pods (kubectl get pods -A -o json) to the dump",
+            inv.nodes.len()
+        ),
+        RULE_FILTERS,
+    ));
     findings
 }
 
