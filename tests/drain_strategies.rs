@@ -169,14 +169,7 @@ fn pool() -> Cluster {
     for n in ["w-1", "w-2", "w-3", "w-4"] {
         c.add_node(builders::node(n, "v1.32.5"));
     }
-    for (i, node) in ["w-1", "w-1", "w-2", "w-2"].iter().enumerate() {
-        c.add_pod(
-            builders::pod("app", &format!("web-{i}"), node)
-                .owner("ReplicaSet", "web-rs")
-                .labels(&[("app", "web")])
-                .build(),
-        );
-    }
+    spread(&mut c, "app", "web", &["w-1", "w-1", "w-2", "w-2"]);
     replicas(&mut c, "app", "api", 2, "w-3");
     max_unavailable(&mut c, "app", "web", IntOrString::Int(1));
     c
@@ -370,17 +363,12 @@ fn one_at_a_time_rolls_a_pool_with_the_nodes_upgraded_in_place() {
     for n in ["w-1", "w-2", "w-3"] {
         c.add_node(builders::node(n, "v1.32.5"));
     }
-    for (i, node) in ["w-1", "w-2", "w-3", "w-1", "w-2", "w-3"]
-        .iter()
-        .enumerate()
-    {
-        c.add_pod(
-            builders::pod("app", &format!("web-{i}"), node)
-                .owner("ReplicaSet", "web-rs")
-                .labels(&[("app", "web")])
-                .build(),
-        );
-    }
+    spread(
+        &mut c,
+        "app",
+        "web",
+        &["w-1", "w-2", "w-3", "w-1", "w-2", "w-3"],
+    );
     max_unavailable(&mut c, "app", "web", IntOrString::Int(1));
     let opts = Options {
         kubelet_upgrade: Some(KubeletUpgrade {

@@ -90,6 +90,18 @@ pub fn replicas(c: &mut Cluster, ns: &str, app: &str, n: usize, node: &str) {
     }
 }
 
+/// ReplicaSet pods `{app}-{i}` labelled `app={app}`, the i-th on `nodes[i]`.
+pub fn spread(c: &mut Cluster, ns: &str, app: &str, nodes: &[&str]) {
+    for (i, node) in nodes.iter().enumerate() {
+        c.add_pod(
+            builders::pod(ns, &format!("{app}-{i}"), node)
+                .owner("ReplicaSet", &format!("{app}-rs"))
+                .labels(&[("app", app)])
+                .build(),
+        );
+    }
+}
+
 pub fn max_unavailable(c: &mut Cluster, ns: &str, app: &str, v: IntOrString) {
     c.add_pdb(builders::pdb_max_unavailable(ns, app, &[("app", app)], v));
 }
