@@ -182,6 +182,26 @@ fn pool() -> Cluster {
 #[test]
 fn batches_drain_n_workers_at_once_and_name_the_budgets_they_share() {
     let server = TestServer::start(pool());
+    // Only the pods the drains remove count: with --pod-selector app=api the shared `web`
+    // budget is not named (a client dry run, nothing changes).
+    let r = run(
+        &server,
+        &[
+            "drain-next",
+            "--to",
+            "v1.33.2",
+            "--max-unavailable",
+            "2",
+            "--pod-selector",
+            "app=api",
+            "--dry-run",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.json()["sharedBudgets"].is_null(), "{}", r.all());
+    assert_eq!(mutations(&server), 0);
     let args = [
         "drain-next",
         "--to",

@@ -293,19 +293,30 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
             return stop(&mut report, global, Code::Unsettled, msg);
         }
     }
-    if !fresh.is_empty() && args.strategy == Strategy::Replace && !args.ignore_capacity {
-        if let Some(msg) = replace_capacity(&conn, &all, &names, &target).await? {
-            return stop(&mut report, global, Code::Violations, msg);
-        }
-    }
     let opts = args
         .flags
         .options(global, writer(args.strategy), Some(target_version.clone()));
+    let pod_selector = args.flags.pod_selector.as_ref();
+    if !fresh.is_empty() && args.strategy == Strategy::Replace && !args.ignore_capacity {
+        let moving = Scope {
+            nodes: &names,
+            opts: &opts,
+            pod_selector,
+        };
+        if let Some(msg) = replace_capacity(&conn, &all, &moving, &target).await? {
+            return stop(&mut report, global, Code::Violations, msg);
+        }
+    }
     for c in &chosen {
         eprintln!("next: {}: {}", c.name, c.reason);
     }
     if names.len() > 1 {
-        report.shared_budgets = shared_budgets(&conn, &names, &opts.filter).await?;
+        let scope = Scope {
+            nodes: &names,
+            opts: &opts,
+            pod_selector,
+        };
+        report.shared_budgets = shared_budgets(&conn, &scope).await?;
         for s in &report.shared_budgets {
             eprintln!("batch: {}", s.describe());
         }
@@ -488,11 +499,8 @@ async fn drain_all(
 
 /// The budgets shared across the batch: the batch nodes' pods and every PDB, listed, then
 /// [`batch::shared_budgets`].
-async fn shared_budgets(
-    conn: &Connection,
-    names: &[String],
-    filter: &crate::policy::filters::FilterOptions,
-) -> Result<Vec<Shared>, CliError> {
+async fn shared_budgets(conn: &Connection, scope: &Scope<'_>) -> Result<Vec<Shared>, CliError> {
+    let (names, opts, pod_selector) = (scope.nodes, scope.opts, scope.pod_selector);
     let (pods, _) = crate::client::paging::list_all(
         &Api::<Pod>::all(conn.client.clone()),
         ListParams::default(),
@@ -508,6 +516,7 @@ async fn shared_budgets(
                 .filter(|p| {
                     p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name.as_str())
                 })
+                .filter(|p| in_drain_scope(p, opts, pod_selector))
                 .map(|p| {
                     let mut f = crate::facts::pod::PodFacts::from_pod(p);
                     let labels = p.metadata.labels.clone().unwrap_or_default();
@@ -518,7 +527,24 @@ async fn shared_budgets(
             (name.clone(), facts)
         })
         .collect();
-    Ok(batch::shared_budgets(&batch, &pdbs, filter))
+    Ok(batch::shared_budgets(&batch, &pdbs, &opts.filter))
+}
+
+/// The batch's nodes and what its drains remove from them (`-n`, `--pod-selector`).
+struct Scope<'a> {
+    nodes: &'a [String],
+    opts: &'a engine::DrainOptions,
+    pod_selector: Option<&'a Selector>,
+}
+
+/// Is the pod one the drain removes: in `-n`'s namespace and matching `--pod-selector`?
+fn in_drain_scope(p: &Pod, opts: &engine::DrainOptions, pod_selector: Option<&Selector>) -> bool {
+    let empty = Default::default();
+    let labels = p.metadata.labels.as_ref().unwrap_or(&empty);
+    opts.namespace
+        .as_ref()
+        .is_none_or(|ns| p.metadata.namespace.as_ref() == Some(ns))
+        && pod_selector.is_none_or(|sel| sel.matches(labels))
 }
 
 /// Validation between nodes: wait up to `--validate-timeout` for the cluster to settle after
@@ -561,9 +587,10 @@ async fn validate_between_nodes(
 async fn replace_capacity(
     conn: &Connection,
     all: &[NodeFacts],
-    batch: &[String],
+    scope: &Scope<'_>,
     target: &str,
 ) -> Result<Option<String>, CliError> {
+    let batch = scope.nodes;
     let node = batch.join(", ");
     let node = node.as_str();
     let leaving = |n: &str| batch.iter().any(|b| b == n);
@@ -593,6 +620,7 @@ async fn replace_capacity(
             let f = crate::facts::pod::PodFacts::from_pod(p);
             !f.mirror && f.controller_kind.as_deref() != Some("DaemonSet")
         })
+        .filter(|p| in_drain_scope(p, scope.opts, scope.pod_selector))
         .map(Moving::from_pod)
         .collect();
     let unknown_room = Resources {
