@@ -555,6 +555,14 @@ async fn validate_between_nodes(
     standing: &[(String, Standing, Progress)],
     last_drain: Option<jiff::Timestamp>,
 ) -> Result<Option<String>, CliError> {
+    // Only an uncordon fixes these: say so at once rather than wait for them.
+    let yours = rollout::awaiting_uncordon(standing);
+    if !yours.is_empty() {
+        return Ok(Some(format!(
+            "not taking a new node: {}; or pass --no-validate",
+            yours.join("; ")
+        )));
+    }
     let started = std::time::Instant::now();
     let mut said = false;
     loop {

@@ -304,14 +304,7 @@ pub fn unsettled(
     pending: &[PendingPod],
     since: Option<jiff::Timestamp>,
 ) -> Vec<String> {
-    let mut out = Vec::new();
-    for (name, st, _) in standing {
-        if *st == Standing::Upgraded {
-            out.push(format!(
-                "node {name} is back at the target but still cordoned: `kubectl upgrade uncordon {name}` (or rerun with --uncordon-upgraded)"
-            ));
-        }
-    }
+    let mut out = awaiting_uncordon(standing);
     for p in pdbs
         .iter()
         .filter(|p| p.observed && p.current_healthy < p.desired_healthy)
@@ -342,6 +335,20 @@ pub fn unsettled(
         }
     }
     out
+}
+
+/// The part of [`unsettled`] that waiting cannot fix: nodes drained by drain-next that are
+/// back at the target but still cordoned (only an uncordon brings them back).
+pub fn awaiting_uncordon(
+    standing: &[(String, Standing, crate::facts::progress::Progress)],
+) -> Vec<String> {
+    standing
+        .iter()
+        .filter(|(_, st, _)| *st == Standing::Upgraded)
+        .map(|(name, _, _)| format!(
+            "node {name} is back at the target but still cordoned: `kubectl upgrade uncordon {name}` (or rerun with --uncordon-upgraded)"
+        ))
+        .collect()
 }
 
 #[cfg(test)]
