@@ -449,3 +449,68 @@ fn one_at_a_time_rolls_a_pool_with_the_nodes_upgraded_in_place() {
     let s = run(&server, &["status", "--to", "v1.33.2", "-o", "json"]);
     assert_eq!(s.json()["done"], true, "{}", s.all());
 }
+
+/// The validation between nodes waits for the budgets the last drain touched (recorded in its
+/// progress record), not for an application that was unhealthy before: `db`'s budget is
+/// below its desired count on w-3 all along, yet after w-1's drain (which touched only `web`)
+/// the next node is taken; `web` itself unhealthy would hold it.
+#[test]
+fn validation_waits_for_the_budgets_the_last_drain_touched() {
+    let mut c = Cluster::new();
+    c.add_node(builders::control_plane_node("cp", "v1.33.2"));
+    for n in ["w-1", "w-2", "w-3"] {
+        c.add_node(builders::node(n, "v1.32.5"));
+    }
+    replicas(&mut c, "app", "web", 2, "w-1");
+    max_unavailable(&mut c, "app", "web", IntOrString::Int(1));
+    c.add_pod(
+        builders::pod("app", "db-0", "w-3")
+            .owner("StatefulSet", "db")
+            .labels(&[("app", "db")])
+            .build(),
+    );
+    c.add_pod(
+        builders::pod("app", "db-1", "w-3")
+            .owner("StatefulSet", "db")
+            .labels(&[("app", "db")])
+            .not_ready()
+            .build(),
+    );
+    min_available(&mut c, "app", "db", IntOrString::Int(2));
+    let server = TestServer::start(c);
+    let base = [
+        "drain-next",
+        "--to",
+        "v1.33.2",
+        "-o",
+        "json",
+        "--timeout",
+        "60s",
+    ];
+    // The first node: no drain to compare with, every budget counts (db holds it) ...
+    let r = run(
+        &server,
+        &[&base[..], &["--validate-timeout", "1s"]].concat(),
+    );
+    assert_eq!(r.code, 5, "{}", r.all());
+    assert!(r.all().contains("PDB app/db"), "{}", r.all());
+    // ... so it is taken with --no-validate; its record names the budget it touched.
+    let r = run(&server, &[&base[..], &["--no-validate"]].concat());
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(r.json()["node"], "w-1");
+    assert_eq!(
+        progress(&server, "w-1").unwrap()["pdbs"],
+        serde_json::json!(["app/web"])
+    );
+    server.with_state(|c| c.set_node_kubelet_version("w-1", "v1.33.2"));
+    // web's replacements are Ready: db's old trouble does not hold the next node.
+    let next = [
+        &base[..],
+        &["--uncordon-upgraded", "--validate-timeout", "10s"],
+    ]
+    .concat();
+    let r = run(&server, &next);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(r.json()["node"], "w-2", "{}", r.all());
+    assert_eq!(server.pdb_violations(), 0);
+}

@@ -264,7 +264,8 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
     }
     let selected = selected_names(args, &api, &conn).await?;
     let mut report = NextReport::new(&target, args.strategy);
-    let last_drain = rollout::last_drain(&order::in_progress(&all, &target));
+    let before = order::in_progress(&all, &target);
+    let (last_drain, touched) = (rollout::last_drain(&before), rollout::last_touched(&before));
     let standing = uncordon_upgraded(args, &conn, dry, &target, &mut all, &mut report).await?;
     if let Some(msg) = replace_without_destination(args, &all, &target) {
         return stop(&mut report, global, Code::Violations, msg);
@@ -289,7 +290,11 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
         .collect();
     let names: Vec<String> = chosen.iter().map(|c| c.name.clone()).collect();
     if !fresh.is_empty() && !args.no_validate {
-        if let Some(msg) = validate_between_nodes(args, &conn, &standing, last_drain).await? {
+        let last = LastDrain {
+            at: last_drain,
+            touched: touched.as_ref(),
+        };
+        if let Some(msg) = validate_between_nodes(args, &conn, &standing, &last).await? {
             return stop(&mut report, global, Code::Unsettled, msg);
         }
     }
@@ -547,13 +552,20 @@ fn in_drain_scope(p: &Pod, opts: &engine::DrainOptions, pod_selector: Option<&Se
         && pod_selector.is_none_or(|sel| sel.matches(labels))
 }
 
+/// What the finished drains left to check: when the last one ended, and the budgets they
+/// touched (`None`: every budget).
+struct LastDrain<'a> {
+    at: Option<jiff::Timestamp>,
+    touched: Option<&'a BTreeSet<String>>,
+}
+
 /// Validation between nodes: wait up to `--validate-timeout` for the cluster to settle after
 /// the last node ([`rollout::unsettled`]); the message when it did not. Reads only.
 async fn validate_between_nodes(
     args: &DrainNextArgs,
     conn: &Connection,
     standing: &[(String, Standing, Progress)],
-    last_drain: Option<jiff::Timestamp>,
+    last: &LastDrain<'_>,
 ) -> Result<Option<String>, CliError> {
     // Only an uncordon fixes these: say so at once rather than wait for them.
     let yours = rollout::awaiting_uncordon(standing);
@@ -567,7 +579,7 @@ async fn validate_between_nodes(
     let mut said = false;
     loop {
         let (pdbs, pending) = (settle_pdbs(conn).await?, pending_pods(conn).await?);
-        let problems = rollout::unsettled(standing, &pdbs, &pending, last_drain);
+        let problems = rollout::unsettled(standing, &pdbs, &pending, last.at, last.touched);
         if problems.is_empty() {
             return Ok(None);
         }

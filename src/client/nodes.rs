@@ -18,6 +18,7 @@ pub fn stamped(state: ProgressState, target: Option<Version>, command: Writer) -
         time: jiff::Timestamp::now().to_string(),
         command,
         user: current_user(),
+        pdbs: None,
     }
 }
 

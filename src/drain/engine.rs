@@ -98,9 +98,13 @@ pub async fn drain_node(
         nothing_to_remove(&run, &mut summary).await;
         return Ok(run.done(summary));
     }
+    let touched = touched_pdbs(&seen.pods, &plan);
     if opts.dry_run == DryRun::None {
         // Best effort, like every progress write: the drain itself does not depend on it.
-        let _ = api::write_progress(client, node, &run.progress(ProgressState::Draining)).await;
+        let record = run
+            .progress(ProgressState::Draining)
+            .with_pdbs(touched.clone());
+        let _ = api::write_progress(client, node, &record).await;
     }
     let removed = removal::remove_all(
         removal::Setup {
@@ -124,9 +128,21 @@ pub async fn drain_node(
         } else {
             ProgressState::Failed
         };
-        let _ = api::write_progress(client, node, &run.progress(state)).await;
+        let record = run.progress(state).with_pdbs(touched);
+        let _ = api::write_progress(client, node, &record).await;
     }
     Ok(summary)
+}
+
+/// The budgets (`ns/name`) selecting the pods this drain evicts, once each: what the
+/// validation before the next node waits for.
+fn touched_pdbs(pods: &[LivePod], plan: &filters::Plan) -> Vec<String> {
+    let names: std::collections::BTreeSet<&String> = plan
+        .evict
+        .iter()
+        .flat_map(|&i| pods[i].pdb_names.iter())
+        .collect();
+    names.into_iter().cloned().collect()
 }
 
 /// What one drain call works with: the client, names, options, clock and deadline.
@@ -450,6 +466,8 @@ async fn nothing_to_remove(run: &Run<'_>, summary: &mut Summary) {
             "{node} cordoned; no pods to remove ({} skipped)",
             summary.skipped.len()
         );
-        let _ = api::write_progress(run.client, node, &run.progress(ProgressState::Drained)).await;
+        // Nothing removed, no budget touched.
+        let record = run.progress(ProgressState::Drained).with_pdbs(vec![]);
+        let _ = api::write_progress(run.client, node, &record).await;
     }
 }

@@ -198,6 +198,10 @@ impl PdbNames {
         self.0.is_empty()
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = &String> {
+        self.0.iter()
+    }
+
     /// The one PDB, when exactly one selects the pod (the case evictions can wait on).
     pub fn single(&self) -> Option<&str> {
         match self.0.as_slice() {

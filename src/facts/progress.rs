@@ -71,9 +71,20 @@ pub struct Progress {
     pub command: Writer,
     /// Who ran it (`$USER`, else `uid N`).
     pub user: String,
+    /// The PodDisruptionBudgets (`ns/name`) that selected pods this drain removed, so that
+    /// the validation between nodes waits for those budgets; absent in records written
+    /// before it was kept (then every budget counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdbs: Option<Vec<String>>,
 }
 
 impl Progress {
+    /// The same record naming the budgets its drain touched.
+    pub fn with_pdbs(mut self, pdbs: Vec<String>) -> Progress {
+        self.pdbs = Some(pdbs);
+        self
+    }
+
     /// `drain-next by alice`, for messages.
     pub fn by(&self) -> String {
         format!("{} by {}", self.command.as_str(), self.user)
@@ -186,6 +197,7 @@ fn legacy(text: &str) -> Option<Progress> {
         time: old.time,
         command,
         user: user.to_string(),
+        pdbs: None,
     })
 }
 
@@ -239,6 +251,7 @@ pub fn record(state: ProgressState, target: Option<&str>, command: Writer) -> Op
             time: "2026-01-01T00:00:00Z".into(),
             command,
             user: "alice".into(),
+            pdbs: None,
         }
         .to_json(),
     )

@@ -280,6 +280,27 @@ pub fn last_drain(
         .max()
 }
 
+/// The budgets the finished drains touched (their records' `pdbs`, joined), for validation;
+/// `None` when there is no finished drain yet or a record does not say (written before the
+/// field existed): then every budget counts.
+pub fn last_touched(
+    standing: &[(String, Standing, crate::facts::progress::Progress)],
+) -> Option<std::collections::BTreeSet<String>> {
+    let finished: Vec<&crate::facts::progress::Progress> = standing
+        .iter()
+        .filter(|(_, st, _)| matches!(st, Standing::Upgraded | Standing::ForRemoval))
+        .map(|(_, _, p)| p)
+        .collect();
+    if finished.is_empty() {
+        return None;
+    }
+    let mut all = std::collections::BTreeSet::new();
+    for p in finished {
+        all.extend(p.pdbs.as_ref()?.iter().cloned());
+    }
+    Some(all)
+}
+
 /// A pod that has not started, as validation sees it: controller-owned, created when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingPod {
@@ -293,7 +314,9 @@ pub struct PendingPod {
 /// validation: what says the cluster has not settled after the last node. Empty: go on.
 /// - a node drained by drain-next that is back at the target but still cordoned;
 /// - a PDB whose healthy pods are below its desired count (the last drain's pods have not
-///   come back, or something else is wrong: either way not the time to take more);
+///   come back, or something else is wrong: either way not the time to take more); with
+///   `touched` ([`last_touched`]) only the budgets the finished drains touched count, so an
+///   application that was unhealthy before does not hold the rollout;
 /// - a controller-owned pod still Pending that was created after the last finished drain
 ///   (`since`: [`last_drain`]), i.e. a replacement that cannot start.
 ///
@@ -303,11 +326,13 @@ pub fn unsettled(
     pdbs: &[crate::facts::pdb::PdbFacts],
     pending: &[PendingPod],
     since: Option<jiff::Timestamp>,
+    touched: Option<&std::collections::BTreeSet<String>>,
 ) -> Vec<String> {
     let mut out = awaiting_uncordon(standing);
     for p in pdbs
         .iter()
         .filter(|p| p.observed && p.current_healthy < p.desired_healthy)
+        .filter(|p| touched.is_none_or(|t| t.contains(&p.key())))
     {
         out.push(format!(
             "PDB {} has {} healthy pod(s) of {} desired: its pods have not come back yet",
@@ -446,6 +471,7 @@ mod tests {
             time: time.into(),
             command: Writer::DrainNext,
             user: "alice".into(),
+            pdbs: None,
         };
         let standing = vec![
             (
@@ -484,6 +510,7 @@ mod tests {
             &[pdb("web", 1, 2), pdb("db", 3, 2)],
             &pending,
             since,
+            None,
         );
         assert_eq!(p.len(), 3, "{p:#?}");
         assert!(p[0].contains("w-1") && p[0].contains("still cordoned"));
@@ -495,6 +522,39 @@ mod tests {
             Standing::ForRemoval,
             record("2026-12-04T09:00:00Z"),
         )];
-        assert!(unsettled(&done, &[pdb("db", 3, 2)], &pending[1..], last_drain(&done)).is_empty());
+        assert!(unsettled(
+            &done,
+            &[pdb("db", 3, 2)],
+            &pending[1..],
+            last_drain(&done),
+            None
+        )
+        .is_empty());
+        // Records naming the budgets they touched: an unhealthy budget nobody drained does
+        // not hold the rollout; a touched one does.
+        assert_eq!(
+            last_touched(&standing),
+            None,
+            "records without pdbs: every budget"
+        );
+        assert_eq!(last_touched(&[]), None, "no finished drain: every budget");
+        let named = vec![
+            (
+                "w-1".to_string(),
+                Standing::Upgraded,
+                record("2026-12-04T10:00:00Z").with_pdbs(vec!["app/api".into()]),
+            ),
+            (
+                "w-0".to_string(),
+                Standing::ForRemoval,
+                record("2026-12-04T09:00:00Z").with_pdbs(vec![]),
+            ),
+        ];
+        let touched = last_touched(&named).expect("every record says");
+        assert_eq!(touched, ["app/api".to_string()].into());
+        let budgets = [pdb("web", 1, 2), pdb("api", 1, 2)];
+        let p = unsettled(&named[1..], &budgets, &[], None, Some(&touched));
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(p[0].contains("app/api") && !p[0].contains("app/web"));
     }
 }
