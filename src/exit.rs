@@ -19,7 +19,10 @@ pub enum Code {
     /// `drain-next`: the cluster did not settle after the last node within
     /// `--validate-timeout` (validation between nodes).
     Unsettled = 5,
-    /// `drain`: interrupted (Ctrl-C); node left cordoned, rerun resumes.
+    /// `drain`, `drain-next`: another rollout holds the lock (named in the message).
+    Locked = 6,
+    /// `drain`, `drain-next`: interrupted (SIGINT, SIGTERM or SIGHUP); a node being drained is
+    /// left cordoned, the lock released; a rerun resumes.
     Interrupted = 130,
     /// Usage errors: bad flags, malformed versions, unreadable input files.
     Usage = 64,
@@ -33,19 +36,20 @@ impl Code {
     }
 
     /// The more serious of two results, for a command that did several things (a batch of
-    /// drains): interrupted, then internal, usage, API errors, blocked, unsettled, in progress,
-    /// warnings, ok.
+    /// drains): interrupted, then internal, usage, API errors, blocked, unsettled, locked, in
+    /// progress, warnings, ok.
     pub fn worse(self, other: Code) -> Code {
         let rank = |c: Code| match c {
             Code::Ok => 0,
             Code::Warnings => 1,
             Code::InProgress => 2,
-            Code::Unsettled => 3,
-            Code::Violations => 4,
-            Code::Api => 5,
-            Code::Usage => 6,
-            Code::Internal => 7,
-            Code::Interrupted => 8,
+            Code::Locked => 3,
+            Code::Unsettled => 4,
+            Code::Violations => 5,
+            Code::Api => 6,
+            Code::Usage => 7,
+            Code::Internal => 8,
+            Code::Interrupted => 9,
         };
         if rank(other) > rank(self) {
             other
@@ -108,6 +112,8 @@ impl From<crate::client::error::ClientError> for CliError {
             | E::Denied(_)
             | E::Request(_) => Code::Api,
             E::Flags(_) | E::NodeNotFound(_) | E::Output(_) => Code::Usage,
+            E::Locked(_) => Code::Locked,
+            E::Interrupted(_) => Code::Interrupted,
         };
         CliError::new(code, e.to_string())
     }
@@ -126,7 +132,7 @@ impl From<crate::drain::model::Outcome> for Code {
         use crate::drain::model::Outcome as O;
         match o {
             O::Drained | O::NothingToDo | O::DryRun => Code::Ok,
-            O::Blocked | O::TimedOut | O::Failed => Code::Violations,
+            O::Blocked | O::TimedOut | O::Failed | O::Partial => Code::Violations,
             O::ApiError => Code::Api,
             O::Interrupted => Code::Interrupted,
         }

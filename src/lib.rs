@@ -23,3 +23,4 @@ pub mod inventory;
 pub mod policy;
 pub mod render;
 pub mod report;
+pub mod signals;

@@ -12,7 +12,21 @@ use std::io::IsTerminal;
 
 /// Whether to colour: stdout is a terminal and `NO_COLOR` is unset (https://no-color.org).
 pub fn use_colour() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    colour_allowed(
+        std::io::stdout().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::env::var_os("TERM").as_deref(),
+    )
+}
+
+/// Colour only on a terminal, never with `NO_COLOR` set (non-empty, no-color.org) nor on a
+/// terminal that says it has none (`TERM=dumb`).
+fn colour_allowed(
+    tty: bool,
+    no_color: Option<&std::ffi::OsStr>,
+    term: Option<&std::ffi::OsStr>,
+) -> bool {
+    tty && no_color.is_none_or(|v| v.is_empty()) && term.is_none_or(|t| t != "dumb")
 }
 
 /// The machine-readable formats (`-o json|yaml`).
@@ -314,7 +328,7 @@ fn path_section(out: &mut String, r: &CheckReport, wide: bool, colour: bool) {
     let width = usize::from(output_width());
     match &r.plan {
         None => {
-            let _ = writeln!(out, "(no path: the control-plane version is unknown)");
+            let _ = writeln!(out, "(no path: the upgrade-path finding below says why)");
         }
         Some(plan) => {
             let _ = writeln!(
@@ -610,26 +624,29 @@ pub fn rollout(r: &crate::policy::rollout::Rollout, colour: bool) -> String {
     heading(&mut out, &format!("Rollout to {}", r.target), colour);
     let _ = writeln!(
         out,
-        "{} node(s): {} at target, {} in progress, {} waiting, {} blocked, {} drained for removal{}",
+        "{} node(s): {} at target, {} in progress, {} stopped, {} waiting, {} blocked, {} drained for removal{}",
         r.nodes,
         r.at_target,
         r.in_progress,
+        r.stopped,
         r.waiting,
         r.blocked,
         r.replaced,
         if r.done { " (done)" } else { "" }
     );
+    let _ = writeln!(out, "Rollout lock: {}", r.lock.detail);
     for p in &r.pools {
         let _ = writeln!(
             out,
-            "\n{} ({} at target, {} in progress, {} waiting, {} blocked)",
-            p.name, p.at_target, p.in_progress, p.waiting, p.blocked
+            "\n{} ({} at target, {} in progress, {} stopped, {} waiting, {} blocked)",
+            p.name, p.at_target, p.in_progress, p.stopped, p.waiting, p.blocked
         );
         let mut t = table(&["NODE", "STATE", "KUBELET", "STEP", "SINCE", "BY", "DETAIL"]);
         for n in &p.nodes {
             let state = match n.state {
                 State::AtTarget => "at target",
                 State::InProgress => "in progress",
+                State::Stopped => "stopped",
                 State::Waiting => "waiting",
                 State::Blocked => "blocked",
                 State::Replaced => "replaced",
@@ -662,6 +679,18 @@ pub fn rollout(r: &crate::policy::rollout::Rollout, colour: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Colour on a terminal only, never with NO_COLOR (non-empty) or TERM=dumb.
+    #[test]
+    fn colour_rules() {
+        use std::ffi::OsStr;
+        let o = |s: &'static str| Some(OsStr::new(s));
+        assert!(colour_allowed(true, None, o("xterm-256color")));
+        assert!(colour_allowed(true, o(""), None));
+        assert!(!colour_allowed(false, None, o("xterm")));
+        assert!(!colour_allowed(true, o("1"), o("xterm")));
+        assert!(!colour_allowed(true, None, o("dumb")));
+    }
 
     /// The text as a terminal shows it: SGR escape sequences removed.
     fn visible(line: &str) -> String {

@@ -296,10 +296,10 @@ fn completes_node_names_from_the_cluster() {
         complete(&["cordon", "worker-1", ""], kc).0,
         strings(&["cp-1", "worker-3"])
     );
-    // drain takes one node.
+    // drain takes several nodes: the ones typed are not offered again.
     assert_eq!(
         complete(&["drain", "worker-1", ""], kc).0,
-        Vec::<String>::new()
+        strings(&["cp-1", "worker-2", "worker-3"])
     );
     assert!(
         server.count("list", "nodes") >= 4,

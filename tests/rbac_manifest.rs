@@ -81,7 +81,10 @@ const CHECK: &[(&str, &str)] = &[
     ("Role", "kubectl-upgrade-check"),
 ];
 const CHECK_CLUSTER: &[(&str, &str)] = &[("ClusterRole", "kubectl-upgrade-check")];
-const DRAIN: &[(&str, &str)] = &[("ClusterRole", "kubectl-upgrade-drain")];
+const DRAIN: &[(&str, &str)] = &[
+    ("ClusterRole", "kubectl-upgrade-drain"),
+    ("Role", "kubectl-upgrade-lock"),
+];
 const DRAIN_DELETE: &[(&str, &str)] = &[("ClusterRole", "kubectl-upgrade-drain-delete")];
 const HELM: &[(&str, &str)] = &[("ClusterRole", "kubectl-upgrade-helm")];
 
@@ -156,6 +159,7 @@ fn roles_parse_and_are_named() {
     let want = [
         ("ClusterRole", "kubectl-upgrade-check"),
         ("Role", "kubectl-upgrade-check"),
+        ("Role", "kubectl-upgrade-lock"),
         ("ClusterRole", "kubectl-upgrade-drain"),
         ("ClusterRole", "kubectl-upgrade-drain-delete"),
         ("ClusterRole", "kubectl-upgrade-helm"),
@@ -203,7 +207,13 @@ fn drain_adds_only_the_writes_of_a_drain() {
         .collect();
     assert_eq!(
         writes,
-        pairs(&[("patch", "nodes"), ("create", "pods/eviction")])
+        pairs(&[
+            ("patch", "nodes"),
+            ("create", "pods/eviction"),
+            // The rollout lock.
+            ("create", "leases"),
+            ("update", "leases"),
+        ])
     );
     // Pods are deleted directly only with --disable-eviction, through a separate role.
     assert_eq!(granted(DRAIN_DELETE), pairs(&[("delete", "pods")]));

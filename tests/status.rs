@@ -26,6 +26,22 @@ fn progress(n: &mut Node, state: &str) {
     n.spec.get_or_insert_with(Default::default).unschedulable = Some(true);
 }
 
+/// The rollout lock held by alice's drain-next on `nodes`, renewed `ago_s` seconds ago.
+fn lock(nodes: &str, ago_s: i64) -> kube_testserver::k8s_openapi::api::coordination::v1::Lease {
+    let renewed = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(ago_s);
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "kubectl-upgrade-rollout", "namespace": "kube-system", "annotations": {
+            "kubectl-upgrade.io/lock-command": "kubectl upgrade drain-next -l pool=blue",
+            "kubectl-upgrade.io/lock-user": "alice",
+            "kubectl-upgrade.io/lock-host": "laptop (pid 42)",
+            "kubectl-upgrade.io/lock-nodes": nodes,
+        }},
+        "spec": {"holderIdentity": "alice@laptop/42/1", "leaseDurationSeconds": 60,
+                 "acquireTime": "2026-12-03T10:00:00.000000Z", "renewTime": renewed.to_string()},
+    }))
+    .unwrap()
+}
+
 fn cluster() -> Cluster {
     let mut c = Cluster::new();
     c.add_node(builders::control_plane_node("cp-1", "v1.33.2"));
@@ -60,6 +76,36 @@ fn run(server: &TestServer, args: &[&str]) -> (i32, String, String) {
 #[test]
 fn every_state_grouped_by_pool() {
     let server = TestServer::start(cluster());
+    // Nobody holds the lock: b-draining's drain stopped (Ctrl-C, SIGTERM, a crash), and
+    // drain-next resumes it next.
+    let (code, out, err) = run(&server, &["status", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["lock"]["state"], "free");
+    assert_eq!(
+        (r["stopped"].as_u64(), r["inProgress"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(r["next"]["node"], "b-draining");
+    let stopped = r["pools"][1]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "b-draining")
+        .unwrap();
+    assert_eq!(stopped["state"], "stopped");
+    assert!(stopped["detail"]
+        .as_str()
+        .unwrap()
+        .contains("rerun drain-next to resume"));
+    // alice's drain-next holds the lock for it: being drained, and the table names her.
+    server.with_state(|c| c.add_lease(lock("b-draining", 5)));
+    let (code, table, _) = run(&server, &["status"]);
+    assert_eq!(code, 0);
+    assert!(
+        table.contains("Rollout lock: held by alice on laptop (pid 42) running `kubectl upgrade drain-next -l pool=blue`, on node b-draining"),
+        "{table}"
+    );
     let (code, out, err) = run(&server, &["status", "-o", "json"]);
     assert_eq!(code, 0, "{err}");
     let r: Value = serde_json::from_str(&out).unwrap();
@@ -111,7 +157,7 @@ fn every_state_grouped_by_pool() {
     assert_eq!(code, 0);
     assert!(table.contains("Rollout to v1.33.2"), "{table}");
     assert!(
-        table.contains("green (0 at target, 0 in progress, 1 waiting, 1 blocked)"),
+        table.contains("green (0 at target, 0 in progress, 0 stopped, 1 waiting, 1 blocked)"),
         "{table}"
     );
     let writes: Vec<_> = server
@@ -120,8 +166,18 @@ fn every_state_grouped_by_pool() {
         .filter(|(v, _)| !["get", "list", "watch"].contains(&v.as_str()))
         .collect();
     assert!(writes.is_empty(), "{writes:?}");
-    // Bad input is a usage error.
+    // Bad input is a usage error, and so is a selector that matches nothing (a typo must
+    // not read as "done" to a script).
     assert_eq!(run(&server, &["status", "--to", "soon"]).0, 64);
+    let (code, _, err) = run(&server, &["status", "-l", "pool=bleu"]);
+    assert_eq!(code, 64, "{err}");
+    assert!(err.contains("no node matches -l pool=bleu"), "{err}");
+    // A lock whose holder went silent for longer than its lease: expired, the drain stopped.
+    server.with_state(|c| c.add_lease(lock("b-draining", 600)));
+    let (_, out, _) = run(&server, &["status", "-o", "json"]);
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["lock"]["state"], "expired");
+    assert_eq!(r["stopped"], 1);
 }
 
 #[test]

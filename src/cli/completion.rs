@@ -658,11 +658,16 @@ mod tests {
                 "n",
             ),
             (&["uncordon", "-ojson", "n"], node("uncordon", &[]), "", "n"),
-            // drain takes one node: nothing after it.
-            (&["drain", "node-1", ""], Want::Nothing, "", ""),
+            // drain takes several nodes, like cordon: the ones named are not offered again.
+            (&["drain", "node-1", ""], node("drain", &["node-1"]), "", ""),
             // --dry-run takes its value only after `=`: the next word is the node.
             (&["drain", "--dry-run", ""], node("drain", &[]), "", ""),
-            (&["drain", "--dry-run", "n", ""], Want::Nothing, "", ""),
+            (
+                &["drain", "--dry-run", "n", ""],
+                node("drain", &["n"]),
+                "",
+                "",
+            ),
             (
                 &["drain", "--timeout", "5m", "n"],
                 node("drain", &[]),

@@ -2,6 +2,7 @@
 
 use crate::cli::{Global, OutputFormat};
 use crate::client::connect::{api_error, parse_duration, Connection};
+use crate::client::lock::{self, RolloutLock};
 use crate::client::nodes::{self, DryRun};
 use crate::drain::engine::{self, DrainOptions, Outcome, Summary};
 use crate::exit::{CliError, Code};
@@ -11,13 +12,13 @@ use crate::facts::selector::{self, Selector};
 use crate::policy::filters::FilterOptions;
 use crate::policy::order;
 use crate::policy::version::Version;
+use crate::signals::Stop;
 use clap::{Args, ValueEnum};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};
 use serde::Serialize;
 use std::collections::HashSet;
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// `--dry-run` values (bare `--dry-run` means `client`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -80,20 +81,43 @@ Examples:
   # Only pods of one app, 4 eviction requests at a time, JSON summary for scripts
   kubectl upgrade drain node-1 --pod-selector app=web --concurrency 4 -o json
 
+  # Every node of a pool, one after the other
+  kubectl upgrade drain -l pool=blue --timeout 10m
+
 Before cordoning, the drain checks for pods that would block it (unmanaged, emptyDir) and PDBs
 that can never allow an eviction (maxUnavailable 0, minAvailable 100%, or minAvailable at or
 above the expected pods of a status the disruption controller has observed). If any, it
 stops with exit code 2 and the node untouched. After cordoning, every failure leaves the node
 cordoned; nothing is ever uncordoned implicitly.
 
+Several nodes (names or -l SELECTOR) are drained one after the other; the first that does not
+finish stops the run, and the nodes after it are not touched. drain takes the rollout lock like
+drain-next (see `kubectl upgrade drain-next --help`).
+
 Exit codes: 0 drained or nothing to do; 2 blocked or timed out (node left cordoned);
-3 API/auth/RBAC error; 64 usage (incl. unknown node); 130 interrupted (node left cordoned, rerun
-to resume).";
+3 API/auth/RBAC error or the server lost; 6 another rollout holds the lock; 64 usage (incl.
+unknown node, a selector matching nothing); 130 interrupted by SIGINT, SIGTERM or SIGHUP (node
+left cordoned, lock released, rerun to resume).";
 
 /// clap value parser for `-l/--selector` and `--pod-selector`: refuses empty and malformed
 /// selectors at the boundary (exit 64), so nothing can widen to every node or pod.
 pub(crate) fn parse_selector(s: &str) -> Result<Selector, String> {
-    selector::parse(s).map_err(|e| e.to_string())
+    selector::parse(s).map_err(|e| match e {
+        selector::SelectorError::Empty => {
+            "empty selector: it would select every node; name the nodes or give a non-empty one, e.g. pool=blue".to_string()
+        }
+        other => other.to_string(),
+    })
+}
+
+/// clap value parser for `--pod-selector`: as [`parse_selector`], said of pods.
+pub(crate) fn parse_pod_selector(s: &str) -> Result<Selector, String> {
+    selector::parse(s).map_err(|e| match e {
+        selector::SelectorError::Empty => {
+            "empty selector: it would select every pod on the node; drop --pod-selector to drain them all, or give a non-empty one, e.g. app=web".to_string()
+        }
+        other => other.to_string(),
+    })
 }
 
 /// `kubectl upgrade cordon NODE...`
@@ -142,7 +166,7 @@ pub struct DrainFlags {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub ignore_daemonsets: bool,
     /// Only remove pods matching this label selector (an empty or malformed one is refused).
-    #[arg(long, value_name = "SELECTOR", value_parser = parse_selector)]
+    #[arg(long, value_name = "SELECTOR", value_parser = parse_pod_selector)]
     pub pod_selector: Option<Selector>,
     /// Seconds each pod gets to terminate; negative uses the pod's own.
     #[arg(long, default_value_t = -1, allow_negative_numbers = true, value_name = "SECONDS")]
@@ -165,14 +189,26 @@ pub struct DrainFlags {
     /// client: print the plan; server: dry-run every eviction. Bare --dry-run means client.
     #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "client")]
     pub dry_run: Option<DryRunArg>,
+    /// When another rollout holds the lock, wait up to this long for it (e.g. 30m) instead of
+    /// stopping at once with exit code 6.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_for_lock: Option<Duration>,
+    /// Accepted for kubectl compatibility; lists are paged at 500 items whatever it says.
+    #[arg(long, value_name = "N", hide = true)]
+    pub chunk_size: Option<i64>,
 }
 
-/// `kubectl upgrade drain NODE`
+/// `kubectl upgrade drain NODE... | -l SELECTOR`
 #[derive(Debug, Clone, Args)]
 #[command(after_help = DRAIN_EXAMPLES)]
 pub struct DrainArgs {
-    /// The node to drain.
-    pub node: String,
+    /// The nodes to drain, one after the other.
+    #[arg(required_unless_present = "selector", conflicts_with = "selector")]
+    pub nodes: Vec<String>,
+    /// Drain the nodes matching this label selector instead, one after the other, by name (an
+    /// empty or malformed selector is refused; one matching nothing is exit 64).
+    #[arg(short = 'l', long, value_parser = parse_selector)]
+    pub selector: Option<Selector>,
     #[command(flatten)]
     pub flags: DrainFlags,
 }
@@ -226,20 +262,30 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-/// A channel that turns true on Ctrl-C (SIGINT).
-pub(super) fn interrupt_channel() -> watch::Receiver<bool> {
-    let (tx, rx) = watch::channel(false);
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("interrupt: stopping new evictions; the node stays cordoned");
-            tx.send_replace(true);
-            // A second Ctrl-C exits at once.
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(Code::Interrupted.as_i32());
+/// Take the rollout lock before anything is cordoned (`crate::client::lock`). A dry run
+/// changes nothing and takes no lock, but says when a real run would be refused now.
+pub(super) async fn take_lock(
+    conn: &Connection,
+    dry: DryRun,
+    wait: Option<Duration>,
+    stop: &Stop,
+) -> Result<Option<RolloutLock>, CliError> {
+    if dry.is_dry() {
+        if let Ok(Some(state)) = lock::read(conn).await {
+            if let Some(h) = state.held() {
+                eprintln!(
+                    "note: another rollout holds the lock ({}): a real run would be refused now",
+                    h.describe(jiff::Timestamp::now())
+                );
             }
         }
-    });
-    rx
+        return Ok(None);
+    }
+    let taken = lock::acquire(conn, lock::Me::current(resume_command()), wait, stop).await?;
+    if let Some(note) = &taken.took_over {
+        eprintln!("{note}");
+    }
+    Ok(Some(taken))
 }
 
 async fn node_names(
@@ -260,9 +306,10 @@ async fn node_names(
     let mut seen = HashSet::new();
     names.retain(|n| seen.insert(n.clone()));
     if names.is_empty() {
-        return Err(CliError::usage(
-            "no nodes matched; name nodes or use -l/--selector",
-        ));
+        let which = selector.map_or_else(String::new, |s| format!(" -l {s}"));
+        return Err(CliError::usage(format!(
+            "no node matches{which}; check the labels with `kubectl get nodes --show-labels`"
+        )));
     }
     Ok(names)
 }
@@ -353,6 +400,13 @@ pub async fn run_uncordon(args: &UncordonArgs, global: &Global) -> Result<Code, 
     let conn = global.connect.connect().await?;
     let dry = DryRunArg::mode(args.dry_run);
     let names = node_names(&conn, &args.nodes, args.selector.as_ref()).await?;
+    // The oldest kube-apiserver bounds the kubelets (`/version` may answer from the newest).
+    let oldest = match args.force {
+        true => conn.server_version.clone(),
+        false => crate::client::apiservers::read(&conn)
+            .await?
+            .map_or_else(|| conn.server_version.clone(), |a| a.oldest.raw),
+    };
     let mut results = Vec::new();
     let mut refused = false;
     for node in get_nodes(&conn, names).await? {
@@ -380,15 +434,7 @@ pub async fn run_uncordon(args: &UncordonArgs, global: &Global) -> Result<Code, 
             continue;
         }
         if !args.force {
-            let check = order::uncordon_check(&facts).and_then(|()| {
-                order::not_above_apiserver(
-                    &facts.kubelet_version,
-                    &conn.server_version,
-                    &format!("node {name} runs kubelet"),
-                )
-                .map_err(|why| format!("{why} (use --force to uncordon anyway)"))
-            });
-            if let Err(why) = check {
+            if let Err(why) = order::uncordon_verdict(&facts, &oldest) {
                 refused = true;
                 results.push(NodeResult {
                     node: name,
@@ -451,13 +497,102 @@ pub(super) fn summary_code(s: &Summary) -> Code {
     Code::from(s.outcome)
 }
 
+/// What stopping means for drain, said when the first signal arrives.
+const STOPPING: &str = "stopping new evictions, evictions in flight finish; the node stays cordoned (rerun the same command to resume)";
+
 pub async fn run_drain(args: &DrainArgs, global: &Global) -> Result<Code, CliError> {
     let conn = global.connect.connect_no_retry().await?;
+    let names = node_names(&conn, &args.nodes, args.selector.as_ref()).await?;
+    let stop = Stop::on_signals(STOPPING);
     let opts = args.flags.options(global, Writer::Drain, None);
-    let cancel = interrupt_channel();
-    let summary = engine::drain_node(&conn, &args.node, &opts, cancel).await?;
-    print_summary(&summary, global)?;
-    Ok(summary_code(&summary))
+    let lock = take_lock(&conn, opts.dry_run, args.flags.wait_for_lock, &stop).await?;
+    let drained = drain_each(&conn, &names, &opts, lock.as_ref(), &stop).await;
+    if let Some(lock) = lock {
+        lock.release().await;
+    }
+    let summaries = drained?;
+    let code = summaries
+        .iter()
+        .fold(Code::Ok, |c, s| c.worse(summary_code(s)));
+    // One node named: its summary, as before; several or a selector: every summary.
+    if let ([one], true) = (summaries.as_slice(), args.selector.is_none()) {
+        print_summary(one, global)?;
+    } else {
+        print_summaries(&summaries, &names, global)?;
+    }
+    Ok(code)
+}
+
+/// Drain `names` one after the other; the first that does not finish (blocked, timed out,
+/// failed, interrupted) stops the run and the nodes after it are not touched.
+async fn drain_each(
+    conn: &Connection,
+    names: &[String],
+    opts: &DrainOptions,
+    lock: Option<&RolloutLock>,
+    stop: &Stop,
+) -> Result<Vec<Summary>, CliError> {
+    let mut out = Vec::new();
+    for name in names {
+        if stop.is_stopped() {
+            break;
+        }
+        if let Some(lock) = lock {
+            lock.working_on(std::slice::from_ref(name)).await;
+        }
+        let summary = engine::drain_node(conn, name, opts, stop.receiver()).await?;
+        let finished = matches!(
+            summary.outcome,
+            Outcome::Drained | Outcome::NothingToDo | Outcome::DryRun
+        );
+        out.push(summary);
+        if !finished {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Several drains: `{"nodes": [...], "drains": [...]}`, or one message each (and the nodes
+/// not started).
+fn print_summaries(
+    summaries: &[Summary],
+    names: &[String],
+    global: &Global,
+) -> Result<(), CliError> {
+    #[derive(Serialize)]
+    struct Drains<'a> {
+        nodes: &'a [String],
+        drains: &'a [Summary],
+        #[serde(rename = "notStarted")]
+        not_started: &'a [String],
+    }
+    let not_started = &names[summaries.len().min(names.len())..];
+    match global.output {
+        OutputFormat::Json | OutputFormat::Yaml => print!(
+            "{}",
+            crate::render::machine(
+                &Drains {
+                    nodes: names,
+                    drains: summaries,
+                    not_started,
+                },
+                global.output.machine()
+            )?
+        ),
+        _ => {
+            for s in summaries {
+                println!("{}", human_summary(s));
+            }
+            if !not_started.is_empty() {
+                println!(
+                    "not started (a drain before them did not finish): {}",
+                    not_started.join(", ")
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,22 +3,23 @@
 //! (replace) and shared budgets (batches), then drain through the one engine.
 
 use crate::cli::drain::{
-    dry_suffix, human_summary, interrupt_channel, parse_selector, summary_code, DrainFlags,
-    DryRunArg,
+    dry_suffix, human_summary, parse_selector, summary_code, take_lock, DrainFlags, DryRunArg,
 };
 use crate::cli::{Global, OutputFormat};
 use crate::client::connect::{api_error, Connection};
+use crate::client::lock::RolloutLock;
 use crate::client::nodes::{self, DryRun};
 use crate::drain::engine::{self, Outcome, Summary};
 use crate::exit::{CliError, Code};
 use crate::facts::node::NodeFacts;
 use crate::facts::pdb::{IntOrPercent, PdbFacts, PdbVersion};
-use crate::facts::progress::{Annotation, Progress, ProgressState, Writer};
+use crate::facts::progress::{Annotation, Progress, ProgressState, Writer, REPLACE_TAINT};
 use crate::facts::selector::Selector;
 use crate::policy::batch::{self, Shared};
 use crate::policy::order::{self, Standing};
 use crate::policy::rollout::{self, PendingPod};
 use crate::policy::version::Version;
+use crate::signals::Stop;
 use clap::{Args, ValueEnum};
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::api::core::v1::Pod;
@@ -54,13 +55,15 @@ Examples:
 
 Strategies: one-at-a-time (default) drains a node, waits for it to come back upgraded and
 uncordoned, then takes the next; replace drains old nodes onto nodes already at the target
-(at least one must be Ready and schedulable), leaves each drained node cordoned and recorded
-as drained for removal (it never blocks the next one), and with --delete-node deletes its Node
-object after a successful drain; all-at-once (only with --accept-downtime) cordons every
+(at least one must be Ready and schedulable), first tainting the pool's other old nodes
+kubectl-upgrade.io/scheduled-for-replacement=TARGET:PreferNoSchedule so evicted pods prefer
+the new nodes, leaves each drained node cordoned and recorded as drained for removal (it never
+blocks the next one), and with --delete-node deletes its Node object after a successful drain; all-at-once (only with --accept-downtime) cordons every
 selected worker below the target first, then drains them together: workloads with no room on
 other nodes are down until the nodes come back, and budgets still hold evictions back.
 --max-unavailable N or N% (of the workers considered, rounded down, at least 1) drains up to N
-workers at a time with one-at-a-time or replace. Control-plane nodes always go one at a time.
+workers at a time with one-at-a-time or replace; an N that takes every worker considered is
+all at once and needs --accept-downtime. Control-plane nodes always go one at a time.
 
 Validation between nodes (default; --no-validate skips it): before a new node is taken, the
 nodes drained earlier are back and uncordoned (one-at-a-time), every PDB is healthy again
@@ -75,10 +78,22 @@ resumes it. An interrupted drain is resumed by the next run (progress is recorde
 annotation kubectl-upgrade.io/drain-progress; nodes drained by plain `drain` carry it too, without
 a target, and do not count as in progress).
 
-Exit codes: 0 drained or nothing to do; 2 blocked, timed out, only skipped nodes left, or
-pods with no room (replace); 3 API/auth/RBAC error; 4 another node still in progress; 5 the
-cluster did not settle after the last node; 64 usage (incl. unknown node); 130 interrupted.
-With a batch, the most serious result of its drains.";
+The rollout lock: every run that changes nodes first takes the Lease
+kube-system/kubectl-upgrade-rollout (renewed every 15 s, released at the end, on Ctrl-C and on
+SIGTERM); a second run is refused with exit code 6 naming who holds it, on which node, running
+what, since when (--wait-for-lock DURATION waits for it). A lock not renewed for 60 s is taken
+over, and that is said. --dry-run takes no lock.
+
+Scope: with -n NS or --pod-selector, only those pods are evicted; if others that a full drain
+removes still run on the node, it is recorded as partly drained (exit 2) and not ready for its
+upgrade: drain-next without the scope finishes it.
+
+Exit codes: 0 drained or nothing to do; 2 blocked, timed out, partly drained, only skipped nodes
+left, or pods with no room (replace); 3 API/auth/RBAC error or the server lost; 4 another node
+still in progress; 5 the cluster did not settle after the last node; 6 another rollout holds
+the lock; 64 usage (incl. unknown node, a selector matching nothing, --max-unavailable taking
+every worker without --accept-downtime); 130 interrupted (SIGINT, SIGTERM, SIGHUP). With a
+batch, the most serious result of its drains.";
 
 /// `kubectl upgrade drain-next`
 #[derive(Debug, Clone, Args)]
@@ -169,6 +184,16 @@ struct NextReport {
     /// Nodes whose Node object was deleted (`--delete-node`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     deleted_nodes: Vec<String>,
+    /// `--strategy replace`: the old nodes of the pool tainted `PreferNoSchedule` so that the
+    /// evicted pods do not land on nodes drained next ([`REPLACE_TAINT`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tainted: Vec<String>,
+    /// The rollout lock was taken over from a run that stopped renewing it (who, since when).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    took_over_lock: Option<String>,
+    /// Why the run stopped early: a signal (`interrupted (SIGTERM)`) or the lock lost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopped: Option<String>,
 }
 
 impl NextReport {
@@ -187,6 +212,9 @@ impl NextReport {
             drains: vec![],
             shared_budgets: vec![],
             deleted_nodes: vec![],
+            tainted: vec![],
+            took_over_lock: None,
+            stopped: None,
         }
     }
 }
@@ -200,13 +228,19 @@ async fn selected_names(
     let Some(sel) = &args.selector else {
         return Ok(None);
     };
-    Ok(Some(
+    let names: BTreeSet<String> =
         list_node_objects(api, ListParams::default().labels(&sel.to_string()), conn)
             .await?
             .into_iter()
             .filter_map(|n| n.metadata.name)
-            .collect(),
-    ))
+            .collect();
+    if names.is_empty() {
+        // A typo must not read as "the rollout is done" to a script looping on exit 0.
+        return Err(CliError::usage(format!(
+            "no node matches -l {sel}; check the labels with `kubectl get nodes --show-labels`"
+        )));
+    }
+    Ok(Some(names))
 }
 
 #[derive(Serialize)]
@@ -228,9 +262,9 @@ fn check_flags(args: &DrainNextArgs) -> Result<(), CliError> {
             "--strategy all-at-once cordons and drains every selected worker together: workloads with no room on other nodes are down until the nodes come back; pass --accept-downtime to confirm, or use --max-unavailable N for a rolling batch",
         ));
     }
-    if args.accept_downtime && !all_at_once {
+    if args.accept_downtime && !all_at_once && args.max_unavailable.is_none() {
         return Err(CliError::usage(
-            "--accept-downtime confirms --strategy all-at-once; the other strategies keep workloads up",
+            "--accept-downtime confirms --strategy all-at-once (or a --max-unavailable that takes every worker); the other strategies keep workloads up",
         ));
     }
     if all_at_once && args.max_unavailable.is_some() {
@@ -249,8 +283,51 @@ fn check_flags(args: &DrainNextArgs) -> Result<(), CliError> {
 pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Code, CliError> {
     check_flags(args)?;
     let conn = global.connect.connect_no_retry().await?;
-    let (target, target_version) = next_target(args, &conn)?;
+    let stop = Stop::on_signals(STOPPING);
+    let (target, target_version) = next_target(args, &conn).await?;
     let dry = DryRunArg::mode(args.flags.dry_run);
+    let lock = take_lock(&conn, dry, args.flags.wait_for_lock, &stop).await?;
+    let mut report = NextReport::new(&target, args.strategy);
+    report.took_over_lock = lock.as_ref().and_then(|l| l.took_over.clone());
+    let run = Step {
+        args,
+        global,
+        conn: &conn,
+        dry,
+        target: &target,
+        target_version: &target_version,
+        lock: lock.as_ref(),
+        stop: &stop,
+    };
+    let result = step(&run, &mut report).await;
+    if let Some(lock) = lock {
+        lock.release().await;
+    }
+    result
+}
+
+/// What stopping means for drain-next, said when the first signal arrives.
+const STOPPING: &str = "stopping: no new node or eviction is started, evictions in flight finish; nodes being drained stay cordoned (rerun the same command to resume)";
+
+/// One run of drain-next, with the lock held (or a dry run).
+struct Step<'a> {
+    args: &'a DrainNextArgs,
+    global: &'a Global,
+    conn: &'a Connection,
+    dry: DryRun,
+    target: &'a str,
+    target_version: &'a Version,
+    lock: Option<&'a RolloutLock>,
+    stop: &'a Stop,
+}
+
+/// Pick, check and drain the next node(s); the report says what happened.
+async fn step(run: &Step<'_>, report: &mut NextReport) -> Result<Code, CliError> {
+    let (args, global, conn, dry) = (run.args, run.global, run.conn, run.dry);
+    let (target, target_version) = (run.target, run.target_version);
+    let conn = conn.clone();
+    let target = target.to_string();
+    let report = &mut *report;
     let api: Api<Node> = Api::all(conn.client.clone());
     let mut all: Vec<NodeFacts> = list_node_objects(&api, ListParams::default(), &conn)
         .await?
@@ -263,14 +340,13 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
         }
     }
     let selected = selected_names(args, &api, &conn).await?;
-    let mut report = NextReport::new(&target, args.strategy);
     let before = order::in_progress(&all, &target);
     let (last_drain, touched) = (rollout::last_drain(&before), rollout::last_touched(&before));
-    let standing = uncordon_upgraded(args, &conn, dry, &target, &mut all, &mut report).await?;
+    let standing = uncordon_upgraded(args, &conn, dry, &target, &mut all, report).await?;
     if let Some(msg) = replace_without_destination(args, &all, &target) {
-        return stop(&mut report, global, Code::Violations, msg);
+        return stop(report, global, Code::Violations, msg);
     }
-    let size = batch_size(args, &all, selected.as_ref());
+    let size = batch_size(args, &all, selected.as_ref())?;
     let chosen = match pick_next(
         args,
         &all,
@@ -278,10 +354,10 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
         selected.as_ref(),
         &target,
         size,
-        &mut report,
+        report,
     )? {
         Pick::Nodes(chosen) => chosen,
-        Pick::Stop(code, msg) => return stop(&mut report, global, code, msg),
+        Pick::Stop(code, msg) => return stop(report, global, code, msg),
     };
     let fresh: Vec<String> = chosen
         .iter()
@@ -289,13 +365,24 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
         .map(|c| c.name.clone())
         .collect();
     let names: Vec<String> = chosen.iter().map(|c| c.name.clone()).collect();
+    if let Some(lock) = run.lock {
+        lock.working_on(&names).await;
+    }
     if !fresh.is_empty() && !args.no_validate {
         let last = LastDrain {
             at: last_drain,
             touched: touched.as_ref(),
         };
-        if let Some(msg) = validate_between_nodes(args, &conn, &standing, &last).await? {
-            return stop(&mut report, global, Code::Unsettled, msg);
+        match validate_between_nodes(args, &conn, &standing, &last, run.stop).await? {
+            Settled::Yes => {}
+            Settled::No(msg) => return stop(report, global, Code::Unsettled, msg),
+            Settled::Stopped => {
+                let why = run.stop.reason().unwrap_or_else(|| "interrupted".into());
+                report.stopped = Some(why.clone());
+                let msg =
+                    format!("{why} while validating before the next node; nothing was touched");
+                return stop(report, global, Code::Interrupted, msg);
+            }
         }
     }
     let opts = args
@@ -309,8 +396,12 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
             pod_selector,
         };
         if let Some(msg) = replace_capacity(&conn, &all, &moving, &target).await? {
-            return stop(&mut report, global, Code::Violations, msg);
+            return stop(report, global, Code::Violations, msg);
         }
+    }
+    if !fresh.is_empty() && args.strategy == Strategy::Replace {
+        let old = order::old_nodes(&all, selected.as_ref(), &names, &target);
+        report.tainted = keep_off_old_nodes(&conn, &old, &target, dry).await?;
     }
     for c in &chosen {
         eprintln!("next: {}: {}", c.name, c.reason);
@@ -334,17 +425,18 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
     report.nodes = names.clone();
     if args.strategy == Strategy::AllAtOnce && !dry.is_dry() && !fresh.is_empty() {
         if let Some(msg) = all_at_once_preflight(&conn, &fresh, &opts).await? {
-            return stop(&mut report, global, Code::Violations, msg);
+            return stop(report, global, Code::Violations, msg);
         }
-        cordon_first(&conn, &fresh, dry, &target_version).await?;
+        cordon_first(&conn, &fresh, dry, target_version).await?;
     }
-    let summaries = drain_all(&conn, &names, opts).await?;
+    let summaries = drain_all(&conn, &names, opts, run.stop).await?;
+    report.stopped = run.stop.reason();
     let (mut code, mut texts) = (Code::Ok, Vec::new());
     for summary in summaries {
         match summary {
             Ok(summary) => {
                 let (c, text) =
-                    after_drain(args, &api, &conn, dry, &summary, &target, &mut report).await;
+                    after_drain(args, &api, &conn, dry, &summary, &target, report).await;
                 code = code.worse(c);
                 texts.push(text);
                 report.drains.push(summary);
@@ -360,7 +452,7 @@ pub async fn run_drain_next(args: &DrainNextArgs, global: &Global) -> Result<Cod
         report.drain = Some(one.clone());
         report.deleted_node = !report.deleted_nodes.is_empty();
     }
-    emit_next(&report, global, &texts.join("\n"))?;
+    emit_next(report, global, &texts.join("\n"))?;
     Ok(code)
 }
 
@@ -386,21 +478,31 @@ fn writer(strategy: Strategy) -> Writer {
 
 /// Nodes per run: every selected worker (all-at-once), `--max-unavailable` of the workers
 /// considered, else one.
+/// A `--max-unavailable` that takes every worker considered at once is the all-at-once
+/// strategy (downtime): refused (64) unless `--accept-downtime` confirms it.
 fn batch_size(
     args: &DrainNextArgs,
     all: &[NodeFacts],
     selected: Option<&BTreeSet<String>>,
-) -> usize {
+) -> Result<usize, CliError> {
     if args.strategy == Strategy::AllAtOnce {
-        return usize::MAX;
+        return Ok(usize::MAX);
     }
     let considered = all
         .iter()
         .filter(|n| !n.is_control_plane())
         .filter(|n| selected.is_none_or(|s| s.contains(&n.name)))
         .count();
-    args.max_unavailable
-        .map_or(1, |spec| batch::size(spec, considered))
+    let Some(spec) = args.max_unavailable else {
+        return Ok(1);
+    };
+    let size = batch::size(spec, considered);
+    if batch::takes_every_worker(size, considered) && !args.accept_downtime {
+        return Err(CliError::usage(format!(
+            "--max-unavailable {spec} takes all {considered} workers considered at once: that is the all-at-once strategy, and workloads with no room elsewhere are down; pass --accept-downtime to confirm, or a smaller N"
+        )));
+    }
+    Ok(size)
 }
 
 /// all-at-once: cordon every new node of the batch (recorded as cordoned by drain-next for
@@ -458,7 +560,7 @@ async fn all_at_once_preflight(
         fresh.len()
     );
     let mut blocked = Vec::new();
-    for run in drain_all(conn, fresh, dry).await? {
+    for run in drain_all(conn, fresh, dry, &Stop::new()).await? {
         match run {
             Ok(s) if s.outcome == Outcome::Blocked => blocked.push(s.message),
             Ok(_) => {}
@@ -482,8 +584,9 @@ async fn drain_all(
     conn: &Connection,
     names: &[String],
     mut opts: engine::DrainOptions,
+    stop: &Stop,
 ) -> Result<Vec<Result<Summary, (String, CliError)>>, CliError> {
-    let cancel = interrupt_channel();
+    let cancel = stop.receiver();
     if let [name] = names {
         return Ok(vec![Ok(
             engine::drain_node(conn, name, &opts, cancel).await?
@@ -535,6 +638,46 @@ async fn shared_budgets(conn: &Connection, scope: &Scope<'_>) -> Result<Vec<Shar
     Ok(batch::shared_budgets(&batch, &pdbs, &opts.filter))
 }
 
+/// `--strategy replace`, before the first eviction: taint the old nodes of the pool
+/// `PreferNoSchedule` ([`REPLACE_TAINT`]) so that evicted pods prefer the nodes at the target
+/// and do not move twice. The nodes newly tainted (or that would be, in a dry run).
+async fn keep_off_old_nodes(
+    conn: &Connection,
+    old: &[String],
+    target: &str,
+    dry: DryRun,
+) -> Result<Vec<String>, CliError> {
+    let mut tainted = Vec::new();
+    for name in old {
+        let added = nodes::prefer_no_schedule(
+            &conn.client,
+            name,
+            REPLACE_TAINT,
+            target,
+            dry,
+            &conn.description,
+        )
+        .await?;
+        if added {
+            tainted.push(name.clone());
+        }
+    }
+    if !tainted.is_empty() {
+        let verb = if dry.is_dry() {
+            "would taint"
+        } else {
+            "tainted"
+        };
+        eprintln!(
+            "replace: {verb} the {} other old node(s) of the pool {REPLACE_TAINT}={target}:PreferNoSchedule so that evicted pods prefer the nodes at {target} (a preference: with no room there they may still land on old nodes){}: {}",
+            tainted.len(),
+            dry_suffix(dry),
+            crate::findings::bounded(&tainted, 5)
+        );
+    }
+    Ok(tainted)
+}
+
 /// The batch's nodes and what its drains remove from them (`-n`, `--pod-selector`).
 struct Scope<'a> {
     nodes: &'a [String],
@@ -566,11 +709,12 @@ async fn validate_between_nodes(
     conn: &Connection,
     standing: &[(String, Standing, Progress)],
     last: &LastDrain<'_>,
-) -> Result<Option<String>, CliError> {
+    stop: &Stop,
+) -> Result<Settled, CliError> {
     // Only an uncordon fixes these: say so at once rather than wait for them.
     let yours = rollout::awaiting_uncordon(standing);
     if !yours.is_empty() {
-        return Ok(Some(format!(
+        return Ok(Settled::No(format!(
             "not taking a new node: {}; or pass --no-validate",
             yours.join("; ")
         )));
@@ -581,11 +725,11 @@ async fn validate_between_nodes(
         let (pdbs, pending) = (settle_pdbs(conn).await?, pending_pods(conn).await?);
         let problems = rollout::unsettled(standing, &pdbs, &pending, last.at, last.touched);
         if problems.is_empty() {
-            return Ok(None);
+            return Ok(Settled::Yes);
         }
         let limit = crate::findings::duration_text(args.validate_timeout);
         if started.elapsed() >= args.validate_timeout {
-            return Ok(Some(format!(
+            return Ok(Settled::No(format!(
                 "not taking a new node: the cluster has not settled after the last one (waited {limit}): {}; fix it and rerun, raise --validate-timeout, or pass --no-validate",
                 problems.join("; ")
             )));
@@ -597,8 +741,19 @@ async fn validate_between_nodes(
             );
             said = true;
         }
-        tokio::time::sleep(Duration::from_secs(2).min(args.validate_timeout)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2).min(args.validate_timeout)) => {}
+            _ = stop.stopped() => return Ok(Settled::Stopped),
+        }
     }
+}
+
+/// What the validation between nodes found.
+enum Settled {
+    Yes,
+    No(String),
+    /// A signal (or the lost lock) stopped the wait.
+    Stopped,
 }
 
 /// The capacity preview of `--strategy replace`: do the pods that must leave the batch's nodes fit on
@@ -734,18 +889,24 @@ async fn pending_pods(conn: &Connection) -> Result<Vec<PendingPod>, CliError> {
 
 /// The target (`--to`, else the API server's version), parsed; refused (64) when its minor is
 /// above the API server's, unless `--allow-newer-than-apiserver`.
-fn next_target(args: &DrainNextArgs, conn: &Connection) -> Result<(String, Version), CliError> {
-    let target = args
-        .to
-        .clone()
-        .unwrap_or_else(|| conn.server_version.clone());
+/// The target (`--to`, else the oldest kube-apiserver's version), parsed; refused (64) when its
+/// minor is above the oldest kube-apiserver's (an HA control plane mid-upgrade answers
+/// `/version` from any instance), unless `--allow-newer-than-apiserver`.
+async fn next_target(
+    args: &DrainNextArgs,
+    conn: &Connection,
+) -> Result<(String, Version), CliError> {
+    let oldest = crate::client::apiservers::read(conn)
+        .await?
+        .map_or_else(|| conn.server_version.clone(), |a| a.oldest.raw);
+    let target = args.to.clone().unwrap_or_else(|| oldest.clone());
     let version = crate::policy::version::parse(&target).map_err(|e| {
         CliError::usage(format!(
             "cannot read target version '{target}' ({e}); use e.g. --to v1.33.2"
         ))
     })?;
     if !args.allow_newer_than_apiserver {
-        order::not_above_apiserver(&target, &conn.server_version, "--to").map_err(|why| {
+        order::not_above_apiserver(&target, &oldest, "--to").map_err(|why| {
             CliError::usage(format!("{why} (or pass --allow-newer-than-apiserver)"))
         })?;
     }
@@ -1027,7 +1188,10 @@ async fn after_drain(
     let name = summary.node.as_str();
     let mut code = summary_code(summary);
     let mut text = human_summary(summary);
-    let finished = summary.outcome == Outcome::Drained || summary.outcome == Outcome::NothingToDo;
+    let finished = matches!(
+        summary.outcome,
+        Outcome::Drained | Outcome::NothingToDo | Outcome::DryRun
+    );
     if !finished {
         return (code, text);
     }
@@ -1037,7 +1201,14 @@ async fn after_drain(
         ));
         return (code, text);
     }
-    if !args.delete_node || dry.is_dry() {
+    if args.delete_node && dry.is_dry() {
+        text.push_str(&format!(
+            "\nwould delete Node {name} once its drain succeeded (--delete-node){}; `kubectl upgrade drain-next --strategy replace --delete-node` takes the next",
+            dry_suffix(dry)
+        ));
+        return (code, text);
+    }
+    if !args.delete_node {
         text.push_str(&format!(
             "\n{name} is drained for removal and stays cordoned: remove its instance, then `kubectl delete node {name}` (or rerun with --delete-node); `kubectl upgrade drain-next --strategy replace` takes the next"
         ));

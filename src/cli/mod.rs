@@ -18,11 +18,17 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0   ok: all checks pass / node drained / nothing to do
   1   check: warnings only
-  2   check: skew violations or unsupported version; drain: blocked or timed out (node left cordoned)
-  3   could not read or change the cluster (connect, auth, RBAC, API error)
+  2   check: skew violations or unsupported version; drain: blocked, timed out or only partly
+      drained (node left cordoned); uncordon: refused
+  3   could not read or change the cluster (connect, auth, RBAC, API error, server lost)
   4   drain-next: a node drained earlier is still in progress (use --allow-another)
-  64  usage error (bad flag, malformed version, unreadable file, unknown node)
-  130 interrupted (node left cordoned; rerun the printed command to resume)";
+  5   drain-next: the cluster did not settle after the last node (--validate-timeout)
+  6   drain, drain-next: another rollout holds the lock (named; --wait-for-lock waits)
+  64  usage error (bad flag, malformed version, unreadable file, unknown node, a selector
+      matching nothing)
+  70  internal error (a bug: please report it)
+  130 interrupted by SIGINT, SIGTERM or SIGHUP (node left cordoned, lock released; rerun the
+      printed command to resume)";
 
 #[derive(Debug, Parser)]
 #[command(

@@ -3,7 +3,7 @@
 //! otherwise) until every node is at the target or Ctrl-C.
 
 use crate::cli::{Global, OutputFormat};
-use crate::client::connect::{api_error, parse_duration};
+use crate::client::connect::{api_error, parse_duration, Connection};
 use crate::exit::{CliError, Code};
 use crate::facts::node::NodeFacts;
 use crate::facts::selector::Selector;
@@ -27,7 +27,7 @@ kubelet, or upgraded and waiting for uncordon), waiting, blocked (NotReady, fail
 cordoned by someone else). Exit codes: 0 shown (with --watch: rollout done); 3 API error;
 64 usage; 130 interrupted.")]
 pub struct StatusArgs {
-    /// Target version (default: the API server's, as drain-next uses).
+    /// Target version (default: the oldest kube-apiserver's, as drain-next uses).
     #[arg(long, value_name = "vX.Y.Z")]
     pub to: Option<String>,
     /// Only nodes matching this label selector.
@@ -41,17 +41,28 @@ pub struct StatusArgs {
     pub interval: Duration,
 }
 
-async fn read(
-    api: &Api<Node>,
-    lp: &ListParams,
-    target: &str,
-    desc: &str,
-) -> Result<Rollout, CliError> {
-    let nodes: Vec<NodeFacts> = api
+async fn read(conn: &Connection, lp: &ListParams, target: &str) -> Result<Rollout, CliError> {
+    let api: Api<Node> = Api::all(conn.client.clone());
+    let listed = api
         .list(lp)
         .await
-        .map_err(|e| api_error(e, "list", "nodes", None, desc))?
-        .items
+        .map_err(|e| api_error(e, "list", "nodes", None, &conn.description))?
+        .items;
+    if listed.is_empty() && !lp.label_selector.as_deref().unwrap_or_default().is_empty() {
+        // A typo must not read as "the rollout is done" to a script looping on exit 0.
+        return Err(CliError::usage(format!(
+            "no node matches -l {}; check the labels with `kubectl get nodes --show-labels`",
+            lp.label_selector.as_deref().unwrap_or_default()
+        )));
+    }
+    let ctx = rollout::Context {
+        lock: crate::client::lock::read(conn).await?,
+        apiserver: crate::client::apiservers::read(conn)
+            .await?
+            .map_or_else(|| conn.server_version.clone(), |a| a.oldest.raw),
+        now: jiff::Timestamp::now(),
+    };
+    let nodes: Vec<NodeFacts> = listed
         .into_iter()
         .map(|n| {
             NodeFacts::from_node(n, |k| {
@@ -59,7 +70,7 @@ async fn read(
             })
         })
         .collect();
-    rollout::rollout(&nodes, target).map_err(CliError::usage)
+    rollout::rollout(&nodes, target, &ctx).map_err(CliError::usage)
 }
 
 fn render(r: &Rollout, output: OutputFormat, colour: bool) -> Result<String, CliError> {
@@ -81,17 +92,19 @@ pub async fn run(args: &StatusArgs, global: &Global) -> Result<Code, CliError> {
         return Err(CliError::usage("--interval must be more than 0, e.g. 2s"));
     }
     let conn = global.connect.connect().await?;
-    let target = args
-        .to
-        .clone()
-        .unwrap_or_else(|| conn.server_version.clone());
-    let api: Api<Node> = Api::all(conn.client.clone());
+    let target = match &args.to {
+        Some(t) => t.clone(),
+        None => crate::client::apiservers::read(&conn)
+            .await?
+            .map_or_else(|| conn.server_version.clone(), |a| a.oldest.raw),
+    };
+    let stop = crate::signals::Stop::on_signals("stopping the watch");
     let mut lp = ListParams::default();
     if let Some(sel) = &args.selector {
         lp = lp.labels(&sel.to_string());
     }
     let colour = crate::render::use_colour();
-    let first = read(&api, &lp, &target, &conn.description).await?;
+    let first = read(&conn, &lp, &target).await?;
     if !args.watch {
         crate::cli::check::write_stdout(&render(&first, global.output, colour)?)?;
         return Ok(Code::Ok);
@@ -117,8 +130,8 @@ pub async fn run(args: &StatusArgs, global: &Global) -> Result<Code, CliError> {
         }
         tokio::select! {
             _ = tokio::time::sleep(args.interval) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(Code::Interrupted),
+            _ = stop.stopped() => return Ok(Code::Interrupted),
         }
-        current = read(&api, &lp, &target, &conn.description).await?;
+        current = read(&conn, &lp, &target).await?;
     }
 }

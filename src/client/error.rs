@@ -53,6 +53,12 @@ pub enum ClientError {
     /// A request that got no answer in time, or a read that could not finish.
     #[error("{0}")]
     Request(String),
+    /// Another run holds the rollout lock (`crate::client::lock`): who, doing what, since when.
+    #[error("{0}")]
+    Locked(String),
+    /// Stopped by a signal before anything was changed (waiting for the lock).
+    #[error("{0}")]
+    Interrupted(String),
     /// What was read could not be written out (`snapshot` to a closed pipe or a full disk).
     #[error("cannot write the snapshot: {0}")]
     Output(#[source] std::io::Error),

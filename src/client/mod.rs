@@ -1,9 +1,11 @@
 //! Talking to the API server: connection set-up from kubeconfig flags (`connect`), node
 //! writes (cordon, uncordon, progress records) (`nodes`) and access reviews before
-//! mutations (`access`), paged lists (`paging`).
+//! mutations (`access`), paged lists (`paging`), the rollout lock (`lock`).
 
 pub mod access;
+pub mod apiservers;
 pub mod connect;
 pub mod error;
+pub mod lock;
 pub mod nodes;
 pub mod paging;

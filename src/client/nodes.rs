@@ -99,6 +99,61 @@ pub async fn set_unschedulable(
         })
 }
 
+/// Add the taint `key=value:PreferNoSchedule` to a node unless it carries `key` already:
+/// read, append, write back with the read resourceVersion (a concurrent change is 409 and
+/// retried on a fresh read, so nobody's taints are lost). `Ok(false)`: it was there already.
+/// Client dry-run sends nothing.
+pub async fn prefer_no_schedule(
+    client: &kube::Client,
+    node: &str,
+    key: &str,
+    value: &str,
+    dry: DryRun,
+    target: &str,
+) -> Result<bool, ClientError> {
+    let api: Api<Node> = Api::all(client.clone());
+    let failed = |e, verb| -> ClientError {
+        crate::client::connect::api_error(e, verb, "nodes", Some(node), target).into()
+    };
+    for _ in 0..3 {
+        let Some(current) = api.get_opt(node).await.map_err(|e| failed(e, "get"))? else {
+            return Err(not_found(node));
+        };
+        let mut taints = current
+            .spec
+            .as_ref()
+            .and_then(|s| s.taints.clone())
+            .unwrap_or_default();
+        if taints.iter().any(|t| t.key == key) {
+            return Ok(false);
+        }
+        if dry == DryRun::Client {
+            return Ok(true);
+        }
+        taints.push(k8s_openapi::api::core::v1::Taint {
+            key: key.to_string(),
+            value: Some(value.to_string()),
+            effect: "PreferNoSchedule".to_string(),
+            time_added: None,
+        });
+        let body = serde_json::json!({
+            "metadata": {"resourceVersion": current.metadata.resource_version},
+            "spec": {"taints": taints},
+        });
+        match api
+            .patch(node, &patch_params(dry), &Patch::Merge(&body))
+            .await
+        {
+            Ok(_) => return Ok(true),
+            Err(kube::Error::Api(s)) if s.code == 409 => continue,
+            Err(e) => return Err(failed(e, "patch")),
+        }
+    }
+    Err(ClientError::Request(format!(
+        "node {node} kept changing while its taint was added; rerun"
+    )))
+}
+
 /// Write (or clear with `None`) the progress annotation only.
 pub async fn write_progress(
     client: &kube::Client,

@@ -83,6 +83,16 @@ where
     }
 }
 
+/// Is the API server unreachable now? `Some(why)` when a `/version` request gets no answer
+/// within 2 s (an API error means it answers: `None`).
+pub(super) async fn unreachable(client: &kube::Client) -> Option<String> {
+    match tokio::time::timeout(Duration::from_secs(2), client.apiserver_version()).await {
+        Err(_) => Some("no answer within 2s".to_string()),
+        Ok(Err(kube::Error::Api(_))) | Ok(Ok(_)) => None,
+        Ok(Err(e)) => Some(one_line(&e.to_string())),
+    }
+}
+
 /// Every pod on the node (paged), and the list's resourceVersion.
 pub(super) async fn list_node_pods(
     client: &kube::Client,
@@ -348,9 +358,9 @@ pub(super) async fn write_progress(
     client: &kube::Client,
     node: &str,
     p: &Progress,
+    limit: Instant,
 ) -> Result<(), kube::Error> {
     let ui = Ui::plain(node);
-    let limit = Instant::now() + Duration::from_secs(30);
     with_retry(&ui, "recording progress", limit, || {
         nodes::write_progress(client, node, Some(p), DryRun::None)
     })

@@ -104,7 +104,7 @@ pub async fn drain_node(
         let record = run
             .progress(ProgressState::Draining)
             .with_pdbs(touched.clone());
-        let _ = api::write_progress(client, node, &record).await;
+        let _ = api::write_progress(client, node, &record, run.record_limit()).await;
     }
     let removed = removal::remove_all(
         removal::Setup {
@@ -120,16 +120,28 @@ pub async fn drain_node(
         cancel.clone(),
     )
     .await;
-    let summary = outcome::conclude(summary, removed, opts, run.started, *cancel.borrow());
-    // Interrupted: the record stays "draining", which is what it is (resumable).
-    if opts.dry_run == DryRun::None && summary.outcome != Outcome::Interrupted {
-        let state = if summary.outcome == Outcome::Drained {
-            ProgressState::Drained
-        } else {
-            ProgressState::Failed
+    let mut summary = outcome::conclude(summary, removed, opts, run.started, *cancel.borrow());
+    let mut lost = false;
+    if matches!(summary.outcome, Outcome::TimedOut | Outcome::Failed) {
+        // Pods that could not be removed because nobody answered are not the PDBs' doing.
+        if let Some(why) = api::unreachable(client).await {
+            outcome::lost_contact(&mut summary, &why, target, opts);
+            lost = true;
+        }
+    }
+    if summary.outcome == Outcome::Drained && !seen.outside_scope.is_empty() {
+        outcome::partial(&mut summary, seen.outside_scope, opts);
+    }
+    // Interrupted: the record stays "draining", which is what it is (resumable); the server
+    // lost: nothing can be recorded (the record says "draining", status says "stopped").
+    if opts.dry_run == DryRun::None && summary.outcome != Outcome::Interrupted && !lost {
+        let state = match summary.outcome {
+            Outcome::Drained => ProgressState::Drained,
+            Outcome::Partial => ProgressState::Partial,
+            _ => ProgressState::Failed,
         };
         let record = run.progress(state).with_pdbs(touched);
-        let _ = api::write_progress(client, node, &record).await;
+        let _ = api::write_progress(client, node, &record, run.record_limit()).await;
     }
     Ok(summary)
 }
@@ -181,6 +193,16 @@ impl<'a> Run<'a> {
             .unwrap_or_else(|| Instant::now() + OUTAGE_LIMIT)
     }
 
+    /// Until when a progress record is retried: 30 s, but never much past `--timeout` (a
+    /// lost server must not keep the drain beyond its limit).
+    fn record_limit(&self) -> Instant {
+        let usual = Instant::now() + RECORD_LIMIT;
+        match self.deadline {
+            Some(d) => usual.min(d.max(Instant::now() + RECORD_GRACE)),
+            None => usual,
+        }
+    }
+
     fn progress(&self, state: ProgressState) -> Progress {
         nodes::stamped(state, self.opts.target.clone(), self.opts.command)
     }
@@ -192,8 +214,16 @@ impl<'a> Run<'a> {
     }
 }
 
+/// How long a progress record is retried during an outage.
+const RECORD_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// ... and at most this long once `--timeout` has passed.
+const RECORD_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What the API showed before anything changed.
 struct Seen {
+    /// drain-next with `-n`/`--pod-selector`: the pods outside that scope that a full drain
+    /// would remove (they stay; the node is then only partly drained).
+    outside_scope: Vec<String>,
     was_cordoned: bool,
     /// The node's pods (namespace-filtered, sorted), each with the PDBs selecting it.
     pods: Vec<LivePod>,
@@ -262,11 +292,38 @@ async fn fetch(run: &Run<'_>) -> Result<Seen, ClientError> {
         p.facts.pdbs = PdbFacts::covering(&pdbs, &p.facts.namespace, &p.labels);
         p.pdb_names = p.facts.pdbs.iter().map(|&i| pdbs[i].key()).collect();
     }
+    let outside_scope = outside_scope(run, &pods).await?;
     Ok(Seen {
+        outside_scope,
         was_cordoned,
         pods,
         pdbs,
     })
+}
+
+/// drain-next with `-n`/`--pod-selector`: the node's pods outside that scope that a full
+/// drain would remove (running and moving on a drain). Empty for `drain` (a scoped plain
+/// drain is what kubectl's `--pod-selector` is) and for an unscoped drain.
+async fn outside_scope(run: &Run<'_>, in_scope: &[LivePod]) -> Result<Vec<String>, ClientError> {
+    let opts = run.opts;
+    let scoped = opts.namespace.is_some() || opts.pod_selector.is_some();
+    if !scoped || !opts.command.is_rollout() {
+        return Ok(vec![]);
+    }
+    let (all, _) = api::with_retry(&run.ui, "listing pods", run.outage_limit(), || {
+        api::list_node_pods(run.client, run.node, None)
+    })
+    .await
+    .map_err(|e| api_error(e, "list", "pods", None, run.target))?;
+    let inside: std::collections::HashSet<String> = in_scope.iter().map(|p| p.key()).collect();
+    let mut out: Vec<String> = all
+        .iter()
+        .map(crate::facts::pod::PodFacts::from_pod)
+        .filter(|f| f.moves_on_drain() && !f.is_terminal() && !inside.contains(&f.key()))
+        .map(|f| f.key())
+        .collect();
+    out.sort();
+    Ok(out)
 }
 
 /// Step 2, pure: the filter plan, and per pod the one preflight's verdict; fills the
@@ -468,6 +525,6 @@ async fn nothing_to_remove(run: &Run<'_>, summary: &mut Summary) {
         );
         // Nothing removed, no budget touched.
         let record = run.progress(ProgressState::Drained).with_pdbs(vec![]);
-        let _ = api::write_progress(run.client, node, &record).await;
+        let _ = api::write_progress(run.client, node, &record, run.record_limit()).await;
     }
 }

@@ -83,9 +83,12 @@ pub enum Outcome {
     TimedOut,
     /// Some pods could not be removed.
     Failed,
-    /// Permission or API error mid-drain.
+    /// Permission or API error mid-drain, or the API server lost.
     ApiError,
     Interrupted,
+    /// drain-next with `-n`/`--pod-selector`: the pods in scope are gone, others that a full
+    /// drain removes still run on the node (`outsideScope`): not ready for its upgrade.
+    Partial,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -141,6 +144,10 @@ pub struct Summary {
     pub failed: Vec<FailedPod>,
     /// Pods still on the node that had to go (interrupt / timeout).
     pub remaining: Vec<String>,
+    /// drain-next with `-n`/`--pod-selector`: pods outside that scope that a full drain would
+    /// remove, still on the node (then the outcome is `partial`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub outside_scope: Vec<String>,
     pub eviction_requests: u64,
     pub too_many_requests: u64,
     pub elapsed_seconds: f64,
@@ -168,6 +175,7 @@ impl Summary {
             pdb_blockers: vec![],
             failed: vec![],
             remaining: vec![],
+            outside_scope: vec![],
             eviction_requests: 0,
             too_many_requests: 0,
             elapsed_seconds: 0.0,

@@ -67,6 +67,41 @@ fn tally(summary: &mut Summary, removed: Removed) -> Tally {
     t
 }
 
+/// The drain stopped (timed out or failed) while the API server was unreachable: an API
+/// error (exit 3), not the budgets' doing; the node stays cordoned and a rerun resumes.
+pub(super) fn lost_contact(summary: &mut Summary, why: &str, target: &str, opts: &DrainOptions) {
+    let accepted = summary.evicted.len() + summary.deleted.len();
+    summary.outcome = Outcome::ApiError;
+    summary.resume = Some(opts.resume_command.clone());
+    summary.message = format!(
+        "lost contact with the API server at {target} ({why}): {} left cordoned, {accepted} pod(s) evicted or deleted before, {} still on the node; once the server answers, resume with: {}",
+        summary.node,
+        summary.remaining.len().max(summary.failed.len()),
+        opts.resume_command
+    );
+}
+
+/// drain-next with `-n`/`--pod-selector` removed every pod in scope, but pods outside it
+/// that a full drain removes still run on the node: not ready for its upgrade (exit 2).
+pub(super) fn partial(summary: &mut Summary, outside: Vec<String>, opts: &DrainOptions) {
+    let scope = match (&opts.namespace, &opts.pod_selector) {
+        (Some(ns), Some(sel)) => format!("-n {ns} --pod-selector {sel}"),
+        (Some(ns), None) => format!("-n {ns}"),
+        (None, Some(sel)) => format!("--pod-selector {sel}"),
+        (None, None) => String::new(),
+    };
+    summary.outcome = Outcome::Partial;
+    summary.message = format!(
+        "{} partly drained: the pods in scope ({scope}) are gone ({} evicted, {} deleted), but {} other pod(s) still run on it, so it is not ready for its upgrade: {}; it stays cordoned, recorded as partial; rerun drain-next without {scope} to finish it",
+        summary.node,
+        summary.evicted.len(),
+        summary.deleted.len(),
+        outside.len(),
+        bounded(&outside, 5)
+    );
+    summary.outside_scope = outside;
+}
+
 /// The summary of a drain whose removals ran: lists, outcome, message. `cancelled`: the user
 /// asked to stop (Ctrl-C), as opposed to an internal stop.
 pub(super) fn conclude(

@@ -4,6 +4,7 @@
 pub mod apiusage;
 pub mod helm;
 pub mod inventory;
+pub mod lock;
 pub mod node;
 pub mod pdb;
 pub mod pod;

@@ -78,6 +78,12 @@ impl PodFacts {
     pub fn is_terminal(&self) -> bool {
         self.phase == "Succeeded" || self.phase == "Failed"
     }
+
+    /// Does a drain move it off the node? Mirror (static) pods and DaemonSet pods stay: the
+    /// kubelet and the DaemonSet controller keep them there.
+    pub fn moves_on_drain(&self) -> bool {
+        !self.mirror && self.controller_kind.as_deref() != Some("DaemonSet")
+    }
 }
 
 /// The cluster components the inventory reads from pods.

@@ -9,6 +9,13 @@ use serde::{Deserialize, Serialize};
 /// Annotation on a node holding a [`Progress`] as JSON.
 pub const ANNOTATION: &str = "kubectl-upgrade.io/drain-progress";
 
+/// Taint key `drain-next --strategy replace` puts on the old nodes of the pool (effect
+/// `PreferNoSchedule`, value the target) before its first eviction, as kops' rolling update
+/// does (`kops.k8s.io/scheduled-for-update`): the scheduler then prefers the nodes at the
+/// target for the evicted pods, so they do not move twice. A preference, not a ban: with no
+/// room on the new nodes, pods may still land on old ones rather than stay Pending.
+pub const REPLACE_TAINT: &str = "kubectl-upgrade.io/scheduled-for-replacement";
+
 /// Where a drain of this node got to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -19,6 +26,10 @@ pub enum ProgressState {
     Draining,
     /// Every pod that had to go is gone; waiting for the node's upgrade.
     Drained,
+    /// drain-next with `-n`/`--pod-selector`: the pods in that scope are gone, but others a
+    /// full drain removes still run there, so the node is not ready for its upgrade (a rerun
+    /// without the scope finishes it).
+    Partial,
     /// The drain stopped on an error or timeout; the node stays cordoned.
     Failed,
 }
@@ -30,6 +41,7 @@ impl ProgressState {
             ProgressState::Cordoned => "cordoned",
             ProgressState::Draining => "draining",
             ProgressState::Drained => "drained",
+            ProgressState::Partial => "partial",
             ProgressState::Failed => "failed",
         }
     }
@@ -49,6 +61,11 @@ pub enum Writer {
 }
 
 impl Writer {
+    /// drain-next (either strategy): a rollout's drain, tracked node by node.
+    pub fn is_rollout(self) -> bool {
+        matches!(self, Writer::DrainNext | Writer::DrainNextReplace)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Writer::Drain => "drain",
@@ -100,7 +117,7 @@ impl Progress {
 
     /// Written by `drain-next` (what the one-node-at-a-time rule tracks).
     pub fn by_drain_next(&self) -> bool {
-        matches!(self.command, Writer::DrainNext | Writer::DrainNextReplace)
+        self.command.is_rollout()
     }
 
     /// Drained for removal (`--strategy replace`): finished, never back at the target.

@@ -46,7 +46,7 @@ pub struct Selector {
 /// Why a selector string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SelectorError {
-    #[error("empty selector: it would select every node; name the nodes or give a non-empty -l/--selector")]
+    #[error("empty selector: it would select everything; give a non-empty one, e.g. app=web")]
     Empty,
     #[error("invalid selector '{input}': {why}")]
     Invalid { input: String, why: String },

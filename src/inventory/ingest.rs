@@ -200,7 +200,17 @@ fn read_path(path: &Path, reducer: &mut Reducer, got: &mut Collected) -> Result<
     let meta = std::fs::metadata(path).map_err(io("open snapshot", &name))?;
     if meta.is_dir() {
         let mut files = Vec::new();
-        walk(path, &mut files).map_err(io("read directory", &name))?;
+        let root = std::fs::canonicalize(path).map_err(io("read directory", &name))?;
+        let mut walked = Walk {
+            root: root.clone(),
+            seen_dirs: std::collections::HashSet::new(),
+            seen_files: std::collections::HashSet::new(),
+            passed_over: Vec::new(),
+        };
+        walked
+            .dir(&root, path, 0, &mut files)
+            .map_err(io("read directory", &name))?;
+        got.skipped.extend(walked.passed_over);
         for file in files {
             let rel = file.strip_prefix(path).unwrap_or(&file).to_path_buf();
             let shown = file.display().to_string();
@@ -243,20 +253,67 @@ fn read_path(path: &Path, reducer: &mut Reducer, got: &mut Collected) -> Result<
     )
 }
 
-/// Every regular file under `dir`, sorted (so the same dump always reads the same way).
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else if p.is_file() {
-            out.push(p);
+/// How deep a dump directory is read (support bundles nest about 6 levels).
+const MAX_DEPTH: usize = 32;
+
+/// A walk over a dump directory, which is untrusted input (a support bundle from a ticket):
+/// a symbolic link is followed only when it stays inside the directory given, every
+/// directory and file is read once however many links lead to it (no loop, no double
+/// count), and the depth is bounded. What is passed over is said.
+struct Walk {
+    /// The directory given, resolved.
+    root: PathBuf,
+    seen_dirs: std::collections::HashSet<PathBuf>,
+    seen_files: std::collections::HashSet<PathBuf>,
+    passed_over: Vec<String>,
+}
+
+impl Walk {
+    /// Every regular file under `dir` (resolved: `real`; as named: `shown`), sorted (so the
+    /// same dump always reads the same way).
+    fn dir(
+        &mut self,
+        real: &Path,
+        shown: &Path,
+        depth: usize,
+        out: &mut Vec<PathBuf>,
+    ) -> std::io::Result<()> {
+        if !self.seen_dirs.insert(real.to_path_buf()) {
+            return Ok(()); // read already (a link back up, or two links to one place)
         }
+        if depth > MAX_DEPTH {
+            self.passed_over.push(format!(
+                "{}: deeper than {MAX_DEPTH} directories, not read",
+                shown.display()
+            ));
+            return Ok(());
+        }
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(real)?
+            .filter_map(|e| e.ok().map(|e| e.file_name()))
+            .map(|n| shown.join(n))
+            .collect();
+        entries.sort();
+        for p in entries {
+            let Ok(resolved) = std::fs::canonicalize(&p) else {
+                self.passed_over
+                    .push(format!("{}: a broken link", p.display()));
+                continue;
+            };
+            if !resolved.starts_with(&self.root) {
+                self.passed_over.push(format!(
+                    "{}: a link out of the directory given, not followed",
+                    p.display()
+                ));
+                continue;
+            }
+            if resolved.is_dir() {
+                self.dir(&resolved, &p, depth + 1, out)?;
+            } else if resolved.is_file() && self.seen_files.insert(resolved) {
+                out.push(p);
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn is_archive(p: &Path) -> bool {
@@ -857,6 +914,95 @@ mod tests {
     }
 
     const NODE: &str = r#"{"metadata":{"name":"n1"},"status":{"nodeInfo":{"kubeletVersion":"v1.30.2","kubeProxyVersion":"","containerRuntimeVersion":"containerd://1.7","osImage":"","kernelVersion":"","architecture":"amd64","operatingSystem":"linux","machineID":"","systemUUID":"","bootID":""}}}"#;
+
+    /// A support bundle is untrusted: links back up (`self -> .`, `up -> ..`), links out of
+    /// the directory and a second link to the same file are not followed, so the walk ends,
+    /// reads every file once and says what it passed over.
+    #[cfg(unix)]
+    #[test]
+    fn symlink_loops_and_links_out_are_not_followed() {
+        use std::os::unix::fs::symlink;
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(
+            outside.path().join("elsewhere.json"),
+            format!(
+                r#"{{"kind":"NodeList","items":[{}]}}"#,
+                NODE.replace("n1", "x9")
+            ),
+        )
+        .unwrap();
+        let top = tempfile::tempdir().unwrap();
+        let d = top.path().join("d");
+        std::fs::create_dir_all(d.join("sub")).unwrap();
+        std::fs::write(
+            d.join("sub/nodes.json"),
+            format!(r#"{{"kind":"NodeList","items":[{NODE}]}}"#),
+        )
+        .unwrap();
+        symlink(".", d.join("self")).unwrap();
+        symlink("..", d.join("sub/up")).unwrap();
+        symlink("..", d.join("parent")).unwrap();
+        symlink(outside.path(), d.join("out")).unwrap();
+        symlink(d.join("sub/nodes.json"), d.join("again.json")).unwrap();
+        symlink("missing.json", d.join("broken.json")).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let dir = d.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_paths(&[dir], None));
+        });
+        let inv = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the walk ends")
+            .unwrap()
+            .finish();
+        let names: Vec<&str> = inv.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["n1"], "read once, nothing from outside");
+        let notes = inv.notes.join("\n");
+        assert!(
+            notes.contains("a link out of the directory given, not followed"),
+            "{notes}"
+        );
+        assert!(notes.contains("broken link"), "{notes}");
+    }
+
+    /// The same objects twice count once; copies that disagree are said, the first kept.
+    #[test]
+    fn duplicate_objects_count_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = |rv: &str| {
+            NODE.replace(
+                r#""name":"n1""#,
+                &format!(r#""name":"n1","uid":"u1","resourceVersion":"{rv}""#),
+            )
+        };
+        let list = |rv: &str| format!(r#"{{"kind":"NodeList","items":[{}]}}"#, node(rv));
+        std::fs::write(dir.path().join("a.json"), list("5")).unwrap();
+        std::fs::write(dir.path().join("copy.json"), list("5")).unwrap();
+        let a = dir.path().join("a.json");
+        let inv = read_paths(&[a.clone(), a.clone(), dir.path().to_path_buf()], None)
+            .unwrap()
+            .finish();
+        assert_eq!(inv.nodes.len(), 1);
+        assert!(
+            inv.notes
+                .iter()
+                .any(|n| n.contains("3 object(s) were given more than once")),
+            "{:?}",
+            inv.notes
+        );
+        std::fs::write(dir.path().join("later.json"), list("9")).unwrap();
+        let inv = read_paths(&[dir.path().to_path_buf()], None)
+            .unwrap()
+            .finish();
+        assert_eq!(inv.nodes.len(), 1);
+        assert!(
+            inv.notes.iter().any(
+                |n| n.contains("appear twice with different contents") && n.contains("Node n1")
+            ),
+            "{:?}",
+            inv.notes
+        );
+    }
 
     #[test]
     fn kindless_items_take_the_list_kind_wherever_it_is() {

@@ -13,10 +13,11 @@ use crate::policy::filters::FilterOptions;
 use crate::policy::preflight::{self, Verdict};
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::{BTreeMap, HashMap};
 
 /// Whether a node label is kept: roles, and what setup detection reads.
-fn keep_node_label(key: &str) -> bool {
+pub(crate) fn keep_node_label(key: &str) -> bool {
     key.starts_with("node-role.kubernetes.io/")
         || key == "kubernetes.io/role"
         || crate::policy::setup::reads_label(key)
@@ -43,6 +44,12 @@ pub struct Reducer {
     /// Node -> PDB index -> pods whose eviction waits on that PDB alone (becomes
     /// `Inventory::covered`).
     covered: BTreeMap<String, BTreeMap<usize, usize>>,
+    /// Objects fed so far, by a hash of kind/namespace/name, with a hash of their uid and
+    /// resourceVersion: the same object given twice (`--snapshot a --snapshot a`, two copies
+    /// in one directory) counts once.
+    seen: HashMap<u64, u64>,
+    /// Copies dropped: (identical, disagreeing examples `Kind ns/name`, disagreeing count).
+    duplicates: (usize, Vec<String>, usize),
 }
 
 impl Reducer {
@@ -78,7 +85,53 @@ impl Reducer {
         self.inv.notes.push(note.into());
     }
 
+    /// Is this the first copy of the object? A later copy is dropped and counted; one whose
+    /// uid or resourceVersion differs from the first is said to disagree (the first is kept).
+    fn first_copy(&mut self, kind: &str, meta: &ObjectMeta) -> bool {
+        use std::hash::{Hash, Hasher};
+        let hash = |parts: &[&str]| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            parts.hash(&mut h);
+            h.finish()
+        };
+        let (ns, name) = (
+            meta.namespace.as_deref().unwrap_or_default(),
+            meta.name.as_deref().unwrap_or_default(),
+        );
+        if name.is_empty() {
+            return true; // nameless objects cannot be told apart: keep each
+        }
+        let key = hash(&[kind, ns, name]);
+        let content = hash(&[
+            meta.uid.as_deref().unwrap_or_default(),
+            meta.resource_version.as_deref().unwrap_or_default(),
+        ]);
+        match self.seen.insert(key, content) {
+            None => true,
+            Some(first) => {
+                self.seen.insert(key, first);
+                if first == content {
+                    self.duplicates.0 += 1;
+                } else {
+                    self.duplicates.2 += 1;
+                    if self.duplicates.1.len() < 5 {
+                        let shown = if ns.is_empty() {
+                            format!("{kind} {name}")
+                        } else {
+                            format!("{kind} {ns}/{name}")
+                        };
+                        self.duplicates.1.push(shown);
+                    }
+                }
+                false
+            }
+        }
+    }
+
     pub fn node(&mut self, node: Node) {
+        if !self.first_copy("Node", &node.metadata) {
+            return;
+        }
         let facts = NodeFacts::from_node(node, keep_node_label);
         self.inv.nodes.push(facts);
     }
@@ -90,6 +143,9 @@ impl Reducer {
 
     /// A PDB read as `version` (v1beta1 gives `{}` the opposite meaning).
     pub fn pdb_as(&mut self, pdb: &PodDisruptionBudget, version: PdbVersion) {
+        if !self.first_copy("PodDisruptionBudget", &pdb.metadata) {
+            return;
+        }
         let served = match version {
             PdbVersion::V1 => "policy/v1",
             PdbVersion::V1beta1 => "policy/v1beta1",
@@ -142,6 +198,9 @@ impl Reducer {
     }
 
     pub fn configmap(&mut self, cm: ConfigMap) {
+        if !self.first_copy("ConfigMap", &cm.metadata) {
+            return;
+        }
         let meta = cm.metadata;
         if meta.namespace.as_deref() == Some("kube-system")
             && meta.name.as_deref() == Some("kube-proxy")
@@ -180,6 +239,9 @@ impl Reducer {
     }
 
     pub fn pod(&mut self, pod: Pod) {
+        if !self.first_copy("Pod", &pod.metadata) {
+            return;
+        }
         self.inv.pods_seen += 1;
         if let Some((kind, component)) = component_of(&pod) {
             self.inv.components_mut(kind).push(component);
@@ -249,6 +311,19 @@ impl Reducer {
     }
 
     pub fn finish(mut self) -> Inventory {
+        let (same, examples, differing) = std::mem::take(&mut self.duplicates);
+        if same > 0 {
+            self.note(format!(
+                "{same} object(s) were given more than once (the same file twice, or copies in one directory) and are counted once"
+            ));
+        }
+        if differing > 0 {
+            self.note(format!(
+                "{differing} object(s) appear twice with different contents (another uid or resourceVersion: copies from different times?); the first copy read is used: {}",
+                crate::findings::bounded(&examples, 5)
+            ));
+        }
+        self.seen = HashMap::new();
         for (mut pod, labels) in std::mem::take(&mut self.pending) {
             pod.pdbs = self.matching_pdbs(&pod.namespace, &labels);
             self.keep(pod);

@@ -1,6 +1,9 @@
-//! Snapshot files: written streaming, with pods stripped to the fields `check` reads (no
-//! env, no secrets, no managedFields). Reading them (and every other dump) is
-//! [`super::ingest`].
+//! Snapshot files: written streaming, every object stripped to the fields `check` reads, so
+//! a snapshot can be attached to a ticket: no annotations but ours and kubeadm's marker, no
+//! addresses, machine/system/boot ids, images list, env, commands or args, no kubeadm
+//! configuration but its `kubernetesVersion`, no kube-proxy configuration but its `mode`
+//! (the README's "What a snapshot contains" lists every field). Reading them (and every other
+//! dump) is [`super::ingest`].
 
 use crate::facts::apiusage::{CrdFacts, Usage, UsageSource};
 use k8s_openapi::api::core::v1::{
@@ -107,12 +110,7 @@ impl<W: Write> SnapshotWriter<W> {
     }
 
     pub fn node(&mut self, node: &Node) -> std::io::Result<()> {
-        let mut node = node.clone();
-        node.metadata.managed_fields = None;
-        if let Some(status) = node.status.as_mut() {
-            status.images = None;
-        }
-        self.item(&tagged("v1", "Node", &node))
+        self.item(&tagged("v1", "Node", &strip_node(node)))
     }
 
     pub fn pod(&mut self, pod: &Pod) -> std::io::Result<()> {
@@ -129,9 +127,10 @@ impl<W: Write> SnapshotWriter<W> {
     }
 
     pub fn configmap(&mut self, cm: &ConfigMap) -> std::io::Result<()> {
-        let mut cm = cm.clone();
-        cm.metadata.managed_fields = None;
-        self.item(&tagged("v1", "ConfigMap", &cm))
+        match strip_configmap(cm) {
+            Some(cm) => self.item(&tagged("v1", "ConfigMap", &cm)),
+            None => Ok(()),
+        }
     }
 
     /// An object the API scan read, with its metadata already reduced.
@@ -186,6 +185,118 @@ fn tagged<T: Serialize>(api_version: &str, kind: &str, obj: &T) -> serde_json::V
     v
 }
 
+/// Keep only what `check` reads of a node ([`crate::facts::node::NodeFacts::from_node`] with
+/// the reducer's labels): name and uid; role and setup-detection labels; the progress record
+/// and kubeadm's marker annotation; unschedulable, taints and the providerID's scheme;
+/// allocatable, the Ready condition and the versions, runtime, OS and architecture.
+pub fn strip_node(node: &Node) -> Node {
+    use k8s_openapi::api::core::v1::{NodeCondition, NodeSpec, NodeStatus, NodeSystemInfo};
+    let m = &node.metadata;
+    let labels = m.labels.as_ref().map(|l| {
+        l.iter()
+            .filter(|(k, _)| crate::inventory::reduce::keep_node_label(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    });
+    let annotations = m.annotations.as_ref().and_then(|a| {
+        let kept: std::collections::BTreeMap<String, String> = a
+            .iter()
+            .filter(|(k, _)| {
+                k.as_str() == crate::facts::progress::ANNOTATION
+                    || k.as_str() == crate::facts::node::KUBEADM_ANNOTATION
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        (!kept.is_empty()).then_some(kept)
+    });
+    let spec = node.spec.as_ref().map(|s| NodeSpec {
+        unschedulable: s.unschedulable,
+        taints: s.taints.clone(),
+        provider_id: s.provider_id.as_deref().map(provider_scheme),
+        ..NodeSpec::default()
+    });
+    #[allow(deprecated)]
+    let status = node.status.as_ref().map(|s| NodeStatus {
+        allocatable: s.allocatable.clone(),
+        conditions: s.conditions.as_ref().map(|cs| {
+            cs.iter()
+                .filter(|c| c.type_ == "Ready")
+                .map(|c| NodeCondition {
+                    type_: c.type_.clone(),
+                    status: c.status.clone(),
+                    ..NodeCondition::default()
+                })
+                .collect()
+        }),
+        node_info: s.node_info.as_ref().map(|i| NodeSystemInfo {
+            kubelet_version: i.kubelet_version.clone(),
+            kube_proxy_version: i.kube_proxy_version.clone(),
+            container_runtime_version: i.container_runtime_version.clone(),
+            os_image: i.os_image.clone(),
+            kernel_version: i.kernel_version.clone(),
+            architecture: i.architecture.clone(),
+            operating_system: i.operating_system.clone(),
+            ..NodeSystemInfo::default()
+        }),
+        ..NodeStatus::default()
+    });
+    Node {
+        metadata: ObjectMeta {
+            name: m.name.clone(),
+            uid: m.uid.clone(),
+            labels,
+            annotations,
+            ..ObjectMeta::default()
+        },
+        spec,
+        status,
+    }
+}
+
+/// What setup detection reads of a providerID: its scheme (`aws://`, `gce://`), and k3d's
+/// name prefix; the rest (account, project, zone, instance) is left out.
+fn provider_scheme(pid: &str) -> String {
+    match pid.split_once("://") {
+        Some((scheme, rest)) if rest.starts_with("k3d-") => format!("{scheme}://k3d-"),
+        Some((scheme, _)) => format!("{scheme}://"),
+        None => String::new(),
+    }
+}
+
+/// The ConfigMaps `check` reads, reduced to what it reads: kubeadm-config's
+/// `kubernetesVersion` and kube-proxy's `mode`. Any other ConfigMap: `None` (not written).
+pub fn strip_configmap(cm: &ConfigMap) -> Option<ConfigMap> {
+    let m = &cm.metadata;
+    if m.namespace.as_deref() != Some("kube-system") {
+        return None;
+    }
+    let (key, field) = match m.name.as_deref() {
+        Some("kubeadm-config") => ("ClusterConfiguration", "kubernetesVersion"),
+        Some("kube-proxy") => ("config.conf", "mode"),
+        _ => return None,
+    };
+    let value = cm
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .and_then(|text| serde_yaml::from_str::<serde_yaml::Value>(text).ok())
+        .and_then(|v| v.get(field).and_then(|f| f.as_str()).map(str::to_string));
+    let text = match value {
+        Some(v) => serde_json::json!({ field: v }).to_string(),
+        None => "{}".to_string(),
+    };
+    Some(ConfigMap {
+        metadata: ObjectMeta {
+            name: m.name.clone(),
+            namespace: m.namespace.clone(),
+            uid: m.uid.clone(),
+            ..ObjectMeta::default()
+        },
+        data: Some([(key.to_string(), text)].into()),
+        ..ConfigMap::default()
+    })
+}
+
 /// Keep only what `check` and the drain preview read from a pod.
 pub fn strip_pod(pod: &Pod) -> Pod {
     let m = &pod.metadata;
@@ -197,6 +308,8 @@ pub fn strip_pod(pod: &Pod) -> Pod {
             .collect();
         (!kept.is_empty()).then_some(kept)
     });
+    // Images tell the versions of control-plane components; other pods' images stay out.
+    let component = crate::facts::pod::component_of(pod).is_some();
     let spec = pod.spec.as_ref().map(|s| PodSpec {
         node_name: s.node_name.clone(),
         containers: s
@@ -204,7 +317,7 @@ pub fn strip_pod(pod: &Pod) -> Pod {
             .iter()
             .map(|c| Container {
                 name: c.name.clone(),
-                image: c.image.clone(),
+                image: c.image.clone().filter(|_| component),
                 // Requests only: what the drain preview's capacity check adds up.
                 resources: c.resources.as_ref().and_then(|r| {
                     r.requests.as_ref().map(|req| ResourceRequirements {

@@ -47,6 +47,13 @@ pub fn size(spec: IntOrPercent, considered: usize) -> usize {
     n.max(1)
 }
 
+/// Does a batch of `size` take every one of the `considered` workers at once? Then nothing is
+/// left to run their workloads: the all-at-once strategy, downtime. A pool of one worker is
+/// not a batch (one at a time is all it can do).
+pub fn takes_every_worker(size: usize, considered: usize) -> bool {
+    considered > 1 && size >= considered
+}
+
 /// The new nodes of a batch, from drain-next's order (`(name, control plane)`, control plane
 /// first): at most `room` of them; a control-plane node only alone, in an otherwise empty
 /// batch (`busy` says the batch already holds resumed nodes, `busy_control_plane` that one
@@ -262,5 +269,22 @@ mod tests {
             ("b".to_string(), vec![pending]),
         ];
         assert!(shared_budgets(&batch, &pdbs, &FilterOptions::default()).is_empty());
+    }
+
+    /// `--max-unavailable 100%` (or any N at or above the workers considered) is downtime.
+    #[test]
+    fn a_batch_of_every_worker_is_downtime() {
+        let every =
+            |spec: IntOrPercent, considered| takes_every_worker(size(spec, considered), considered);
+        assert!(every(IntOrPercent::Percent(100), 4));
+        assert!(every(IntOrPercent::Int(4), 4));
+        assert!(every(IntOrPercent::Int(9), 4));
+        assert!(!every(IntOrPercent::Int(3), 4));
+        assert!(!every(IntOrPercent::Percent(99), 4));
+        assert!(
+            !every(IntOrPercent::Int(1), 1),
+            "one worker is one at a time"
+        );
+        assert!(!every(IntOrPercent::Int(1), 0));
     }
 }

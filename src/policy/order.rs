@@ -148,6 +148,28 @@ pub fn select(
     Ok(sel)
 }
 
+/// `--strategy replace`: the old nodes of the pool that the evicted pods should avoid: the
+/// workers considered (`selected`, else every worker) below the target, other than the batch
+/// being drained now and nodes already drained for removal. By name.
+pub fn old_nodes(
+    all: &[NodeFacts],
+    selected: Option<&BTreeSet<String>>,
+    batch: &[String],
+    target: &str,
+) -> Vec<String> {
+    let mut out: Vec<String> = all
+        .iter()
+        .filter(|n| !n.is_control_plane())
+        .filter(|n| selected.is_none_or(|s| s.contains(&n.name)))
+        .filter(|n| !batch.contains(&n.name))
+        .filter(|n| at_target(&n.kubelet_version, target) == Some(false))
+        .filter(|n| !Progress::parse(n.progress.as_deref()).is_some_and(|p| p.for_removal()))
+        .map(|n| n.name.clone())
+        .collect();
+    out.sort();
+    out
+}
+
 /// Where a node drained by us stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Standing {
@@ -176,9 +198,10 @@ pub fn standing(n: &NodeFacts, p: &Progress, fallback_target: Option<&str>) -> O
     }
     let goal = p.target_text().or(fallback_target);
     Some(match p.state {
-        ProgressState::Cordoned | ProgressState::Draining | ProgressState::Failed => {
-            Standing::Unfinished
-        }
+        ProgressState::Cordoned
+        | ProgressState::Draining
+        | ProgressState::Failed
+        | ProgressState::Partial => Standing::Unfinished,
         ProgressState::Drained => {
             if n.ready && goal.and_then(|g| at_target(&n.kubelet_version, g)) == Some(true) {
                 Standing::Upgraded
@@ -243,6 +266,20 @@ pub fn not_above_apiserver(version: &str, apiserver: &str, what: &str) -> Result
         ));
     }
     Ok(())
+}
+
+/// Would `uncordon` (without `--force`) hand this node back, next to the oldest
+/// kube-apiserver `apiserver`? The record's rules ([`uncordon_check`]) and the skew bound
+/// ([`not_above_apiserver`]): what `uncordon` refuses and `status` must not advise.
+pub fn uncordon_verdict(node: &NodeFacts, apiserver: &str) -> Result<(), String> {
+    uncordon_check(node).and_then(|()| {
+        not_above_apiserver(
+            &node.kubelet_version,
+            apiserver,
+            &format!("node {}'s kubelet", node.name),
+        )
+        .map_err(|why| format!("{why} (use --force to uncordon anyway)"))
+    })
 }
 
 pub fn uncordon_check(node: &NodeFacts) -> Result<(), String> {

@@ -207,10 +207,27 @@ fn pinned_note(
     to: Minor,
 ) -> Option<String> {
     let p = pinned.filter(|p| p.minor() == to && to > from)?;
-    let rel = cal.get(to).filter(|r| r.latest_patch != p.core())?;
+    let rel = cal.get(to).filter(|r| r.latest_patch != p.release())?;
+    let newest = version::parse(&rel.latest_patch).ok();
+    if p.pre.is_some() {
+        return Some(format!(
+            "the last hop goes to the pre-release {} as asked (--to): pre-releases are for testing, not production clusters; the newest {to} release in the release data is {}",
+            p.release(),
+            rel.latest_patch
+        ));
+    }
+    if newest.is_some_and(|n| p.patch > n.patch) {
+        return Some(format!(
+            "the last hop goes to {} as asked (--to), but that is not a known release: the newest {to} patch in the release data (as of {}) is {}; check that {} exists (https://kubernetes.io/releases), or pass --releases FILE with newer data",
+            p.release(),
+            cal.as_of,
+            rel.latest_patch,
+            p.release()
+        ));
+    }
     Some(format!(
         "the last hop goes to {} as asked (--to); the newest {to} patch in the release data is {}",
-        p.core(),
+        p.release(),
         rel.latest_patch
     ))
 }
@@ -244,7 +261,7 @@ fn hops(
         let hop_to = hop_from.next();
         let pinned = shape.pinned.as_ref().filter(|p| p.minor() == hop_to);
         let z = match (cal.get(hop_to), pinned) {
-            (_, Some(p)) => p.core(),
+            (_, Some(p)) => p.release(),
             (Some(rel), None) => rel.latest_patch.clone(),
             (None, None) => {
                 unlisted.push(hop_to);
@@ -797,6 +814,47 @@ mod tests {
             "upgrade these kubelets before hop 1.30 -> 1.31: w2 (1 node)"
         );
         assert!(warns[0].rule.contains(POLICY));
+    }
+
+    /// `--to` oddities are said, never silently changed: a patch the release data does not
+    /// know, and a pre-release (kept as given, not turned into the release).
+    #[test]
+    fn unknown_patches_and_pre_releases_are_said() {
+        let cal = builtin();
+        let plan_to = |to: &str| {
+            let pin = version::parse(to).unwrap();
+            plan_pinned(
+                &inv("v1.32.5", &[]),
+                &cal,
+                &setup(SetupKind::Kubeadm),
+                Some(pin.minor()),
+                Some(&pin),
+            )
+            .unwrap()
+        };
+        let p = plan_to("v1.33.99");
+        assert_eq!(p.hops[0].to_version, "1.33.99");
+        assert!(
+            p.notes.iter().any(|n| n
+                .contains("1.33.99 as asked (--to), but that is not a known release")
+                && n.contains("is 1.33.13")),
+            "{:?}",
+            p.notes
+        );
+        let p = plan_to("v1.34.0-rc.1");
+        assert_eq!(p.hops[1].to_version, "1.34.0-rc.1");
+        assert!(
+            p.hops[1].steps.iter().any(|s| s.contains("1.34.0-rc.1")),
+            "{:?}",
+            p.hops[1].steps
+        );
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("pre-release 1.34.0-rc.1") && n.contains("not production")),
+            "{:?}",
+            p.notes
+        );
     }
 
     #[test]

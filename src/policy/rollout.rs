@@ -4,6 +4,7 @@
 //! take next and why. Pure: node facts in, the view out. drain-next's own choice
 //! ([`order::select`]) and bookkeeping ([`order::standing`]) decide; this only shows them.
 
+use crate::facts::lock::LockState;
 use crate::facts::node::NodeFacts;
 use crate::facts::progress::{ProgressState, Record};
 use crate::policy::order::{self, Standing};
@@ -28,6 +29,9 @@ pub enum State {
     Blocked,
     /// Cordoned by drain-next and somewhere between cordon and uncordon.
     InProgress,
+    /// Its drain started and stopped (Ctrl-C, SIGTERM, a crash, a lost server): nobody holds
+    /// the rollout lock for it now; a rerun of drain-next resumes it.
+    Stopped,
     /// Below the target, Ready, schedulable: its turn will come.
     Waiting,
     /// Kubelet at (or past) the target and schedulable.
@@ -65,6 +69,8 @@ pub struct Pool {
     pub blocked: usize,
     /// Drained for removal by the replace strategy.
     pub replaced: usize,
+    /// Drains that started and stopped, nobody working on them now.
+    pub stopped: usize,
     pub nodes: Vec<NodeStatus>,
 }
 
@@ -85,11 +91,72 @@ pub struct Rollout {
     pub waiting: usize,
     pub blocked: usize,
     pub replaced: usize,
+    pub stopped: usize,
     /// Every node at the target and schedulable, or drained for removal.
     pub done: bool,
+    /// The rollout lock: who holds it, if anyone.
+    pub lock: LockView,
     /// Control plane first, then pools by name.
     pub pools: Vec<Pool>,
     pub next: Next,
+}
+
+/// The rollout lock as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LockView {
+    /// `free`, `held`, `expired` (its holder stopped renewing it) or `unknown` (not readable).
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holder: Option<crate::facts::lock::Holder>,
+    /// One sentence.
+    pub detail: String,
+}
+
+/// What `status` knows besides the nodes: the rollout lock (`None`: it could not be read)
+/// and the oldest kube-apiserver (what `uncordon` compares kubelets with).
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub lock: Option<LockState>,
+    pub apiserver: String,
+    pub now: jiff::Timestamp,
+}
+
+impl Context {
+    /// Is a live holder of the lock working on `node` now? `None`: the lock is unreadable.
+    fn worked_on(&self, node: &str) -> Option<bool> {
+        Some(self.lock.as_ref()?.held().is_some_and(|h| h.works_on(node)))
+    }
+
+    fn lock_view(&self) -> LockView {
+        match &self.lock {
+            None => LockView {
+                state: "unknown",
+                holder: None,
+                detail:
+                    "the rollout lock cannot be read (no permission to get leases in kube-system)"
+                        .into(),
+            },
+            Some(LockState::Free) => LockView {
+                state: "free",
+                holder: None,
+                detail: "no rollout is running".into(),
+            },
+            Some(LockState::Held(h)) => LockView {
+                state: "held",
+                holder: Some(h.clone()),
+                detail: format!("held by {}", h.describe(self.now)),
+            },
+            Some(LockState::Expired(h)) => LockView {
+                state: "expired",
+                holder: Some(h.clone()),
+                detail: format!(
+                    "expired: its holder stopped renewing it ({}); the next run takes it over",
+                    h.describe(self.now)
+                ),
+            },
+        }
+    }
 }
 
 fn pool_of(n: &NodeFacts) -> String {
@@ -102,7 +169,7 @@ fn pool_of(n: &NodeFacts) -> String {
         .unwrap_or_else(|| "workers".into())
 }
 
-fn node_status(n: &NodeFacts, target: &str) -> NodeStatus {
+fn node_status(n: &NodeFacts, target: &str, ctx: &Context) -> NodeStatus {
     let at = order::at_target(&n.kubelet_version, target);
     let mut s = NodeStatus {
         name: n.name.clone(),
@@ -127,10 +194,30 @@ fn node_status(n: &NodeFacts, target: &str) -> NodeStatus {
                     State::Blocked,
                     "its drain failed and it stays cordoned: see why, then rerun drain-next (it resumes)".into(),
                 ),
-                (Standing::Unfinished, _) => (
-                    State::InProgress,
-                    format!("being drained ({}); a rerun of drain-next resumes it", p.state.as_str()),
+                (Standing::Unfinished, ProgressState::Partial) => (
+                    State::Stopped,
+                    "partly drained (-n/--pod-selector): pods outside that scope still run there; rerun drain-next without the scope to finish it".into(),
                 ),
+                (Standing::Unfinished, _) => match ctx.worked_on(&n.name) {
+                    Some(true) => (
+                        State::InProgress,
+                        format!("being drained ({}), the rollout lock's holder works on it", p.state.as_str()),
+                    ),
+                    Some(false) => (
+                        State::Stopped,
+                        format!(
+                            "its drain stopped in state '{}' (nobody holds the rollout lock for it): rerun drain-next to resume it",
+                            p.state.as_str()
+                        ),
+                    ),
+                    None => (
+                        State::InProgress,
+                        format!(
+                            "being drained or stopped in state '{}' (the rollout lock cannot be read to tell); a rerun of drain-next resumes a stopped drain",
+                            p.state.as_str()
+                        ),
+                    ),
+                },
                 (Standing::AwaitingUpgrade, _) => (
                     State::InProgress,
                     format!(
@@ -139,10 +226,16 @@ fn node_status(n: &NodeFacts, target: &str) -> NodeStatus {
                         if n.ready { "" } else { ", NotReady" }
                     ),
                 ),
-                (Standing::Upgraded, _) => (
-                    State::InProgress,
-                    format!("upgraded to {}; uncordon it (drain-next does)", n.kubelet_version),
-                ),
+                (Standing::Upgraded, _) => match order::uncordon_verdict(n, &ctx.apiserver) {
+                    Ok(()) => (
+                        State::InProgress,
+                        format!(
+                            "upgraded to {}; uncordon it (`kubectl upgrade uncordon {}`, or drain-next --uncordon-upgraded)",
+                            n.kubelet_version, n.name
+                        ),
+                    ),
+                    Err(why) => (State::Blocked, format!("upgraded, but uncordon refuses: {why}")),
+                },
                 (Standing::ForRemoval, _) => (
                     State::Replaced,
                     "drained for removal (replace): remove its instance and the Node object".into(),
@@ -185,11 +278,11 @@ fn node_status(n: &NodeFacts, target: &str) -> NodeStatus {
 }
 
 /// The rollout towards `target` (`vX.Y.Z`).
-pub fn rollout(nodes: &[NodeFacts], target: &str) -> Result<Rollout, String> {
+pub fn rollout(nodes: &[NodeFacts], target: &str, ctx: &Context) -> Result<Rollout, String> {
     order::triple(target).ok_or_else(|| format!("cannot read target version '{target}'"))?;
     let mut pools: BTreeMap<(bool, String), Vec<NodeStatus>> = BTreeMap::new();
     for n in nodes {
-        let st = node_status(n, target);
+        let st = node_status(n, target, ctx);
         // Control plane first: its key sorts before every pool.
         pools
             .entry((!n.is_control_plane(), pool_of(n)))
@@ -207,24 +300,39 @@ pub fn rollout(nodes: &[NodeFacts], target: &str) -> Result<Rollout, String> {
             waiting: count(State::Waiting),
             blocked: count(State::Blocked),
             replaced: count(State::Replaced),
+            stopped: count(State::Stopped),
             nodes: ns,
         });
     }
     let total = |f: fn(&Pool) -> usize| out_pools.iter().map(f).sum::<usize>();
-    let (at_target, in_progress, waiting, blocked, replaced) = (
+    let (at_target, in_progress, waiting, blocked, replaced, stopped) = (
         total(|p| p.at_target),
         total(|p| p.in_progress),
         total(|p| p.waiting),
         total(|p| p.blocked),
         total(|p| p.replaced),
+        total(|p| p.stopped),
     );
+    let halted: Vec<String> = out_pools
+        .iter()
+        .flat_map(|p| &p.nodes)
+        .filter(|n| n.state == State::Stopped)
+        .map(|n| n.name.clone())
+        .collect();
     let busy: Vec<String> = out_pools
         .iter()
         .flat_map(|p| &p.nodes)
         .filter(|n| n.state == State::InProgress)
         .map(|n| n.name.clone())
         .collect();
-    let next = if let Some(first) = busy.first() {
+    let next = if let Some(first) = halted.first() {
+        Next {
+            node: Some(first.clone()),
+            reason: format!(
+                "{first}'s drain stopped: drain-next resumes it before taking a new node"
+            ),
+        }
+    } else if let Some(first) = busy.first() {
         Next {
             node: None,
             reason: format!(
@@ -262,7 +370,9 @@ pub fn rollout(nodes: &[NodeFacts], target: &str) -> Result<Rollout, String> {
         waiting,
         blocked,
         replaced,
+        stopped,
         done: at_target + replaced == nodes.len(),
+        lock: ctx.lock_view(),
         pools: out_pools,
         next,
     })
@@ -391,6 +501,33 @@ mod tests {
         }
     }
 
+    /// A context with the lock free and a v1.33.2 control plane.
+    fn free() -> Context {
+        Context {
+            lock: Some(LockState::Free),
+            apiserver: "v1.33.2".into(),
+            now: "2026-12-06T10:00:00Z".parse().unwrap(),
+        }
+    }
+
+    /// A context whose lock holder works on `nodes`.
+    fn held(nodes: &[&str]) -> Context {
+        let now: jiff::Timestamp = "2026-12-06T10:00:00Z".parse().unwrap();
+        Context {
+            lock: Some(LockState::Held(crate::facts::lock::Holder {
+                identity: "alice@host/1/1".into(),
+                user: "alice".into(),
+                host: "host (pid 1)".into(),
+                command: "kubectl upgrade drain-next".into(),
+                nodes: nodes.iter().map(|n| n.to_string()).collect(),
+                since: Some(now),
+                renewed: Some(now),
+                lease_seconds: 60,
+            })),
+            ..free()
+        }
+    }
+
     #[test]
     fn every_state_and_the_next_node() {
         let mut cp = node("cp-1", "v1.33.2");
@@ -414,7 +551,7 @@ mod tests {
             sick.clone(),
             foreign.clone(),
         ];
-        let r = rollout(&nodes, "v1.33.2").unwrap();
+        let r = rollout(&nodes, "v1.33.2", &free()).unwrap();
         assert_eq!(r.pools[0].name, "control-plane");
         assert_eq!(
             r.pools.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
@@ -431,7 +568,8 @@ mod tests {
         let mut draining = wait.clone();
         draining.unschedulable = true;
         draining.progress = record(ProgressState::Draining, Some("v1.33.2"), Writer::DrainNext);
-        let r = rollout(&[cp.clone(), done.clone(), draining.clone()], "v1.33.2").unwrap();
+        let three = [cp.clone(), done.clone(), draining.clone()];
+        let r = rollout(&three, "v1.33.2", &held(&["b-wait"])).unwrap();
         let b = &r.pools[1]
             .nodes
             .iter()
@@ -442,23 +580,69 @@ mod tests {
         assert_eq!(b.step.as_deref(), Some("draining"));
         assert!(b.by.as_deref().unwrap().starts_with("drain-next by"));
         assert!(r.next.node.is_none() && r.next.reason.contains("b-wait is in progress"));
+        assert_eq!(r.lock.state, "held");
+
+        // The same record with nobody holding the lock for it: a stopped drain, resumed next.
+        for ctx in [free(), held(&["other"])] {
+            let r = rollout(&three, "v1.33.2", &ctx).unwrap();
+            let b = r.pools[1]
+                .nodes
+                .iter()
+                .find(|n| n.name == "b-wait")
+                .unwrap();
+            assert_eq!(b.state, State::Stopped, "{}", b.detail);
+            assert!(
+                b.detail.contains("stopped in state 'draining'"),
+                "{}",
+                b.detail
+            );
+            assert_eq!((r.stopped, r.in_progress), (1, 0));
+            assert_eq!(r.next.node.as_deref(), Some("b-wait"));
+        }
+        // The lock unreadable: say it cannot tell.
+        let unknown = Context {
+            lock: None,
+            ..free()
+        };
+        let r = rollout(&three, "v1.33.2", &unknown).unwrap();
+        assert_eq!(r.lock.state, "unknown");
+        assert!(r.pools[1]
+            .nodes
+            .iter()
+            .any(|n| n.detail.contains("cannot be read")));
 
         // Drained and back at the target: uncordon pending; failed: blocked.
         let mut upgraded = draining.clone();
         upgraded.kubelet_version = "v1.33.2".into();
         upgraded.progress = record(ProgressState::Drained, Some("v1.33.2"), Writer::DrainNext);
-        let r = rollout(&[upgraded.clone()], "v1.33.2").unwrap();
-        assert!(r.pools[0].nodes[0].detail.contains("uncordon"));
+        let r = rollout(&[upgraded.clone()], "v1.33.2", &free()).unwrap();
+        assert!(r.pools[0].nodes[0]
+            .detail
+            .contains("kubectl upgrade uncordon b-wait"));
+        // ... unless uncordon would refuse it: a kubelet newer than the oldest apiserver.
+        let behind = Context {
+            apiserver: "v1.32.9".into(),
+            ..free()
+        };
+        let r = rollout(&[upgraded.clone()], "v1.33.2", &behind).unwrap();
+        let n = &r.pools[0].nodes[0];
+        assert_eq!(n.state, State::Blocked);
+        assert!(
+            n.detail.contains("uncordon refuses")
+                && n.detail.contains("newer than kube-apiserver v1.32.9"),
+            "{}",
+            n.detail
+        );
         let mut failed = draining.clone();
         failed.progress = record(ProgressState::Failed, Some("v1.33.2"), Writer::DrainNext);
-        let r = rollout(&[failed], "v1.33.2").unwrap();
+        let r = rollout(&[failed], "v1.33.2", &free()).unwrap();
         assert_eq!(r.pools[0].nodes[0].state, State::Blocked);
 
         // All at the target and schedulable: done.
-        let r = rollout(&[cp, done], "v1.33.2").unwrap();
+        let r = rollout(&[cp, done], "v1.33.2", &free()).unwrap();
         assert!(r.done);
         assert!(r.next.reason.contains("done"));
-        assert!(rollout(&[], "garbage").is_err());
+        assert!(rollout(&[], "garbage", &free()).is_err());
     }
 
     #[test]

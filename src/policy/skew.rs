@@ -57,8 +57,17 @@ pub struct Apiservers {
 /// The apiserver versions: from `inv.apiservers` images when any parse, else from
 /// `inv.server_version`. `None` when neither gives a version.
 pub fn apiservers(inv: &Inventory) -> Option<Apiservers> {
-    let mut parsed: Vec<(Version, Option<&String>)> = inv
-        .apiservers
+    apiservers_of(&inv.apiservers, inv.server_version.as_deref())
+}
+
+/// The apiserver versions from the kube-apiserver pods' images when any parse, else from
+/// the `/version` answer: what `check` reads from an inventory and what `drain-next` and
+/// `uncordon` read live (the oldest instance is the reference for both).
+pub fn apiservers_of(
+    pods: &[crate::facts::pod::Component],
+    server_version: Option<&str>,
+) -> Option<Apiservers> {
+    let mut parsed: Vec<(Version, Option<&String>)> = pods
         .iter()
         .filter_map(|c| {
             version::from_image(&c.image)
@@ -68,7 +77,7 @@ pub fn apiservers(inv: &Inventory) -> Option<Apiservers> {
         .collect();
     let from_pods = !parsed.is_empty();
     if parsed.is_empty() {
-        let v = version::parse(inv.server_version.as_deref()?).ok()?;
+        let v = version::parse(server_version?).ok()?;
         parsed.push((v, None));
     }
     let by_node = parsed

@@ -197,6 +197,15 @@ impl Version {
         format!("{}.{}.{}", self.major, self.minor, self.patch)
     }
 
+    /// The release it names: the core with its pre-release, if any (`1.34.0-rc.1`), without
+    /// distribution suffixes.
+    pub fn release(&self) -> String {
+        match &self.pre {
+            Some(pre) => format!("{}-{pre}", self.core()),
+            None => self.core(),
+        }
+    }
+
     /// Semver-like precedence on (major, minor, patch, pre): a pre-release sorts before its
     /// release; distribution suffixes are ignored.
     pub fn cmp_precedence(&self, other: &Version) -> Ordering {

@@ -383,7 +383,7 @@ pub(super) fn finish_update<T: Object>(
         out["status"] = new.get("status").cloned().unwrap_or(Value::Null);
         new = out;
     } else if let Some(s) = cur.get("status") {
-        if T::SIM_KIND != Kind::ConfigMap {
+        if !matches!(T::SIM_KIND, Kind::ConfigMap | Kind::Lease) {
             new["status"] = s.clone();
         }
     }

@@ -81,7 +81,7 @@ pub(super) fn discovery(sh: &Shared, path: &str) -> Option<Value> {
         "/apis" => json!({
             "kind": "APIGroupList",
             "apiVersion": "v1",
-            "groups": [ group("apps"), group("policy") ],
+            "groups": [ group("apps"), group("coordination.k8s.io"), group("policy") ],
         }),
         "/apis/apps" => {
             let mut g = group("apps");
@@ -89,6 +89,20 @@ pub(super) fn discovery(sh: &Shared, path: &str) -> Option<Value> {
             g["apiVersion"] = json!("v1");
             g
         }
+        "/apis/coordination.k8s.io" => {
+            let mut g = group("coordination.k8s.io");
+            g["kind"] = json!("APIGroup");
+            g["apiVersion"] = json!("v1");
+            g
+        }
+        "/apis/coordination.k8s.io/v1" => json!({
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": "coordination.k8s.io/v1",
+            "resources": [
+                api_resource("leases", "lease", true, "Lease", ALL_VERBS, &[]),
+            ],
+        }),
         "/apis/policy" => {
             let mut g = group("policy");
             g["kind"] = json!("APIGroup");

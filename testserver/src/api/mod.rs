@@ -12,6 +12,7 @@ use futures::StreamExt;
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Method, Request, Response};
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde_json::{json, Value};
@@ -280,6 +281,7 @@ pub(crate) async fn handle(
         ("", "v1", "nodes") => resource::<Node>(&ctx).await,
         ("", "v1", "namespaces") => resource::<Namespace>(&ctx).await,
         ("", "v1", "configmaps") => resource::<ConfigMap>(&ctx).await,
+        ("coordination.k8s.io", "v1", "leases") => resource::<Lease>(&ctx).await,
         ("apps", "v1", "daemonsets" | "replicasets" | "statefulsets")
             if ctx.verb == "get" && !stored_generic(&ctx) =>
         {

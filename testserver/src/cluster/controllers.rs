@@ -356,13 +356,24 @@ impl Cluster {
                         .flat_map(|s| s.taints.iter().flatten())
                         .any(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
             })
-            .filter_map(|n| n.metadata.name.clone())
-            .min_by_key(|name| {
+            // kube-scheduler's TaintToleration score: a node with a PreferNoSchedule taint is
+            // avoided while another has room (the simulation has no tolerations to weigh).
+            .map(|n| {
+                let avoided = n
+                    .spec
+                    .iter()
+                    .flat_map(|s| s.taints.iter().flatten())
+                    .any(|t| t.effect == "PreferNoSchedule");
+                (avoided, n.metadata.name.clone().unwrap_or_default())
+            })
+            .min_by_key(|(avoided, name)| {
                 (
+                    *avoided,
                     self.pods_by_node.get(name).map_or(0, |s| s.len()),
                     name.clone(),
                 )
             })
+            .map(|(_, name)| name)
     }
 
     /// The ReplicaSet/StatefulSet controller: a replacement for a pod that went away.

@@ -7,6 +7,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
     ConfigMap, ContainerState, ContainerStateRunning, ContainerStatus, Namespace, NamespaceStatus,
     Node, NodeCondition, Pod, PodCondition, PodStatus,
@@ -34,6 +35,7 @@ pub(crate) enum Kind {
     Pdb,
     Namespace,
     ConfigMap,
+    Lease,
 }
 
 /// A stored object of any kind (cheap to clone).
@@ -44,6 +46,7 @@ pub(crate) enum Obj {
     Pdb(Arc<PodDisruptionBudget>),
     Namespace(Arc<Namespace>),
     ConfigMap(Arc<ConfigMap>),
+    Lease(Arc<Lease>),
 }
 
 impl Serialize for Obj {
@@ -54,6 +57,7 @@ impl Serialize for Obj {
             Obj::Pdb(o) => o.serialize(s),
             Obj::Namespace(o) => o.serialize(s),
             Obj::ConfigMap(o) => o.serialize(s),
+            Obj::Lease(o) => o.serialize(s),
         }
     }
 }
@@ -66,6 +70,7 @@ impl Obj {
             Obj::Pdb(_) => Kind::Pdb,
             Obj::Namespace(_) => Kind::Namespace,
             Obj::ConfigMap(_) => Kind::ConfigMap,
+            Obj::Lease(_) => Kind::Lease,
         }
     }
 
@@ -76,6 +81,7 @@ impl Obj {
             Obj::Pdb(o) => &o.metadata,
             Obj::Namespace(o) => &o.metadata,
             Obj::ConfigMap(o) => &o.metadata,
+            Obj::Lease(o) => &o.metadata,
         }
     }
 
@@ -87,6 +93,7 @@ impl Obj {
             Obj::Pdb(o) => o.field(f),
             Obj::Namespace(o) => o.field(f),
             Obj::ConfigMap(o) => o.field(f),
+            Obj::Lease(o) => o.field(f),
         }
     }
 }
@@ -204,6 +211,7 @@ object_impl!(Pod, Pod, true, pods);
 object_impl!(PodDisruptionBudget, Pdb, true, pdbs);
 object_impl!(Namespace, Namespace, false, namespaces);
 object_impl!(ConfigMap, ConfigMap, true, configmaps);
+object_impl!(Lease, Lease, true, leases);
 
 /// Behaviour knobs of the simulated kubelets and controllers.
 #[derive(Debug, Clone)]
@@ -246,6 +254,8 @@ pub struct Cluster {
     pub(crate) pdbs: BTreeMap<Key, Arc<PodDisruptionBudget>>,
     pub(crate) namespaces: BTreeMap<Key, Arc<Namespace>>,
     pub(crate) configmaps: BTreeMap<Key, Arc<ConfigMap>>,
+    /// coordination.k8s.io/v1 Leases (the rollout lock; node heartbeats are not simulated).
+    pub(crate) leases: BTreeMap<Key, Arc<Lease>>,
     pub(crate) pods_by_node: HashMap<String, BTreeSet<Key>>,
     pub(crate) log: VecDeque<Arc<LogEvent>>,
     /// Events with rv <= this were dropped from the log.
@@ -427,6 +437,7 @@ impl Cluster {
             pdbs: BTreeMap::new(),
             namespaces: BTreeMap::new(),
             configmaps: BTreeMap::new(),
+            leases: BTreeMap::new(),
             pods_by_node: HashMap::new(),
             log: VecDeque::new(),
             log_floor: 0,
@@ -512,6 +523,18 @@ impl Cluster {
     /// Adds or replaces a PodDisruptionBudget; its status is computed like the disruption controller.
     pub fn add_pdb(&mut self, p: PodDisruptionBudget) {
         self.put(p);
+    }
+
+    /// Adds or replaces a Lease (e.g. a rollout lock held by another operator).
+    pub fn add_lease(&mut self, l: Lease) {
+        self.put(l);
+    }
+
+    /// The Lease `ns/name`.
+    pub fn lease(&self, ns: &str, name: &str) -> Option<&Lease> {
+        self.leases
+            .get(&(ns.to_string(), name.to_string()))
+            .map(|a| a.as_ref())
     }
 
     /// Adds or replaces a ConfigMap.
