@@ -161,6 +161,12 @@ cmd_build() {
     "$kwok_src/kustomize/stage/pod/fast/pod-complete.yaml" \
     "$kwok_src/kustomize/stage/pod/fast/pod-delete.yaml" "$bin/kwok-stages/"
   chmod -R u+w "$bin/kwok-stages"
+  # A pod whose status a test sets itself (NotReady, Succeeded, ...) carries the annotation
+  # kubectl-upgrade.test/status: kwok's stages leave it alone.
+  for f in "$bin"/kwok-stages/pod-ready.yaml "$bin"/kwok-stages/pod-complete.yaml; do
+    awk '{print} /^    matchExpressions:$/ && !done {print "    - key: '"'"'.metadata.annotations[\"kubectl-upgrade.test/status\"]'"'"'"; print "      operator: '"'"'DoesNotExist'"'"'"; done=1}' "$f" >"$f.new"
+    mv "$f.new" "$f"
+  done
   echo "$KUBERNETES" >"$bin/DEFAULT_VERSION"
   echo "$bin"
 }

@@ -271,6 +271,13 @@ type Gate<'a> = Option<(&'a str, tokio::sync::MutexGuard<'a, Option<String>>)>;
 
 async fn join_queue<'a>(ctx: &'a Ctx, pod: &'a LivePod, how: Removal) -> Result<Gate<'a>, PodEnd> {
     let dry = ctx.opts.dry_run == DryRun::Server;
+    // A pod that is not Ready does not wait for the budget to allow a disruption: the
+    // Eviction API admits it without spending one under `unhealthyPodEvictionPolicy:
+    // AlwaysAllow`, or while the budget is otherwise met (IfHealthyBudget); when it does
+    // not, the 429 is waited on like any other.
+    if !pod.facts.ready {
+        return Ok(None);
+    }
     let key = match pod.pdb_names.single() {
         Some(k) if how == Removal::Evict && !dry && ctx.gates.contains_key(k) => k,
         _ => return Ok(None),

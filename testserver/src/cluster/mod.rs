@@ -612,6 +612,16 @@ impl Cluster {
         self.pdbs.values().map(|a| a.as_ref())
     }
 
+    /// All ConfigMaps, sorted by namespace and name.
+    pub fn configmaps(&self) -> impl Iterator<Item = &ConfigMap> {
+        self.configmaps.values().map(|a| a.as_ref())
+    }
+
+    /// All Leases, sorted by namespace and name.
+    pub fn leases(&self) -> impl Iterator<Item = &Lease> {
+        self.leases.values().map(|a| a.as_ref())
+    }
+
     /// The ConfigMap `ns/name`.
     pub fn configmap(&self, ns: &str, name: &str) -> Option<&ConfigMap> {
         self.configmaps

@@ -1,0 +1,129 @@
+//! Drains with PodDisruptionBudgets on both backends (kube-testserver and the real control
+//! plane): budgets waited for with 0 violations, a pod under two budgets (the Eviction API's
+//! 500), unhealthy pods and `unhealthyPodEvictionPolicy: AlwaysAllow`, `--dry-run=server`.
+
+mod backend;
+
+use backend::{Backend, Live};
+use kube_testserver::builders;
+use kube_testserver::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube_testserver::Cluster;
+
+fn workers(c: &mut Cluster) {
+    c.add_node(builders::node("w-1", "v1.36.3"));
+    c.add_node(builders::node("w-2", "v1.37.2"));
+}
+
+fn replicas(c: &mut Cluster, ns: &str, app: &str, n: usize, node: &str) {
+    for i in 0..n {
+        c.add_pod(
+            builders::pod(ns, &format!("{app}-{i}"), node)
+                .owner("ReplicaSet", &format!("{app}-rs"))
+                .labels(&[("app", app)])
+                .build(),
+        );
+    }
+}
+
+/// Four replicas under a budget allowing one disruption: every pod evicted, the budget held.
+fn drain_waits_on_the_budget(backend: Backend) {
+    let mut c = Cluster::new();
+    workers(&mut c);
+    replicas(&mut c, "shop", "web", 4, "w-1");
+    c.add_pdb(builders::pdb_max_unavailable("shop", "web", &[("app", "web")], IntOrString::Int(1)));
+    let live = Live::start(backend, c);
+    let r = live.run(&["drain", "w-1", "--timeout", "90s", "-o", "json"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let j = r.json();
+    assert_eq!(j["outcome"], "drained");
+    assert_eq!(j["evicted"].as_array().map(Vec::len), Some(4), "{}", r.all());
+    assert!(live.cordoned("w-1"));
+    assert!(live.pods_on("w-1").is_empty(), "{:?}", live.pods_on("w-1"));
+    assert_eq!(live.progress("w-1").expect("record")["state"], "drained");
+    assert_eq!(live.pdb_violations(), 0);
+    // The replacements run elsewhere, and the budget is whole again.
+    live.wait_until("the budget healthy again", std::time::Duration::from_secs(30), |l| {
+        l.pdb("shop", "web")
+            .and_then(|p| p.status)
+            .is_some_and(|s| s.current_healthy.unwrap_or(0) >= 4)
+    });
+}
+both!(drain_waits_on_the_budget);
+
+/// A pod selected by two budgets: the preflight names both and touches nothing; going ahead
+/// anyway, the Eviction API answers 500 for it and the drain says why.
+fn a_pod_under_two_budgets(backend: Backend) {
+    let mut c = Cluster::new();
+    workers(&mut c);
+    replicas(&mut c, "shop", "api", 2, "w-1");
+    c.add_pdb(builders::pdb_max_unavailable("shop", "api-a", &[("app", "api")], IntOrString::Int(1)));
+    c.add_pdb(builders::pdb_max_unavailable("shop", "api-b", &[("app", "api")], IntOrString::Int(1)));
+    let live = Live::start(backend, c);
+    let r = live.run(&["drain", "w-1"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(r.stdout.contains("several PDBs select these pods"), "{}", r.all());
+    assert!(!live.cordoned("w-1"), "nothing touched");
+    let r = live.run(&["drain", "w-1", "--ignore-blockers", "--timeout", "20s", "-o", "json"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    let failed = r.json()["failed"].to_string();
+    assert!(failed.contains("more than one PodDisruptionBudget"), "{failed}");
+    assert_eq!(live.pods_on("w-1").len(), 2);
+    assert_eq!(live.pdb_violations(), 0);
+}
+both!(a_pod_under_two_budgets);
+
+/// Two of four pods not Ready under `minAvailable: 3`: the budget is below its desired count,
+/// so the default policy refuses even the unready pods (the drain times out, nothing
+/// violated); with `unhealthyPodEvictionPolicy: AlwaysAllow` the unready pods go at once,
+/// their replacements restore the budget, and the drain finishes.
+fn unhealthy_pods_and_always_allow(backend: Backend) {
+    for always in [false, true] {
+        let mut c = Cluster::new();
+        workers(&mut c);
+        for i in 0..4 {
+            let mut b = builders::pod("shop", &format!("db-{i}"), "w-1")
+                .owner("ReplicaSet", "db-rs")
+                .labels(&[("app", "db")]);
+            if i < 2 {
+                b = b.not_ready();
+            }
+            c.add_pod(b.build());
+        }
+        let mut pdb = builders::pdb_min_available("shop", "db", &[("app", "db")], IntOrString::Int(3));
+        if always {
+            if let Some(s) = pdb.spec.as_mut() {
+                s.unhealthy_pod_eviction_policy = Some("AlwaysAllow".into());
+            }
+        }
+        c.add_pdb(pdb);
+        let live = Live::start(backend, c);
+        let r = live.run(&["drain", "w-1", "--timeout", "8s", "-o", "json"]);
+        if always {
+            assert_eq!(r.code, 0, "AlwaysAllow: {}", r.all());
+            assert!(live.pods_on("w-1").is_empty());
+        } else {
+            assert_eq!(r.code, 2, "IfHealthyBudget: {}", r.all());
+            assert_eq!(r.json()["outcome"], "timed-out", "{}", r.all());
+            assert_eq!(live.pods_on("w-1").len(), 4);
+        }
+        assert_eq!(live.pdb_violations(), 0);
+    }
+}
+both!(unhealthy_pods_and_always_allow);
+
+/// `--dry-run=server`: the API server validates the cordon and every eviction, nothing
+/// persists.
+fn server_dry_run_changes_nothing(backend: Backend) {
+    let mut c = Cluster::new();
+    workers(&mut c);
+    replicas(&mut c, "shop", "web", 3, "w-1");
+    c.add_pdb(builders::pdb_max_unavailable("shop", "web", &[("app", "web")], IntOrString::Int(1)));
+    let live = Live::start(backend, c);
+    let r = live.run(&["drain", "w-1", "--dry-run=server", "-o", "json"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(r.json()["outcome"], "dry-run");
+    assert!(!live.cordoned("w-1"));
+    assert_eq!(live.pods_on("w-1").len(), 3);
+    assert!(live.progress("w-1").is_none());
+}
+both!(server_dry_run_changes_nothing);
