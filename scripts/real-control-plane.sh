@@ -131,8 +131,10 @@ cmd_build() {
   need sha256sum "install coreutils"
   local k8s_pkgs="k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler"
   local new old etcd kwok
+  # kubectl of the same release too: the benchmarks' peer (the machine's kubectl may be
+  # several minors away from this server).
   # shellcheck disable=SC2086
-  new="$(build_one "kubernetes-$KUBERNETES" "$(k8s_module "$KUBERNETES")" "$(k8s_ldflags "$KUBERNETES")" $k8s_pkgs)"
+  new="$(build_one "kubernetes-$KUBERNETES" "$(k8s_module "$KUBERNETES")" "$(k8s_ldflags "$KUBERNETES")" $k8s_pkgs k8s.io/kubernetes/cmd/kubectl)"
   # shellcheck disable=SC2086
   old="$(build_one "kubernetes-$KUBERNETES_OLD" "$(k8s_module "$KUBERNETES_OLD")" "$(k8s_ldflags "$KUBERNETES_OLD")" $k8s_pkgs)"
   local etcd_flags="-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=release"
@@ -149,6 +151,7 @@ cmd_build() {
     ln -s "$new/$b" "$bin/$KUBERNETES/$b"
     ln -s "$old/$b" "$bin/$KUBERNETES_OLD/$b"
   done
+  ln -s "$new/kubectl" "$bin/$KUBERNETES/kubectl"
   # `go build -o DIR/` names the binary after the package path (`v3` or `server`).
   local etcd_bin
   etcd_bin="$(find "$etcd" -maxdepth 1 -type f -perm -u+x | head -1)"
@@ -204,6 +207,7 @@ pin_kubernetes() {
     echo "	k8s.io/kubernetes/cmd/kube-apiserver"
     echo "	k8s.io/kubernetes/cmd/kube-controller-manager"
     echo "	k8s.io/kubernetes/cmd/kube-scheduler"
+    echo "	k8s.io/kubernetes/cmd/kubectl"
     echo ")"
   } >"$dir/go.mod"
   rm -f "$dir/go.sum"

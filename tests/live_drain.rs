@@ -30,23 +30,37 @@ fn drain_waits_on_the_budget(backend: Backend) {
     let mut c = Cluster::new();
     workers(&mut c);
     replicas(&mut c, "shop", "web", 4, "w-1");
-    c.add_pdb(builders::pdb_max_unavailable("shop", "web", &[("app", "web")], IntOrString::Int(1)));
+    c.add_pdb(builders::pdb_max_unavailable(
+        "shop",
+        "web",
+        &[("app", "web")],
+        IntOrString::Int(1),
+    ));
     let live = Live::start(backend, c);
     let r = live.run(&["drain", "w-1", "--timeout", "90s", "-o", "json"]);
     assert_eq!(r.code, 0, "{}", r.all());
     let j = r.json();
     assert_eq!(j["outcome"], "drained");
-    assert_eq!(j["evicted"].as_array().map(Vec::len), Some(4), "{}", r.all());
+    assert_eq!(
+        j["evicted"].as_array().map(Vec::len),
+        Some(4),
+        "{}",
+        r.all()
+    );
     assert!(live.cordoned("w-1"));
     assert!(live.pods_on("w-1").is_empty(), "{:?}", live.pods_on("w-1"));
     assert_eq!(live.progress("w-1").expect("record")["state"], "drained");
     assert_eq!(live.pdb_violations(), 0);
     // The replacements run elsewhere, and the budget is whole again.
-    live.wait_until("the budget healthy again", std::time::Duration::from_secs(30), |l| {
-        l.pdb("shop", "web")
-            .and_then(|p| p.status)
-            .is_some_and(|s| s.current_healthy.unwrap_or(0) >= 4)
-    });
+    live.wait_until(
+        "the budget healthy again",
+        std::time::Duration::from_secs(30),
+        |l| {
+            l.pdb("shop", "web")
+                .and_then(|p| p.status)
+                .is_some_and(|s| s.current_healthy.unwrap_or(0) >= 4)
+        },
+    );
 }
 both!(drain_waits_on_the_budget);
 
@@ -56,17 +70,42 @@ fn a_pod_under_two_budgets(backend: Backend) {
     let mut c = Cluster::new();
     workers(&mut c);
     replicas(&mut c, "shop", "api", 2, "w-1");
-    c.add_pdb(builders::pdb_max_unavailable("shop", "api-a", &[("app", "api")], IntOrString::Int(1)));
-    c.add_pdb(builders::pdb_max_unavailable("shop", "api-b", &[("app", "api")], IntOrString::Int(1)));
+    c.add_pdb(builders::pdb_max_unavailable(
+        "shop",
+        "api-a",
+        &[("app", "api")],
+        IntOrString::Int(1),
+    ));
+    c.add_pdb(builders::pdb_max_unavailable(
+        "shop",
+        "api-b",
+        &[("app", "api")],
+        IntOrString::Int(1),
+    ));
     let live = Live::start(backend, c);
     let r = live.run(&["drain", "w-1"]);
     assert_eq!(r.code, 2, "{}", r.all());
-    assert!(r.stdout.contains("several PDBs select these pods"), "{}", r.all());
+    assert!(
+        r.stdout.contains("several PDBs select these pods"),
+        "{}",
+        r.all()
+    );
     assert!(!live.cordoned("w-1"), "nothing touched");
-    let r = live.run(&["drain", "w-1", "--ignore-blockers", "--timeout", "20s", "-o", "json"]);
+    let r = live.run(&[
+        "drain",
+        "w-1",
+        "--ignore-blockers",
+        "--timeout",
+        "20s",
+        "-o",
+        "json",
+    ]);
     assert_eq!(r.code, 2, "{}", r.all());
     let failed = r.json()["failed"].to_string();
-    assert!(failed.contains("more than one PodDisruptionBudget"), "{failed}");
+    assert!(
+        failed.contains("more than one PodDisruptionBudget"),
+        "{failed}"
+    );
     assert_eq!(live.pods_on("w-1").len(), 2);
     assert_eq!(live.pdb_violations(), 0);
 }
@@ -89,7 +128,8 @@ fn unhealthy_pods_and_always_allow(backend: Backend) {
             }
             c.add_pod(b.build());
         }
-        let mut pdb = builders::pdb_min_available("shop", "db", &[("app", "db")], IntOrString::Int(3));
+        let mut pdb =
+            builders::pdb_min_available("shop", "db", &[("app", "db")], IntOrString::Int(3));
         if always {
             if let Some(s) = pdb.spec.as_mut() {
                 s.unhealthy_pod_eviction_policy = Some("AlwaysAllow".into());
@@ -117,7 +157,12 @@ fn server_dry_run_changes_nothing(backend: Backend) {
     let mut c = Cluster::new();
     workers(&mut c);
     replicas(&mut c, "shop", "web", 3, "w-1");
-    c.add_pdb(builders::pdb_max_unavailable("shop", "web", &[("app", "web")], IntOrString::Int(1)));
+    c.add_pdb(builders::pdb_max_unavailable(
+        "shop",
+        "web",
+        &[("app", "web")],
+        IntOrString::Int(1),
+    ));
     let live = Live::start(backend, c);
     let r = live.run(&["drain", "w-1", "--dry-run=server", "-o", "json"]);
     assert_eq!(r.code, 0, "{}", r.all());

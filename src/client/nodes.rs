@@ -19,6 +19,7 @@ pub fn stamped(state: ProgressState, target: Option<Version>, command: Writer) -
         command,
         user: current_user(),
         pdbs: None,
+        started: None,
     }
 }
 

@@ -164,6 +164,8 @@ struct Run<'a> {
     node: &'a str,
     opts: &'a DrainOptions,
     started: Instant,
+    /// The same, on the wall clock (the progress record's `started`).
+    began: jiff::Timestamp,
     deadline: Option<Instant>,
     ui: Ui,
 }
@@ -181,6 +183,7 @@ impl<'a> Run<'a> {
             target,
             node,
             opts,
+            began: jiff::Timestamp::now(),
             started,
             deadline: opts.timeout.filter(|t| !t.is_zero()).map(|t| started + t),
             ui: Ui::plain(node),
@@ -204,7 +207,7 @@ impl<'a> Run<'a> {
     }
 
     fn progress(&self, state: ProgressState) -> Progress {
-        nodes::stamped(state, self.opts.target.clone(), self.opts.command)
+        nodes::stamped(state, self.opts.target.clone(), self.opts.command).started_at(self.began)
     }
 
     /// The summary, timed.

@@ -93,9 +93,25 @@ pub struct Progress {
     /// before it was kept (then every budget counts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pdbs: Option<Vec<String>>,
+    /// RFC 3339 time this drain began (its cordon): replacements of the pods it evicted are
+    /// created after it, which the validation between nodes counts from. Absent in records
+    /// written before it was kept (then `time` stands in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
 }
 
 impl Progress {
+    /// The same record saying when its drain began.
+    pub fn started_at(mut self, t: jiff::Timestamp) -> Progress {
+        self.started = Some(t.to_string());
+        self
+    }
+
+    /// When the drain began: `started`, else the record's time.
+    pub fn began(&self) -> &str {
+        self.started.as_deref().unwrap_or(&self.time)
+    }
+
     /// The same record naming the budgets its drain touched.
     pub fn with_pdbs(mut self, pdbs: Vec<String>) -> Progress {
         self.pdbs = Some(pdbs);
@@ -215,6 +231,7 @@ fn legacy(text: &str) -> Option<Progress> {
         command,
         user: user.to_string(),
         pdbs: None,
+        started: None,
     })
 }
 
@@ -269,6 +286,7 @@ pub fn record(state: ProgressState, target: Option<&str>, command: Writer) -> Op
             command,
             user: "alice".into(),
             pdbs: None,
+            started: None,
         }
         .to_json(),
     )

@@ -184,6 +184,14 @@ pub enum Standing {
     ForRemoval,
 }
 
+impl Standing {
+    /// Its drain finished (drained, awaiting or past its upgrade, or for removal): what the
+    /// validation between nodes counts from.
+    pub fn drain_finished(&self) -> bool {
+        !matches!(self, Standing::Unfinished)
+    }
+}
+
 /// Where one node stands by its progress record, or `None` when the record does not count
 /// for drain-next's one-node-at-a-time rule: not written by drain-next (a plain `drain` records
 /// no target, so there is no "back at the target" to wait for), or the node is schedulable

@@ -378,15 +378,16 @@ pub fn rollout(nodes: &[NodeFacts], target: &str, ctx: &Context) -> Result<Rollo
     })
 }
 
-/// When the newest finished drain-next drain ended (drained, or drained for removal), from
-/// the records: what "created since the last drain" counts from.
+/// When the newest finished drain-next drain began (its cordon; the record's time for records
+/// that do not say), from the records: what "created since the last drain" counts from, so
+/// that the replacements of the pods it evicted count.
 pub fn last_drain(
     standing: &[(String, Standing, crate::facts::progress::Progress)],
 ) -> Option<jiff::Timestamp> {
     standing
         .iter()
-        .filter(|(_, st, _)| matches!(st, Standing::Upgraded | Standing::ForRemoval))
-        .filter_map(|(_, _, p)| p.time.parse::<jiff::Timestamp>().ok())
+        .filter(|(_, st, _)| st.drain_finished())
+        .filter_map(|(_, _, p)| p.began().parse::<jiff::Timestamp>().ok())
         .max()
 }
 
@@ -398,7 +399,7 @@ pub fn last_touched(
 ) -> Option<std::collections::BTreeSet<String>> {
     let finished: Vec<&crate::facts::progress::Progress> = standing
         .iter()
-        .filter(|(_, st, _)| matches!(st, Standing::Upgraded | Standing::ForRemoval))
+        .filter(|(_, st, _)| st.drain_finished())
         .map(|(_, _, p)| p)
         .collect();
     if finished.is_empty() {
@@ -452,6 +453,8 @@ pub fn unsettled(
         ));
     }
     if let Some(since) = since {
+        // creationTimestamp has whole seconds: a pod made in the drain's first second counts.
+        let since = jiff::Timestamp::from_second(since.as_second()).unwrap_or(since);
         let late: Vec<&str> = pending
             .iter()
             .filter(|p| {
@@ -656,6 +659,7 @@ mod tests {
             command: Writer::DrainNext,
             user: "alice".into(),
             pdbs: None,
+            started: None,
         };
         let standing = vec![
             (
@@ -740,5 +744,24 @@ mod tests {
         let p = unsettled(&named[1..], &budgets, &[], None, Some(&touched));
         assert_eq!(p.len(), 1, "{p:#?}");
         assert!(p[0].contains("app/api") && !p[0].contains("app/web"));
+        // A drain awaiting its node's upgrade has finished too; its replacements were made
+        // after it began (its `started`), in whole seconds like creationTimestamp.
+        let awaiting = vec![(
+            "w-2".to_string(),
+            Standing::AwaitingUpgrade,
+            Progress {
+                time: "2026-12-04T11:00:09.900Z".into(),
+                ..record("2026-12-04T11:00:09.900Z")
+            }
+            .started_at("2026-12-04T11:00:05.700Z".parse().unwrap()),
+        )];
+        let since = last_drain(&awaiting);
+        assert_eq!(since, "2026-12-04T11:00:05.700Z".parse().ok());
+        let replacement = [PendingPod {
+            key: "app/web-x".into(),
+            created: "2026-12-04T11:00:05Z".into(),
+        }];
+        let p = unsettled(&awaiting, &[], &replacement, since, None);
+        assert!(p.iter().any(|m| m.contains("app/web-x")), "{p:#?}");
     }
 }

@@ -207,10 +207,11 @@ impl Live {
     pub fn pods(&self) -> Vec<Pod> {
         match &self.sim {
             Some(s) => s.with_state(|c| c.pods().cloned().collect()),
-            None => self
-                .block_on(Api::<Pod>::all(self.client()).list(&ListParams::default()))
-                .expect("list pods")
-                .items,
+            None => {
+                self.block_on(Api::<Pod>::all(self.client()).list(&ListParams::default()))
+                    .expect("list pods")
+                    .items
+            }
         }
     }
 
@@ -253,7 +254,11 @@ impl Live {
     pub fn wait_until(&self, what: &str, limit: Duration, mut f: impl FnMut(&Live) -> bool) {
         let t = Instant::now();
         while !f(self) {
-            assert!(t.elapsed() < limit, "timed out waiting for {what} ({:?})", self.backend);
+            assert!(
+                t.elapsed() < limit,
+                "timed out waiting for {what} ({:?})",
+                self.backend
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -261,7 +266,8 @@ impl Live {
 
 /// The real control plane's release (what its /version answers).
 pub fn real_version() -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/real-control-plane/versions.env");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/real-control-plane/versions.env");
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()

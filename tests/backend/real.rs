@@ -158,7 +158,10 @@ impl Plane {
             .stderr(std::process::Stdio::inherit())
             .output()
             .expect("runs");
-        assert!(out.status.success(), "real-control-plane.sh {args:?} failed");
+        assert!(
+            out.status.success(),
+            "real-control-plane.sh {args:?} failed"
+        );
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .last()
@@ -209,7 +212,8 @@ impl Session {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let violations = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let mut watchers = vec![{
-            let (stop, violations, client) = (stop.clone(), violations.clone(), plane.client.clone());
+            let (stop, violations, client) =
+                (stop.clone(), violations.clone(), plane.client.clone());
             let handle = plane.rt.handle().clone();
             std::thread::spawn(move || handle.block_on(count_violations(client, stop, violations)))
         }];
@@ -284,7 +288,12 @@ where
 pub async fn materialize(client: &Client, c: &Cluster) {
     let mut namespaces: BTreeSet<String> = BTreeSet::new();
     for p in c.pods() {
-        namespaces.insert(p.metadata.namespace.clone().unwrap_or_else(|| "default".into()));
+        namespaces.insert(
+            p.metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into()),
+        );
     }
     for p in c.pdbs() {
         namespaces.insert(p.metadata.namespace.clone().unwrap_or_default());
@@ -293,7 +302,10 @@ pub async fn materialize(client: &Client, c: &Cluster) {
         namespaces.insert(m.metadata.namespace.clone().unwrap_or_default());
     }
     let ns_api: Api<Namespace> = Api::all(client.clone());
-    for ns in namespaces.iter().filter(|n| !SYSTEM_NAMESPACES.contains(&n.as_str())) {
+    for ns in namespaces
+        .iter()
+        .filter(|n| !SYSTEM_NAMESPACES.contains(&n.as_str()))
+    {
         let made_ns = Namespace {
             metadata: ObjectMeta {
                 name: Some(ns.clone()),
@@ -316,7 +328,10 @@ pub async fn materialize(client: &Client, c: &Cluster) {
         if let Some(o) = controller(p).filter(|o| o.kind == "DaemonSet") {
             if let Some(n) = p.spec.as_ref().and_then(|s| s.node_name.clone()) {
                 ds_nodes
-                    .entry((p.metadata.namespace.clone().unwrap_or_default(), o.name.clone()))
+                    .entry((
+                        p.metadata.namespace.clone().unwrap_or_default(),
+                        o.name.clone(),
+                    ))
                     .or_default()
                     .insert(n);
             }
@@ -364,7 +379,10 @@ pub async fn materialize(client: &Client, c: &Cluster) {
         if let Some(o) = controller(p) {
             owners
                 .entry((
-                    p.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
+                    p.metadata
+                        .namespace
+                        .clone()
+                        .unwrap_or_else(|| "default".into()),
                     o.kind.clone(),
                     o.name.clone(),
                 ))
@@ -375,14 +393,22 @@ pub async fn materialize(client: &Client, c: &Cluster) {
     // The pods first, as orphans carrying their owner's selector label; then the owners,
     // which adopt them (a controller made first would make or remove pods of its own).
     for p in c.pods() {
-        let ns = p.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        let ns = p
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
         let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
         let mut meta = clean_meta(&p.metadata);
         meta.namespace = Some(ns.clone());
         meta.owner_references = None;
         if let Some(o) = controller(p) {
             if o.kind == "Node" {
-                let node = p.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
+                let node = p
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.node_name.clone())
+                    .unwrap_or_default();
                 meta.owner_references = Some(vec![OwnerReference {
                     api_version: "v1".into(),
                     kind: "Node".into(),
@@ -534,7 +560,10 @@ async fn make_owner(client: &Client, ns: &str, kind: &str, name: &str, pods: &[&
     };
     // The template of the first pod without its node: replacements go where the scheduler
     // puts them.
-    let mut spec = pods.first().and_then(|p| p.spec.clone()).unwrap_or_default();
+    let mut spec = pods
+        .first()
+        .and_then(|p| p.spec.clone())
+        .unwrap_or_default();
     spec.node_name = None;
     let meta = ObjectMeta {
         name: Some(name.into()),
@@ -543,25 +572,30 @@ async fn make_owner(client: &Client, ns: &str, kind: &str, name: &str, pods: &[&
         ..ObjectMeta::default()
     };
     let uid = match kind {
-        "StatefulSet" => create(
-            &Api::<StatefulSet>::namespaced(client.clone(), ns),
-            &StatefulSet {
-                metadata: meta,
-                spec: Some(StatefulSetSpec {
-                    replicas: Some(replicas),
-                    selector,
-                    service_name: Some(name.into()),
-                    template: template(&labels, Some(spec)),
-                    // The pods were made by hand: a rolling update would replace them.
-                    update_strategy: Some(serde_json::from_value(serde_json::json!({"type": "OnDelete"})).expect("strategy")),
-                    ..StatefulSetSpec::default()
-                }),
-                status: None,
-            },
-        )
-        .await
-        .metadata
-        .uid,
+        "StatefulSet" => {
+            create(
+                &Api::<StatefulSet>::namespaced(client.clone(), ns),
+                &StatefulSet {
+                    metadata: meta,
+                    spec: Some(StatefulSetSpec {
+                        replicas: Some(replicas),
+                        selector,
+                        service_name: Some(name.into()),
+                        template: template(&labels, Some(spec)),
+                        // The pods were made by hand: a rolling update would replace them.
+                        update_strategy: Some(
+                            serde_json::from_value(serde_json::json!({"type": "OnDelete"}))
+                                .expect("strategy"),
+                        ),
+                        ..StatefulSetSpec::default()
+                    }),
+                    status: None,
+                },
+            )
+            .await
+            .metadata
+            .uid
+        }
         "DaemonSet" => {
             spec.node_selector =
                 Some([(format!("ds.kubectl-upgrade.test/{name}"), "true".into())].into());
@@ -577,7 +611,10 @@ async fn make_owner(client: &Client, ns: &str, kind: &str, name: &str, pods: &[&
                         selector,
                         template: template(&labels, Some(spec)),
                         // The pods were made by hand: a rolling update would replace them.
-                        update_strategy: Some(serde_json::from_value(serde_json::json!({"type": "OnDelete"})).expect("strategy")),
+                        update_strategy: Some(
+                            serde_json::from_value(serde_json::json!({"type": "OnDelete"}))
+                                .expect("strategy"),
+                        ),
                         ..DaemonSetSpec::default()
                     }),
                     status: None,
@@ -607,22 +644,24 @@ async fn make_owner(client: &Client, ns: &str, kind: &str, name: &str, pods: &[&
             .metadata
             .uid
         }
-        _ => create(
-            &Api::<ReplicaSet>::namespaced(client.clone(), ns),
-            &ReplicaSet {
-                metadata: meta,
-                spec: Some(ReplicaSetSpec {
-                    replicas: Some(replicas),
-                    selector,
-                    template: Some(template(&labels, Some(spec))),
-                    ..ReplicaSetSpec::default()
-                }),
-                status: None,
-            },
-        )
-        .await
-        .metadata
-        .uid,
+        _ => {
+            create(
+                &Api::<ReplicaSet>::namespaced(client.clone(), ns),
+                &ReplicaSet {
+                    metadata: meta,
+                    spec: Some(ReplicaSetSpec {
+                        replicas: Some(replicas),
+                        selector,
+                        template: Some(template(&labels, Some(spec))),
+                        ..ReplicaSetSpec::default()
+                    }),
+                    status: None,
+                },
+            )
+            .await
+            .metadata
+            .uid
+        }
     };
     uid.unwrap_or_default()
 }
@@ -688,7 +727,12 @@ pub async fn reset(client: &Client) {
     let made_ns: Vec<String> = ns_api
         .list(&lp)
         .await
-        .map(|l| l.items.into_iter().filter_map(|n| n.metadata.name).collect())
+        .map(|l| {
+            l.items
+                .into_iter()
+                .filter_map(|n| n.metadata.name)
+                .collect()
+        })
         .unwrap_or_default();
     let scopes: Vec<(String, &ListParams)> = made_ns
         .iter()
@@ -697,17 +741,29 @@ pub async fn reset(client: &Client) {
         .collect();
     for (ns, sel) in &scopes {
         let c = client.clone();
-        let _ = Api::<ReplicaSet>::namespaced(c.clone(), ns).delete_collection(&dp, sel).await;
-        let _ = Api::<DaemonSet>::namespaced(c.clone(), ns).delete_collection(&dp, sel).await;
-        let _ = Api::<StatefulSet>::namespaced(c.clone(), ns).delete_collection(&dp, sel).await;
-        let _ = Api::<Job>::namespaced(c.clone(), ns).delete_collection(&dp, sel).await;
+        let _ = Api::<ReplicaSet>::namespaced(c.clone(), ns)
+            .delete_collection(&dp, sel)
+            .await;
+        let _ = Api::<DaemonSet>::namespaced(c.clone(), ns)
+            .delete_collection(&dp, sel)
+            .await;
+        let _ = Api::<StatefulSet>::namespaced(c.clone(), ns)
+            .delete_collection(&dp, sel)
+            .await;
+        let _ = Api::<Job>::namespaced(c.clone(), ns)
+            .delete_collection(&dp, sel)
+            .await;
         let _ = Api::<PodDisruptionBudget>::namespaced(c.clone(), ns)
             .delete_collection(&dp, sel)
             .await;
-        let _ = Api::<ConfigMap>::namespaced(c.clone(), ns).delete_collection(&dp, &lp).await;
+        let _ = Api::<ConfigMap>::namespaced(c.clone(), ns)
+            .delete_collection(&dp, &lp)
+            .await;
     }
     for (ns, sel) in &scopes {
-        let _ = Api::<Pod>::namespaced(client.clone(), ns).delete_collection(&dp, sel).await;
+        let _ = Api::<Pod>::namespaced(client.clone(), ns)
+            .delete_collection(&dp, sel)
+            .await;
     }
     let _ = Api::<Lease>::namespaced(client.clone(), "kube-system")
         .delete(kubectl_upgrade::facts::lock::LOCK_NAME, &dp)
@@ -734,7 +790,9 @@ pub async fn reset(client: &Client) {
         );
         // A controller that was still running may have made another pod: delete again.
         for (ns, sel) in &scopes {
-            let _ = Api::<Pod>::namespaced(client.clone(), ns).delete_collection(&dp, sel).await;
+            let _ = Api::<Pod>::namespaced(client.clone(), ns)
+                .delete_collection(&dp, sel)
+                .await;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -763,7 +821,10 @@ async fn count_violations(
                 if s.observed_generation.is_none() {
                     continue;
                 }
-                let (healthy, desired) = (s.current_healthy.unwrap_or(0), s.desired_healthy.unwrap_or(0));
+                let (healthy, desired) = (
+                    s.current_healthy.unwrap_or(0),
+                    s.desired_healthy.unwrap_or(0),
+                );
                 if let Some(before) = last.insert(key, healthy) {
                     if healthy < before && healthy < desired {
                         violations.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -811,8 +872,11 @@ async fn simulate_upgrades(
                     let _ = nodes
                         .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
                         .await;
-                    let back = serde_json::json!({"metadata": {"annotations": {KWOK_ANNOTATION: "fake"}}});
-                    let _ = nodes.patch(&name, &PatchParams::default(), &Patch::Merge(&back)).await;
+                    let back =
+                        serde_json::json!({"metadata": {"annotations": {KWOK_ANNOTATION: "fake"}}});
+                    let _ = nodes
+                        .patch(&name, &PatchParams::default(), &Patch::Merge(&back))
+                        .await;
                     away.remove(&name);
                 }
                 continue;
@@ -834,7 +898,9 @@ async fn simulate_upgrades(
             });
             if empty {
                 let off = serde_json::json!({"metadata": {"annotations": {KWOK_ANNOTATION: null}}});
-                let _ = nodes.patch(&name, &PatchParams::default(), &Patch::Merge(&off)).await;
+                let _ = nodes
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(&off))
+                    .await;
                 let status = serde_json::json!({"status": {"conditions": [
                     {"type": "Ready", "status": "False", "reason": "KubeletNotReady", "message": "upgrading"}
                 ]}});
