@@ -364,6 +364,14 @@ fn read_archive(path: &Path, reducer: &mut Reducer, got: &mut Collected) -> Resu
     Ok(())
 }
 
+/// What a kindless item is, as this reader tells it: from its `metadata.selfLink`, else from
+/// the file's path (`nodes.json`, `config/node/NAME.json`): `(kind, apiVersion)`. The tests
+/// that load a dump into a real API server use it to give every object its kind.
+pub fn kind_of(path: &Path, item: &Value) -> Option<(&'static str, &'static str)> {
+    let h = Hint::of_self_link(item).unwrap_or_else(|| Hint::of(path));
+    Some((h.kind?, h.api_version?))
+}
+
 /// What a file's path says about the items it holds when they carry no kind.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Hint {

@@ -359,7 +359,16 @@ pub async fn materialize(client: &Client, c: &Cluster) {
             &nodes,
             &Node {
                 metadata: meta,
-                spec: n.spec.clone(),
+                // What check and the drains read; a capture's podCIDRs may be redacted
+                // ("***HIDDEN***/25"), which the API server refuses.
+                spec: n.spec.clone().map(|s| {
+                    kube_testserver::k8s_openapi::api::core::v1::NodeSpec {
+                        unschedulable: s.unschedulable,
+                        taints: s.taints,
+                        provider_id: s.provider_id,
+                        ..Default::default()
+                    }
+                }),
                 status: n.status.clone(),
             },
         )
@@ -423,7 +432,13 @@ pub async fn materialize(client: &Client, c: &Cluster) {
                     .insert(OWNER_LABEL.into(), owner_value(&o.kind, &o.name));
             }
         }
-        let plain = is_running_ready(p);
+        let on_kwok_node = p
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_ref())
+            .and_then(|n| c.node(n))
+            .is_some_and(node_ready);
+        let plain = is_running_ready(p) && on_kwok_node;
         if !plain {
             meta.annotations
                 .get_or_insert_with(Default::default)
@@ -433,7 +448,7 @@ pub async fn materialize(client: &Client, c: &Cluster) {
             &api,
             &Pod {
                 metadata: meta,
-                spec: p.spec.clone(),
+                spec: p.spec.clone().map(admissible),
                 status: None,
             },
         )
@@ -490,6 +505,48 @@ pub async fn materialize(client: &Client, c: &Cluster) {
         .await;
     }
     settle(client, c).await;
+}
+
+/// A pod spec the real API server admits whatever cluster it was captured from: what
+/// `check` reads (containers' names, images and requests, emptyDir volumes, the node,
+/// tolerations) and nothing that names objects this cluster lacks (priority classes, service
+/// accounts, secrets, config maps, volumes of other kinds).
+fn admissible(s: PodSpec) -> PodSpec {
+    PodSpec {
+        node_name: s.node_name,
+        containers: s
+            .containers
+            .into_iter()
+            .map(|c| Container {
+                name: c.name,
+                image: c
+                    .image
+                    .or_else(|| Some("registry.k8s.io/pause:3.10".into())),
+                resources: c.resources.map(|r| {
+                    kube_testserver::k8s_openapi::api::core::v1::ResourceRequirements {
+                        requests: r.requests,
+                        ..Default::default()
+                    }
+                }),
+                ..Container::default()
+            })
+            .collect(),
+        volumes: s.volumes.map(|vs| {
+            vs.into_iter()
+                .filter(|v| v.empty_dir.is_some())
+                .map(|v| kube_testserver::k8s_openapi::api::core::v1::Volume {
+                    name: v.name,
+                    empty_dir: v.empty_dir,
+                    ..Default::default()
+                })
+                .collect()
+        }),
+        tolerations: s.tolerations,
+        node_selector: s.node_selector,
+        affinity: s.affinity,
+        termination_grace_period_seconds: s.termination_grace_period_seconds,
+        ..PodSpec::default()
+    }
 }
 
 fn controller(p: &Pod) -> Option<&OwnerReference> {
