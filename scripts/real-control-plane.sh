@@ -340,7 +340,9 @@ start_apiserver() {
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$p/sa.pub" --service-account-signing-key-file="$p/sa.key" \
     --disable-admission-plugins=ServiceAccount \
-    --enable-priority-and-fairness=true
+    --enable-priority-and-fairness=true \
+    --audit-policy-file="$DIR/audit-policy.yaml" --audit-log-path="$DIR/logs/audit-$name.log" \
+    --audit-log-maxsize=200 --audit-log-format=json
   kubeconfig "$DIR/$name.kubeconfig" "$port" admin
   wait_ready "$name" "$DIR/logs/$name.log" 120 \
     curl -fsS --cacert "$p/ca.crt" --cert "$p/admin.crt" --key "$p/admin.key" \
@@ -374,6 +376,19 @@ cmd_up() {
   [ ! -s "$DIR/pids" ] || die "$DIR already runs a control plane: '$0 down $DIR' first"
   : >"$DIR/pids"
   pki
+  # The audit log records what clients (tests' users, the admin) asked and were answered:
+  # the RBAC tests read which rules a command exercised and whether any request was denied.
+  cat >"$DIR/audit-policy.yaml" <<EOF
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+- level: None
+  users: ["system:kube-controller-manager", "system:kube-scheduler", "kwok", "system:apiserver", "system:kube-proxy"]
+- level: None
+  userGroups: ["system:serviceaccounts", "system:nodes"]
+- level: Metadata
+EOF
   local etcd_port peer_port
   etcd_port="$(free_port)"
   peer_port="$(free_port)"
