@@ -6,12 +6,13 @@
 #
 #   scripts/real-control-plane.sh build
 #       build (or reuse) every binary; the last stdout line is the bin directory
-#   scripts/real-control-plane.sh up DIR [--bin BIN] [--version V] [--owner-pid PID]
+#   scripts/real-control-plane.sh up DIR [--bin BIN] [--version V] [--owner-pid PID] [--apiserver-arg A]...
 #       start etcd, kube-apiserver (TLS; client-certificate and token users; RBAC),
 #       kube-controller-manager (every controller), kube-scheduler and kwok on loopback ports
 #       chosen free, state and logs in DIR; the last stdout line is the admin kubeconfig.
 #       --version picks the Kubernetes release (default: KUBERNETES of versions.env);
-#       --owner-pid stops everything when that process ends (tests).
+#       --owner-pid stops everything when that process ends (tests); --apiserver-arg passes
+#       one more flag to kube-apiserver (e.g. --runtime-config=resource.k8s.io/v1beta1=true).
 #   scripts/real-control-plane.sh apiserver DIR --version V [--name N] [--etcd-prefix P]
 #       start one more kube-apiserver on DIR's etcd (an HA instance, or with another
 #       --etcd-prefix a separate cluster); the last stdout line is its admin kubeconfig
@@ -342,13 +343,16 @@ start_apiserver() {
     --disable-admission-plugins=ServiceAccount \
     --enable-priority-and-fairness=true \
     --audit-policy-file="$DIR/audit-policy.yaml" --audit-log-path="$DIR/logs/audit-$name.log" \
-    --audit-log-maxsize=200 --audit-log-format=json
+    --audit-log-maxsize=200 --audit-log-format=json \
+    "${APISERVER_ARGS[@]}"
   kubeconfig "$DIR/$name.kubeconfig" "$port" admin
   wait_ready "$name" "$DIR/logs/$name.log" 120 \
     curl -fsS --cacert "$p/ca.crt" --cert "$p/admin.crt" --key "$p/admin.key" \
     "https://127.0.0.1:$port/readyz"
   echo "$port"
 }
+
+APISERVER_ARGS=()
 
 cmd_up() {
   DIR="$1"
@@ -359,6 +363,7 @@ cmd_up() {
       --bin) bin="$2"; shift 2 ;;
       --version) version="$2"; shift 2 ;;
       --owner-pid) owner="$2"; shift 2 ;;
+      --apiserver-arg) APISERVER_ARGS+=("$2"); shift 2 ;;
       *) die "up: unknown argument $1" ;;
     esac
   done
@@ -456,6 +461,7 @@ cmd_apiserver() {
       --version) version="$2"; shift 2 ;;
       --name) name="$2"; shift 2 ;;
       --etcd-prefix) prefix="$2"; shift 2 ;;
+      --apiserver-arg) APISERVER_ARGS+=("$2"); shift 2 ;;
       *) die "apiserver: unknown argument $1" ;;
     esac
   done

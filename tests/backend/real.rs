@@ -87,6 +87,11 @@ pub fn plane() -> &'static Plane {
 
 /// Start a control plane of `version` (default: the newest built) in a new directory.
 pub fn start(version: Option<&str>) -> Plane {
+    start_with(version, &[])
+}
+
+/// [`start`] with more kube-apiserver flags (`--runtime-config=...`).
+pub fn start_with(version: Option<&str>, apiserver_args: &[&str]) -> Plane {
     let bin = bin_dir();
     let tmp = tempfile::Builder::new()
         .prefix("real-cp-")
@@ -98,6 +103,9 @@ pub fn start(version: Option<&str>) -> Plane {
     cmd.arg("--owner-pid").arg(std::process::id().to_string());
     if let Some(v) = version {
         cmd.arg("--version").arg(v);
+    }
+    for a in apiserver_args {
+        cmd.arg("--apiserver-arg").arg(a);
     }
     let out = cmd
         .stderr(std::process::Stdio::inherit())

@@ -21,6 +21,9 @@ pub(crate) struct Resource {
     pub versions: BTreeMap<String, Option<String>>,
     /// (namespace or "", name) -> object.
     pub objects: BTreeMap<(String, String), Value>,
+    /// Deprecated versions whose type names no replacement (the real warning then has no
+    /// "; use ..." part, e.g. resource.k8s.io/v1beta1 DeviceClass in 1.37).
+    pub no_replacement: std::collections::BTreeSet<String>,
 }
 
 /// Every generic resource, by (group, plural resource).
@@ -47,13 +50,15 @@ pub(crate) fn deprecation(
     } else {
         format!("{group}/{version}")
     };
-    // The newest other served version is the suggestion, as the real warning names one.
+    // The newest other served version is the suggestion, as the real warning names one when
+    // the type declares a replacement.
     let instead = r
         .versions
         .iter()
         .filter(|(v, dep)| v.as_str() != version && dep.is_none())
         .map(|(v, _)| v.clone())
-        .next_back();
+        .next_back()
+        .filter(|_| !r.no_replacement.contains(version));
     let mut warning = format!(
         "{gv} {} is deprecated in v{}+, unavailable in v{removed}+",
         r.kind,

@@ -510,6 +510,22 @@ impl Cluster {
             .insert(version.to_string(), removed_in.map(str::to_string));
     }
 
+    /// [`Cluster::serve_version`] for a deprecated version whose type declares no
+    /// replacement: its warning names none (as kube-apiserver 1.37 warns of
+    /// resource.k8s.io/v1beta1 DeviceClass: "... unavailable in v1.38+", nothing more).
+    pub fn serve_deprecated_without_replacement(
+        &mut self,
+        group: &str,
+        resource: &str,
+        version: &str,
+        removed_in: &str,
+    ) {
+        self.serve_version(group, resource, version, Some(removed_in));
+        if let Some(r) = self.generic.get_mut(&(group.to_string(), resource.to_string())) {
+            r.no_replacement.insert(version.to_string());
+        }
+    }
+
     /// Adds or replaces a node.
     pub fn add_node(&mut self, n: Node) {
         self.put(n);
