@@ -13,9 +13,10 @@
 #       --version picks the Kubernetes release (default: KUBERNETES of versions.env);
 #       --owner-pid stops everything when that process ends (tests); --apiserver-arg passes
 #       one more flag to kube-apiserver (e.g. --runtime-config=resource.k8s.io/v1beta1=true).
-#   scripts/real-control-plane.sh apiserver DIR --version V [--name N] [--etcd-prefix P]
+#   scripts/real-control-plane.sh apiserver DIR --version V [--name N] [--etcd-prefix P] [--port N]
 #       start one more kube-apiserver on DIR's etcd (an HA instance, or with another
-#       --etcd-prefix a separate cluster); the last stdout line is its admin kubeconfig
+#       --etcd-prefix a separate cluster; --port reuses a stopped instance's port, so that the
+#       controllers and kwok reconnect); the last stdout line is its admin kubeconfig
 #   scripts/real-control-plane.sh stop DIR NAME
 #       stop one process `up` or `apiserver` started (kube-apiserver, kube-apiserver-N, ...)
 #   scripts/real-control-plane.sh down DIR
@@ -323,10 +324,11 @@ users:
 EOF
 }
 
-# start_apiserver NAME BINDIR ETCD_PREFIX: one kube-apiserver on DIR's etcd; prints its port.
+# start_apiserver NAME BINDIR ETCD_PREFIX [PORT]: one kube-apiserver on DIR's etcd; prints
+# its port (a free one unless given).
 start_apiserver() {
-  local name="$1" bin="$2" prefix="$3" p="$DIR/pki" port
-  port="$(free_port)"
+  local name="$1" bin="$2" prefix="$3" p="$DIR/pki" port="${4:-}"
+  [ -n "$port" ] || port="$(free_port)"
   port_free "$port" || die "port $port is taken"
   mkdir -p "$DIR/$name"
   # Flags after envtest's defaults (controller-runtime) and hack/local-up-cluster.sh.
@@ -455,11 +457,12 @@ EOF
 cmd_apiserver() {
   DIR="$(cd "$1" && pwd)"
   shift
-  local version="" name="" prefix="/registry"
+  local version="" name="" prefix="/registry" port=""
   while [ $# -gt 0 ]; do
     case "$1" in
       --version) version="$2"; shift 2 ;;
       --name) name="$2"; shift 2 ;;
+      --port) port="$2"; shift 2 ;;
       --etcd-prefix) prefix="$2"; shift 2 ;;
       --apiserver-arg) APISERVER_ARGS+=("$2"); shift 2 ;;
       *) die "apiserver: unknown argument $1" ;;
@@ -471,7 +474,7 @@ cmd_apiserver() {
   version="${version:-$(cat "$DIR/version")}"
   [ -x "$bin/$version/kube-apiserver" ] || die "no kube-apiserver $version in $bin"
   name="${name:-kube-apiserver-$(($(grep -c '^kube-apiserver' "$DIR/pids") + 1))}"
-  start_apiserver "$name" "$bin/$version" "$prefix" >/dev/null
+  start_apiserver "$name" "$bin/$version" "$prefix" "$port" >/dev/null
   say "apiserver: $name ($version) up"
   echo "$DIR/$name.kubeconfig"
 }
