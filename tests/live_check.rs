@@ -353,3 +353,55 @@ fn every_corpus_case_loaded_into_the_real_control_plane_gives_the_offline_report
     );
     assert!(compared.len() >= 15, "compared {compared:?}");
 }
+
+/// A fleet of two real clusters (a second kube-apiserver on the same etcd under another
+/// prefix is a separate cluster): one row each, the worst exit code, the right versions.
+#[test]
+fn a_fleet_of_two_real_clusters() {
+    let live = Live::start(Backend::Real, kubeadm());
+    let plane = live.real().expect("real").plane;
+    let other = PathBuf::from(plane.script(&[
+        "apiserver",
+        plane.dir.to_str().expect("utf8"),
+        "--name",
+        "other-cluster",
+        "--etcd-prefix",
+        "/other-cluster",
+    ]));
+    // Its own nodes: one worker far behind (a skew violation there, not here).
+    plane.block_on(async {
+        let client = backend::real::client_for(&other).await;
+        let nodes: kube::api::Api<kube_testserver::k8s_openapi::api::core::v1::Node> = kube::api::Api::all(client);
+        nodes
+            .create(&Default::default(), &builders::node("edge-1", "v1.33.5"))
+            .await
+            .expect("node");
+    });
+    let first = std::fs::read_to_string(live.kubeconfig()).expect("kubeconfig");
+    let second = std::fs::read_to_string(&other).expect("kubeconfig");
+    let rename = |text: &str, name: &str| {
+        text.replace("name: real\n", &format!("name: {name}\n"))
+            .replace("cluster: real\n", &format!("cluster: {name}\n"))
+            .replace("- name: real", &format!("- name: {name}"))
+            .replace("current-context: real", &format!("current-context: {name}"))
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::write(&a, rename(&first, "prod")).expect("write");
+    std::fs::write(&b, rename(&second, "edge")).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-upgrade"))
+        .args(["check", "--all-contexts", "--now", TODAY, "-o", "json"])
+        .env("KUBECONFIG", format!("{}:{}", a.display(), b.display()))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs");
+    let j: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let rows = j["contexts"].as_array().expect("contexts");
+    assert_eq!(rows.len(), 2, "{j}");
+    let row = |name: &str| rows.iter().find(|r| r["context"] == name).expect("row").clone();
+    assert_eq!(row("edge")["report"]["cluster"]["nodeCount"], 1);
+    assert_eq!(row("prod")["report"]["cluster"]["nodeCount"], 4);
+    assert_eq!(row("edge")["exitCode"], 2, "1.33 kubelet 4 minors behind: {}", row("edge"));
+    assert_eq!(out.status.code(), Some(2), "the worst of the fleet");
+}

@@ -487,7 +487,57 @@ impl Cluster {
             }
         }
         self.upgrade_drained_nodes(now);
+        self.taint_nodes_by_condition();
         self.recompute_pdbs();
+    }
+
+    /// The node lifecycle controller's TaintNodesByCondition, as a real cluster does it: a
+    /// cordoned node carries `node.kubernetes.io/unschedulable:NoSchedule`, a NotReady one
+    /// `node.kubernetes.io/not-ready:NoSchedule` (the NoExecute taint and its evictions after
+    /// 300 s are not simulated), removed again when the condition ends.
+    fn taint_nodes_by_condition(&mut self) {
+        const MANAGED: [&str; 2] = ["node.kubernetes.io/unschedulable", "node.kubernetes.io/not-ready"];
+        let changed: Vec<Node> = self
+            .nodes
+            .values()
+            .filter_map(|n| {
+                let mut want: Vec<&str> = Vec::new();
+                if is_unschedulable(n) {
+                    want.push(MANAGED[0]);
+                }
+                if !node_is_ready(n) {
+                    want.push(MANAGED[1]);
+                }
+                let taints = n.spec.as_ref().and_then(|s| s.taints.clone()).unwrap_or_default();
+                let have: Vec<&str> = taints
+                    .iter()
+                    .filter(|t| MANAGED.contains(&t.key.as_str()) && t.effect == "NoSchedule")
+                    .map(|t| t.key.as_str())
+                    .collect();
+                if have == want {
+                    return None;
+                }
+                let mut node = (**n).clone();
+                let mut kept: Vec<Taint> = taints
+                    .into_iter()
+                    .filter(|t| !(MANAGED.contains(&t.key.as_str()) && t.effect == "NoSchedule"))
+                    .collect();
+                for key in want {
+                    kept.push(Taint {
+                        key: key.to_string(),
+                        effect: "NoSchedule".into(),
+                        time_added: Some(crate::cluster::now_time()),
+                        ..Taint::default()
+                    });
+                }
+                node.spec.get_or_insert_with(Default::default).taints =
+                    (!kept.is_empty()).then_some(kept);
+                Some(node)
+            })
+            .collect();
+        for n in changed {
+            self.put(n);
+        }
     }
 
     /// True when the simulation has timers pending.

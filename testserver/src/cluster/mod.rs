@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
     ConfigMap, ContainerState, ContainerStateRunning, ContainerStatus, Namespace, NamespaceStatus,
-    Node, NodeCondition, Pod, PodCondition, PodStatus,
+    Node, NodeCondition, Pod, PodCondition, PodStatus, Taint,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, OwnerReference, Time};
@@ -369,7 +369,7 @@ fn controller_ref(p: &Pod) -> Option<&OwnerReference> {
         .find(|o| o.controller == Some(true))
 }
 
-fn now_time() -> Time {
+pub(crate) fn now_time() -> Time {
     Time(jiff::Timestamp::now())
 }
 
