@@ -11,6 +11,8 @@
 #       kube-controller-manager (every controller), kube-scheduler and kwok on loopback ports
 #       chosen free, state and logs in DIR; the last stdout line is the admin kubeconfig.
 #       --version picks the Kubernetes release (default: KUBERNETES of versions.env);
+#       --controllers LIST picks kube-controller-manager's controllers (default '*': all;
+#       benchmarks that load objects by hand run fewer);
 #       --owner-pid stops everything when that process ends (tests); --apiserver-arg passes
 #       one more flag to kube-apiserver (e.g. --runtime-config=resource.k8s.io/v1beta1=true).
 #   scripts/real-control-plane.sh apiserver DIR --version V [--name N] [--etcd-prefix P] [--port N]
@@ -359,13 +361,14 @@ APISERVER_ARGS=()
 cmd_up() {
   DIR="$1"
   shift
-  local bin="" version="" owner=""
+  local bin="" version="" owner="" controllers='*'
   while [ $# -gt 0 ]; do
     case "$1" in
       --bin) bin="$2"; shift 2 ;;
       --version) version="$2"; shift 2 ;;
       --owner-pid) owner="$2"; shift 2 ;;
       --apiserver-arg) APISERVER_ARGS+=("$2"); shift 2 ;;
+      --controllers) controllers="$2"; shift 2 ;;
       *) die "up: unknown argument $1" ;;
     esac
   done
@@ -415,7 +418,7 @@ EOF
   start kube-controller-manager "$DIR/logs/kube-controller-manager.log" "$bin/$version/kube-controller-manager" \
     --kubeconfig="$DIR/controller-manager.kubeconfig" --leader-elect=false \
     --use-service-account-credentials=true --service-account-private-key-file="$DIR/pki/sa.key" \
-    --root-ca-file="$DIR/pki/ca.crt" --controllers='*' --bind-address=127.0.0.1 --secure-port=0 \
+    --root-ca-file="$DIR/pki/ca.crt" --controllers="$controllers" --bind-address=127.0.0.1 --secure-port=0 \
     --node-monitor-grace-period=1h --concurrent-gc-syncs=5
   cat >"$DIR/scheduler.yaml" <<EOF
 apiVersion: kubescheduler.config.k8s.io/v1

@@ -6,13 +6,30 @@ use crate::exit::{CliError, Code};
 pub async fn run(cli: Cli) -> Result<Code, CliError> {
     let global = &cli.global;
     match &cli.command {
-        Command::Check(args) => crate::cli::check::run_check(args, global).await,
-        Command::Snapshot(args) => crate::cli::check::run_snapshot(args, global).await,
+        Command::Check(args) => {
+            if args.is_fleet(global) {
+                return crate::cli::fleet::run(args, global).await;
+            }
+            if let [dir] = args.snapshot.as_slice() {
+                if dir.join(crate::cli::fleet::INDEX).is_file() {
+                    return crate::cli::fleet::review(args, global, dir).await;
+                }
+            }
+            crate::cli::check::run_check(args, global).await
+        }
+        Command::Snapshot(args) => {
+            crate::cli::check::snapshot_format(global)?;
+            if args.is_fleet(global) {
+                return crate::cli::fleet::run_snapshots(args, global).await;
+            }
+            crate::cli::check::run_snapshot(args, global).await
+        }
         Command::Cordon(args) => crate::cli::drain::run_cordon(args, global).await,
         Command::Uncordon(args) => crate::cli::drain::run_uncordon(args, global).await,
         Command::Drain(args) => crate::cli::drain::run_drain(args, global).await,
         Command::DrainNext(args) => crate::cli::drain_next::run_drain_next(args, global).await,
         Command::Status(args) => crate::cli::status::run(args, global).await,
+        Command::Simulate(args) => crate::cli::simulate::run(args, global).await,
         Command::Completion(args) => crate::cli::completion::run(args, global).await,
         Command::Version => {
             use crate::cli::OutputFormat;

@@ -104,8 +104,14 @@ impl std::error::Error for CliError {}
 /// that do not go together and unknown node names are bad input (64).
 impl From<crate::client::error::ClientError> for CliError {
     fn from(e: crate::client::error::ClientError) -> Self {
+        CliError::new(Code::from(&e), e.to_string())
+    }
+}
+
+impl From<&crate::client::error::ClientError> for Code {
+    fn from(e: &crate::client::error::ClientError) -> Self {
         use crate::client::error::ClientError as E;
-        let code = match &e {
+        match e {
             E::Kubeconfig { .. }
             | E::Connect { .. }
             | E::Call(_)
@@ -114,14 +120,84 @@ impl From<crate::client::error::ClientError> for CliError {
             E::Flags(_) | E::NodeNotFound(_) | E::Output(_) => Code::Usage,
             E::Locked(_) => Code::Locked,
             E::Interrupted(_) => Code::Interrupted,
-        };
-        CliError::new(code, e.to_string())
+        }
+    }
+}
+
+/// drain-next's reasons to stop: nothing to do is success; a node still in progress is 4;
+/// an unsettled cluster 5; a signal 130; the others (only skipped nodes left, no
+/// destination or room for `--strategy replace`, a blocked all-at-once batch) 2.
+impl From<&crate::rollout::plan::StopReason> for Code {
+    fn from(r: &crate::rollout::plan::StopReason) -> Self {
+        use crate::rollout::plan::StopReason as R;
+        match r {
+            R::NothingToDo(_) => Code::Ok,
+            R::InProgress(_) => Code::InProgress,
+            R::Unsettled(_) => Code::Unsettled,
+            R::Interrupted(_) => Code::Interrupted,
+            R::OnlySkipped(_) | R::NoDestination(_) | R::NoCapacity(_) | R::WouldBlock(_) => {
+                Code::Violations
+            }
+        }
+    }
+}
+
+/// `simulate`: 0 when the predicted rollout completes, 1 when it completes but leaves pods
+/// with no node, 2 when it stops at a step.
+impl From<&crate::rollout::simulate::Simulation> for Code {
+    fn from(s: &crate::rollout::simulate::Simulation) -> Self {
+        match (s.completes, s.pending_at_end.is_empty()) {
+            (true, true) => Code::Ok,
+            (true, false) => Code::Warnings,
+            (false, _) => Code::Violations,
+        }
+    }
+}
+
+/// A drain-next run: its stop, or the most serious of its nodes' drains (a Node that could
+/// not be deleted after its drain is an API error).
+impl From<&crate::rollout::plan::Verdict> for Code {
+    fn from(v: &crate::rollout::plan::Verdict) -> Self {
+        use crate::rollout::plan::{NodeEnd, Verdict};
+        match v {
+            Verdict::Stopped(r) => Code::from(r),
+            Verdict::Drains(ends) => ends.iter().fold(Code::Ok, |code, end| {
+                code.worse(match end {
+                    NodeEnd::Ran {
+                        summary,
+                        delete_failed,
+                        ..
+                    } => {
+                        let c = Code::from(summary.outcome);
+                        if *delete_failed {
+                            c.worse(Code::Api)
+                        } else {
+                            c
+                        }
+                    }
+                    NodeEnd::NotStarted { error, .. } => Code::from(error),
+                })
+            }),
+        }
     }
 }
 
 impl From<crate::client::error::ApiCallError> for CliError {
     fn from(e: crate::client::error::ApiCallError) -> Self {
         crate::client::error::ClientError::from(e).into()
+    }
+}
+
+/// The one mapping from a verdict's severity to `check`'s exit code: violations 2, warnings
+/// 1, anything else 0 (the report's `summary.exitCode` and each fleet row say the same).
+impl From<crate::findings::Severity> for Code {
+    fn from(s: crate::findings::Severity) -> Self {
+        use crate::findings::Severity as S;
+        match s {
+            S::Violation => Code::Violations,
+            S::Warn => Code::Warnings,
+            S::Info | S::Ok => Code::Ok,
+        }
     }
 }
 
@@ -148,8 +224,17 @@ impl From<crate::policy::path::PlanError> for CliError {
 }
 
 /// A report that cannot be serialized is a bug of ours (70), never a usage error.
-impl From<crate::render::RenderError> for CliError {
-    fn from(e: crate::render::RenderError) -> Self {
+/// A report that cannot be serialized (`crate::render`): a bug of ours, never the user's
+/// input (exit 70).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot render {format}: {why}")]
+pub struct RenderError {
+    pub format: &'static str,
+    pub why: String,
+}
+
+impl From<RenderError> for CliError {
+    fn from(e: RenderError) -> Self {
         CliError::internal(e.to_string())
     }
 }
@@ -193,18 +278,14 @@ mod tests {
         );
     }
 
-    /// A report that cannot be serialized is our bug (70), not the user's input (64).
+    /// `check`: the worst severity decides (the report's `summary.exitCode` comes from here).
     #[test]
-    fn a_render_error_is_an_internal_error_not_a_usage_error() {
-        let bad: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
-        let e = crate::render::machine(&bad, crate::render::Machine::Json).unwrap_err();
-        let e = CliError::from(e);
-        assert_eq!(e.code, Code::Internal);
-        assert!(
-            e.message.starts_with("internal error: cannot render JSON"),
-            "{}",
-            e.message
-        );
+    fn the_worst_severity_decides_checks_exit_code() {
+        use crate::findings::Severity as S;
+        assert_eq!(Code::from(S::Violation), Code::Violations);
+        assert_eq!(Code::from(S::Warn), Code::Warnings);
+        assert_eq!(Code::from(S::Info), Code::Ok);
+        assert_eq!(Code::from(S::Ok), Code::Ok);
     }
 
     #[test]
@@ -215,6 +296,25 @@ mod tests {
         assert_eq!(Code::from(Outcome::TimedOut), Code::Violations);
         assert_eq!(Code::from(Outcome::ApiError), Code::Api);
         assert_eq!(Code::from(Outcome::Interrupted), Code::Interrupted);
+    }
+
+    #[test]
+    fn drain_next_stops_map_to_their_exit_codes() {
+        use crate::rollout::plan::StopReason as R;
+        let m = String::new;
+        let table = [
+            (R::NothingToDo(m()), Code::Ok),
+            (R::OnlySkipped(m()), Code::Violations),
+            (R::InProgress(m()), Code::InProgress),
+            (R::NoDestination(m()), Code::Violations),
+            (R::NoCapacity(m()), Code::Violations),
+            (R::WouldBlock(m()), Code::Violations),
+            (R::Unsettled(m()), Code::Unsettled),
+            (R::Interrupted(m()), Code::Interrupted),
+        ];
+        for (r, want) in table {
+            assert_eq!(Code::from(&r), want, "{r:?}");
+        }
     }
 
     #[test]

@@ -74,16 +74,25 @@ impl Finding {
 /// At most this many names are listed in a group; the rest are counted.
 pub const NAMES_SHOWN: usize = 5;
 
-/// `a, b, c (+N more)`: at most `shown` names, then how many were left out.
+/// `a, b, c (+N more)`: at most `shown` names, then how many were left out. The one style of
+/// every name list the tool prints (findings, tables, progress lines).
 pub fn bounded<S: AsRef<str>>(names: &[S], shown: usize) -> String {
-    let mut out = names
+    listed_of(&names[..names.len().min(shown)], names.len())
+}
+
+/// `a, b (+N more)` for names already cut to those shown, out of `total` (a table row that
+/// keeps the first few names and a count).
+pub fn listed_of<S: AsRef<str>>(shown: &[S], total: usize) -> String {
+    let mut out = shown
         .iter()
-        .take(shown)
         .map(|s| s.as_ref())
         .collect::<Vec<_>>()
         .join(", ");
-    if names.len() > shown {
-        out.push_str(&format!(" (+{} more)", names.len() - shown));
+    if total > shown.len() {
+        if !shown.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&format!("(+{} more)", total - shown.len()));
     }
     out
 }
@@ -119,16 +128,6 @@ pub fn counted<S: AsRef<str>>(what: &str, noun: &str, names: &[S]) -> String {
     )
 }
 
-/// The exit code a set of findings maps to, with its verdict word: any violation 2, any
-/// warning 1, else 0.
-pub fn verdict(findings: &[Finding]) -> (&'static str, i32) {
-    match findings.iter().map(|f| f.severity).max() {
-        Some(Severity::Violation) => ("violations", 2),
-        Some(Severity::Warn) => ("warnings", 1),
-        _ => ("ok", 0),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,22 +143,8 @@ mod tests {
             "x (7 nodes: a, b, c, d, e (+2 more))"
         );
         assert_eq!(count(0, "pod"), "0 pods");
-    }
-
-    #[test]
-    fn worst_severity_decides_the_exit_code() {
-        let f = |sev| Finding::new(Section::Skew, sev, "x", "y", "z");
-        let cases = [
-            (vec![], ("ok", 0)),
-            (vec![f(Severity::Ok), f(Severity::Info)], ("ok", 0)),
-            (vec![f(Severity::Ok), f(Severity::Warn)], ("warnings", 1)),
-            (
-                vec![f(Severity::Warn), f(Severity::Violation)],
-                ("violations", 2),
-            ),
-        ];
-        for (findings, want) in cases {
-            assert_eq!(verdict(&findings), want);
-        }
+        assert_eq!(listed_of(&["a", "b"], 5), "a, b (+3 more)");
+        assert_eq!(listed_of(&["a", "b"], 2), "a, b");
+        assert_eq!(listed_of::<&str>(&[], 2), "(+2 more)");
     }
 }

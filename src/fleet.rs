@@ -9,8 +9,11 @@ use serde::Serialize;
 /// Version of the `-o json|yaml` fleet schema.
 pub const SCHEMA: &str = "kubectl-upgrade.io/fleet/v1";
 
-/// Exit code of a context that could not be checked (connection, credentials, RBAC, timeout).
-pub const ERROR_EXIT: i32 = 3;
+/// Exit code of a context that could not be checked (connection, credentials, RBAC, timeout):
+/// `exit.rs`'s code for an unreachable cluster.
+pub fn error_exit() -> i32 {
+    crate::exit::Code::Api.as_i32()
+}
 
 /// One context's outcome.
 #[derive(Debug, Clone, Serialize)]
@@ -56,7 +59,7 @@ pub struct FleetSummary {
 fn badness(code: i32) -> i32 {
     match code {
         0..=2 => code,
-        _ => ERROR_EXIT,
+        _ => error_exit(),
     }
 }
 
@@ -77,7 +80,7 @@ pub fn build(mut results: Vec<ContextResult>, today: &str) -> FleetReport {
         ok: count(0),
         warnings: count(1),
         violations: count(2),
-        errors: count(ERROR_EXIT),
+        errors: count(error_exit()),
         exit_code: results
             .iter()
             .map(|r| badness(r.exit_code))
@@ -131,7 +134,7 @@ pub fn row(r: &ContextResult, calendar: &Calendar) -> Row {
         .cluster
         .control_plane_version
         .as_deref()
-        .and_then(|v| crate::policy::version::parse(v).ok());
+        .and_then(|v| crate::facts::version::parse(v).ok());
     let support = match (cp.as_ref().and_then(|v| calendar.get(v.minor())), today) {
         (Some(rel), Some(t)) if t >= rel.end_of_life => format!("EOL since {}", rel.end_of_life),
         (Some(rel), Some(t)) => format!("{} days left", (rel.end_of_life - t).get_days()),

@@ -23,4 +23,5 @@ pub mod inventory;
 pub mod policy;
 pub mod render;
 pub mod report;
+pub mod rollout;
 pub mod signals;

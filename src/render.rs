@@ -36,13 +36,7 @@ pub enum Machine {
     Yaml,
 }
 
-/// A report that cannot be serialized: a bug of ours, never the user's input (exit 70).
-#[derive(Debug, thiserror::Error)]
-#[error("cannot render {format}: {why}")]
-pub struct RenderError {
-    pub format: &'static str,
-    pub why: String,
-}
+pub use crate::exit::RenderError;
 
 /// Serialize any report for `-o json|yaml`.
 pub fn machine<T: serde::Serialize>(value: &T, format: Machine) -> Result<String, RenderError> {
@@ -355,10 +349,9 @@ fn path_section(out: &mut String, r: &CheckReport, wide: bool, colour: bool) {
                     let _ = writeln!(out, "\n{title}");
                 }
                 if !hop.kubelets_first.is_empty() {
-                    let names: Vec<&str> = hop.kubelets_first.iter().map(String::as_str).collect();
                     let text = format!(
                         "first upgrade these kubelets, they would fall outside the skew window: {}",
-                        crate::report::name_list("kubelets", &names)
+                        crate::findings::counted("kubelets", "node", &hop.kubelets_first)
                     );
                     let _ = writeln!(out, "{}", wrap(&text, width, "  ", "    "));
                 }
@@ -549,12 +542,157 @@ pub fn human(r: &CheckReport, wide: bool, colour: bool) -> String {
     out
 }
 
+/// A table cell's first names of `total` (empty for cluster-wide rows, which name no node).
 fn join_more(names: &[String], total: usize) -> String {
-    let mut s = names.join(", ");
-    if total > names.len() && !names.is_empty() {
-        let _ = write!(s, ", ... ({} more)", total - names.len());
+    if names.is_empty() {
+        return String::new();
     }
-    s
+    crate::findings::listed_of(names, total)
+}
+
+/// A drain's text: its message, the pods it left alone and why, the 429s it rode out.
+pub fn drain_summary(s: &crate::drain::model::DrainSummary) -> String {
+    let mut out = s.message.clone();
+    if matches!(
+        s.outcome,
+        crate::drain::model::Outcome::Drained | crate::drain::model::Outcome::DryRun
+    ) && !s.skipped.is_empty()
+    {
+        let names: Vec<String> = s
+            .skipped
+            .iter()
+            .map(|p| format!("{} ({})", p.pod, p.reason.describe()))
+            .collect();
+        out.push_str(&format!(
+            "\nskipped: {}",
+            crate::findings::bounded(&names, 10)
+        ));
+    }
+    if s.too_many_requests > 0 {
+        out.push_str(&format!(
+            "\n{} eviction request(s), {} refused by PDBs (429) and retried",
+            s.eviction_requests, s.too_many_requests
+        ));
+    }
+    out
+}
+
+/// `simulate`'s prediction: one line of verdict, a row per step (with `wide`, every pod that
+/// moves), where and why it stops, the largest safe batch, what is not modelled.
+pub fn simulation(s: &crate::rollout::simulate::Simulation, wide: bool, colour: bool) -> String {
+    use crate::findings::{bounded, count, duration_text, NAMES_SHOWN};
+    let width = usize::from(output_width());
+    let mut out = String::new();
+    let strategy = match s.strategy {
+        crate::rollout::plan::Strategy::OneAtATime => "one at a time",
+        crate::rollout::plan::Strategy::Replace => "replace",
+        crate::rollout::plan::Strategy::AllAtOnce => "all at once",
+    };
+    let verdict = match (s.blocked_at, s.pending_at_end.len()) {
+        (None, 0) => format!("completes in {}", count(s.steps.len(), "step")),
+        (None, n) => format!(
+            "completes in {}, leaving {} with no node",
+            count(s.steps.len(), "step"),
+            count(n, "pod")
+        ),
+        (Some(n), _) => format!("stops at step {n}"),
+    };
+    let verdict = if colour {
+        match (s.blocked_at, s.pending_at_end.is_empty()) {
+            (None, true) => verdict.green().to_string(),
+            (None, false) => verdict.yellow().bold().to_string(),
+            (Some(_), _) => verdict.red().bold().to_string(),
+        }
+    } else {
+        verdict
+    };
+    let _ = writeln!(
+        out,
+        "Simulated rollout to {} ({strategy}, {} per step): {}; drains about {} (replacements Ready in {}, {}), node upgrades not included",
+        s.target,
+        count(s.batch_size, "node"),
+        verdict,
+        duration_text(std::time::Duration::from_secs(s.estimate.seconds)),
+        duration_text(std::time::Duration::from_secs(s.estimate.pod_ready_seconds)),
+        s.estimate.source,
+    );
+    if s.downtime {
+        let _ = writeln!(
+            out,
+            "downtime: every selected worker at once; workloads with no room elsewhere are down"
+        );
+    }
+    let mut t = table(&[
+        "STEP",
+        "NODES",
+        "PODS MOVING",
+        "NO NODE",
+        "BUDGET TURNS",
+        "EST.",
+        "RESULT",
+    ]);
+    for st in &s.steps {
+        let pending = st.moves.iter().filter(|m| m.to.is_none()).count();
+        let turns: Vec<String> = st
+            .turns
+            .iter()
+            .map(|t| format!("{} ({}x{})", t.pdb, t.rounds, t.allows))
+            .collect();
+        let result = match &st.blocked {
+            None => "ok".to_string(),
+            Some(b) => format!("stops ({}, {})", b.kind, b.stops),
+        };
+        t.add_row(vec![
+            st.step.to_string(),
+            bounded(&st.nodes, NAMES_SHOWN),
+            st.moves.len().to_string(),
+            pending.to_string(),
+            bounded(&turns, 2),
+            duration_text(std::time::Duration::from_secs(st.seconds)),
+            result,
+        ]);
+    }
+    print_table(&mut out, t);
+    if wide {
+        for st in &s.steps {
+            for m in &st.moves {
+                let to = m.to.as_deref().unwrap_or("(no node)");
+                let _ = writeln!(out, "  step {}: {} {} -> {to}", st.step, m.pod, m.from);
+            }
+        }
+    }
+    if let Some(b) = s.steps.iter().find_map(|st| st.blocked.as_ref()) {
+        let text = format!(
+            "stops at {} ({}): {}: {}",
+            b.node, b.stops, b.subject, b.reason
+        );
+        let _ = writeln!(out, "{}", wrap(&text, width, "", "  "));
+    }
+    for p in &s.pending_at_end {
+        let text = format!(
+            "left Pending after the last step (drain-next validates only before a new node): {p}"
+        );
+        let _ = writeln!(out, "{}", wrap(&text, width, "", "  "));
+    }
+    let safe = match s.largest_safe_max_unavailable {
+        Some(n) => format!("largest --max-unavailable that completes: {n}"),
+        None => {
+            "largest --max-unavailable that completes: none (not even one node at a time)".into()
+        }
+    };
+    let _ = writeln!(out, "{safe}");
+    if s.at_target > 0 {
+        let _ = writeln!(out, "already at the target: {}", count(s.at_target, "node"));
+    }
+    for k in &s.skipped {
+        let _ = writeln!(out, "skipped {}: {}", k.node, k.reason);
+    }
+    let text = format!("not modelled: {}", s.not_modelled.join("; "));
+    let _ = writeln!(out, "{}", wrap(&text, width, "", "  "));
+    for n in &s.notes {
+        let _ = writeln!(out, "{}", wrap(&format!("note: {n}"), width, "", "  "));
+    }
+    out
 }
 
 /// The fleet summary: one row per context, worst first; `details` appends every report.
@@ -618,20 +756,20 @@ pub fn fleet(
 }
 
 /// The rollout view of `status`.
-pub fn rollout(r: &crate::policy::rollout::Rollout, colour: bool) -> String {
-    use crate::policy::rollout::State;
+pub fn rollout(r: &crate::rollout::status::Rollout, colour: bool) -> String {
+    use crate::rollout::status::State;
     let mut out = String::new();
     heading(&mut out, &format!("Rollout to {}", r.target), colour);
     let _ = writeln!(
         out,
         "{} node(s): {} at target, {} in progress, {} stopped, {} waiting, {} blocked, {} drained for removal{}",
         r.nodes,
-        r.at_target,
-        r.in_progress,
-        r.stopped,
-        r.waiting,
-        r.blocked,
-        r.replaced,
+        r.counts.at_target,
+        r.counts.in_progress,
+        r.counts.stopped,
+        r.counts.waiting,
+        r.counts.blocked,
+        r.counts.replaced,
         if r.done { " (done)" } else { "" }
     );
     let _ = writeln!(out, "Rollout lock: {}", r.lock.detail);
@@ -639,7 +777,12 @@ pub fn rollout(r: &crate::policy::rollout::Rollout, colour: bool) -> String {
         let _ = writeln!(
             out,
             "\n{} ({} at target, {} in progress, {} stopped, {} waiting, {} blocked)",
-            p.name, p.at_target, p.in_progress, p.stopped, p.waiting, p.blocked
+            p.name,
+            p.counts.at_target,
+            p.counts.in_progress,
+            p.counts.stopped,
+            p.counts.waiting,
+            p.counts.blocked
         );
         let mut t = table(&["NODE", "STATE", "KUBELET", "STEP", "SINCE", "BY", "DETAIL"]);
         for n in &p.nodes {
@@ -679,6 +822,20 @@ pub fn rollout(r: &crate::policy::rollout::Rollout, colour: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A report that cannot be serialized is our bug (70), not the user's input (64).
+    #[test]
+    fn a_render_error_is_an_internal_error_not_a_usage_error() {
+        let bad: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
+        let e = machine(&bad, Machine::Json).unwrap_err();
+        let e = crate::exit::CliError::from(e);
+        assert_eq!(e.code, crate::exit::Code::Internal);
+        assert!(
+            e.message.starts_with("internal error: cannot render JSON"),
+            "{}",
+            e.message
+        );
+    }
 
     /// Colour on a terminal only, never with NO_COLOR (non-empty) or TERM=dumb.
     #[test]

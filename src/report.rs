@@ -5,12 +5,13 @@
 use crate::facts::inventory::Inventory;
 use crate::facts::pod::Component;
 use crate::facts::progress::Progress;
+use crate::facts::version::{self, Minor, Version};
+use crate::findings::counted;
 pub use crate::findings::{Finding, Section, Severity, NAMES_SHOWN};
 use crate::policy::order::{self, Standing};
 use crate::policy::path::Plan;
 use crate::policy::releases::Calendar;
 use crate::policy::setup::Setup;
-use crate::policy::version::{self, Minor, Version};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -273,7 +274,7 @@ fn node_findings(inv: &Inventory) -> Vec<Finding> {
         out.push(Finding::new(
             Section::Nodes,
             Severity::Warn,
-            name_list("NotReady", &not_ready),
+            counted("NotReady", "node", &not_ready),
             "nodes are NotReady: fix them before upgrading; drain-next skips them unless named",
             "upgrade a healthy cluster: every node Ready before the control plane moves",
         ));
@@ -328,7 +329,7 @@ fn node_findings(inv: &Inventory) -> Vec<Finding> {
         out.push(Finding::new(
             Section::Nodes,
             Severity::Info,
-            name_list("drained by `kubectl upgrade drain`", &by_drain),
+            counted("drained by `kubectl upgrade drain`", "node", &by_drain),
             "cordoned by a plain drain: `kubectl upgrade uncordon` when done; drain-next does not count them as in progress and skips them unless named",
             "nothing touches a node the user did not select",
         ));
@@ -337,28 +338,12 @@ fn node_findings(inv: &Inventory) -> Vec<Finding> {
         out.push(Finding::new(
             Section::Nodes,
             Severity::Info,
-            name_list("cordoned", &cordoned),
+            counted("cordoned", "node", &cordoned),
             "cordoned by someone else: drain-next skips them unless named",
             "nothing touches a node the user did not select",
         ));
     }
     out
-}
-
-/// `what (N nodes: a, b, c, ...)`.
-pub fn name_list(what: &str, names: &[&str]) -> String {
-    let shown: Vec<&str> = names.iter().copied().take(NAMES_SHOWN).collect();
-    let more = if names.len() > NAMES_SHOWN {
-        ", ..."
-    } else {
-        ""
-    };
-    let noun = if names.len() == 1 { "node" } else { "nodes" };
-    format!(
-        "{what} ({} {noun}: {}{more})",
-        names.len(),
-        shown.join(", ")
-    )
 }
 
 /// Assemble the whole report. Pure: same inventory, calendar and day give the same report.
@@ -548,13 +533,18 @@ pub fn summarize(findings: &[Finding]) -> Summary {
         count(Severity::Warn),
         count(Severity::Violation),
     );
-    let (verdict, exit_code) = if violation > 0 {
-        ("violations", 2)
-    } else if warn > 0 {
-        ("warnings", 1)
-    } else {
-        ("ok", 0)
+    let worst = findings
+        .iter()
+        .map(|f| f.severity)
+        .max()
+        .unwrap_or(Severity::Ok);
+    let code = crate::exit::Code::from(worst);
+    let verdict = match code {
+        crate::exit::Code::Violations => "violations",
+        crate::exit::Code::Warnings => "warnings",
+        _ => "ok",
     };
+    let exit_code = code.as_i32();
     let line =
         format!("{verdict}: {violation} violation(s), {warn} warning(s), {ok} ok, {info} note(s)");
     Summary {
@@ -595,6 +585,16 @@ mod component_row_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The worst severity decides; the exit code comes from `exit.rs`'s one mapping.
+    #[test]
+    fn the_summary_carries_the_worst_severity() {
+        let f = |sev| Finding::new(Section::Skew, sev, "x", "y", "z");
+        let s = summarize(&[f(Severity::Ok), f(Severity::Warn), f(Severity::Info)]);
+        assert_eq!((s.verdict, s.exit_code), ("warnings", 1));
+        let s = summarize(&[]);
+        assert_eq!((s.verdict, s.exit_code), ("ok", 0));
+    }
 
     fn f(sev: Severity) -> Finding {
         Finding::new(Section::Skew, sev, "x", "y", "z")
@@ -720,14 +720,5 @@ mod tests {
         };
         assert!(progress_of("waiting") && progress_of("plain"));
         assert!(!progress_of("stale") && !progress_of("manual"));
-    }
-
-    #[test]
-    fn name_list_truncates() {
-        assert_eq!(name_list("x", &["a"]), "x (1 node: a)");
-        assert_eq!(
-            name_list("x", &["a", "b", "c", "d", "e", "f"]),
-            "x (6 nodes: a, b, c, d, e, ...)"
-        );
     }
 }

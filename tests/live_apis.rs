@@ -52,7 +52,10 @@ async fn read_deprecated(client: &kube::Client) -> String {
     let req = http::Request::get("/apis/resource.k8s.io/v1beta1/deviceclasses/gpu")
         .body(Vec::new())
         .expect("request");
-    let resp = client.send(req.map(kube::client::Body::from)).await.expect("answered");
+    let resp = client
+        .send(req.map(kube::client::Body::from))
+        .await
+        .expect("answered");
     assert!(resp.status().is_success(), "{}", resp.status());
     resp.headers()
         .get("warning")
@@ -77,20 +80,34 @@ fn check(kubeconfig: &Path) -> Value {
 fn assert_found(report: &Value, backend: &str) {
     let apis = report["apis"].as_array().cloned().unwrap_or_default();
     let found = |source: &str, kind: &str, version: &str| {
-        apis.iter().any(|a| {
-            a["source"] == source && a["kind"] == kind && a["version"] == version
-        })
+        apis.iter()
+            .any(|a| a["source"] == source && a["kind"] == kind && a["version"] == version)
     };
-    assert!(found("lastApplied", "DeviceClass", "v1beta1"), "{backend}: lastApplied: {apis:#?}");
-    assert!(found("managedFields", "DeviceClass", "v1beta1"), "{backend}: managedFields: {apis:#?}");
-    assert!(found("metric", "DeviceClass", "v1beta1"), "{backend}: metric: {apis:#?}");
-    assert!(found("storedVersions", "Widget", "v1alpha1"), "{backend}: storedVersions: {apis:#?}");
+    assert!(
+        found("lastApplied", "DeviceClass", "v1beta1"),
+        "{backend}: lastApplied: {apis:#?}"
+    );
+    assert!(
+        found("managedFields", "DeviceClass", "v1beta1"),
+        "{backend}: managedFields: {apis:#?}"
+    );
+    assert!(
+        found("metric", "DeviceClass", "v1beta1"),
+        "{backend}: metric: {apis:#?}"
+    );
+    assert!(
+        found("storedVersions", "Widget", "v1alpha1"),
+        "{backend}: storedVersions: {apis:#?}"
+    );
     let dc = apis
         .iter()
         .find(|a| a["kind"] == "DeviceClass")
         .expect("a DeviceClass usage");
     assert_eq!(dc["removedIn"], "1.38", "{backend}: {dc}");
-    assert!(dc["hop"].is_null(), "{backend}: beyond the plan's target: {dc}");
+    assert!(
+        dc["hop"].is_null(),
+        "{backend}: beyond the plan's target: {dc}"
+    );
 }
 
 #[test]
@@ -103,7 +120,11 @@ fn deprecated_apis_in_use_on_the_test_server() {
     dc["metadata"]["managedFields"] = json!([{"manager": "kubectl-client-side-apply", "operation": "Update", "apiVersion": "resource.k8s.io/v1beta1"}]);
     c.add_object("resource.k8s.io/v1beta1", "deviceclasses", dc);
     c.serve_version("example.com", "widgets", "v1", None);
-    c.add_object("apiextensions.k8s.io/v1", "customresourcedefinitions", crd(&["v1alpha1", "v1"]));
+    c.add_object(
+        "apiextensions.k8s.io/v1",
+        "customresourcedefinitions",
+        crd(&["v1alpha1", "v1"]),
+    );
     let server = TestServer::start_with(
         c,
         Options {
@@ -113,7 +134,10 @@ fn deprecated_apis_in_use_on_the_test_server() {
     );
     let rt = tokio::runtime::Runtime::new().expect("rt");
     let client = rt.block_on(real::client_for(server.kubeconfig()));
-    assert_eq!(rt.block_on(read_deprecated(&client)), format!("299 - \"{WARNING}\""));
+    assert_eq!(
+        rt.block_on(read_deprecated(&client)),
+        format!("299 - \"{WARNING}\"")
+    );
     assert_found(&check(server.kubeconfig()), "test server");
 }
 
@@ -152,6 +176,9 @@ fn deprecated_apis_in_use_on_the_real_control_plane() {
         crds.patch("widgets.example.com", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("storage moved to v1");
     });
     let warning = plane.block_on(read_deprecated(&client));
-    assert!(warning.contains(WARNING), "the real Warning header: {warning}");
+    assert!(
+        warning.contains(WARNING),
+        "the real Warning header: {warning}"
+    );
     assert_found(&check(&plane.kubeconfig), "real control plane");
 }

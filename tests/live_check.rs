@@ -146,7 +146,7 @@ fn objects_of(dir: &std::path::Path) -> Value {
             }
         } else if matches!(
             p.extension().and_then(|x| x.to_str()),
-            Some("json" | "yaml" | "yml")
+            Some("json" | "yaml" | "yml" | "txt")
         ) {
             out.push(p.to_path_buf());
         }
@@ -221,6 +221,15 @@ fn objects_of(dir: &std::path::Path) -> Value {
     let mut items = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(&f).expect("read");
+        if kubectl_upgrade::inventory::tables::is_capture(&text) {
+            for n in kubectl_upgrade::inventory::tables::nodes(&text) {
+                let mut v = serde_json::to_value(n).expect("node");
+                v["kind"] = Value::from("Node");
+                v["apiVersion"] = Value::from("v1");
+                items.push(v);
+            }
+            continue;
+        }
         let docs: Vec<Value> = if text.trim_start().starts_with(['{', '[']) {
             serde_json::Deserializer::from_str(&text)
                 .into_iter::<Value>()
@@ -371,7 +380,8 @@ fn a_fleet_of_two_real_clusters() {
     // Its own nodes: one worker far behind (a skew violation there, not here).
     plane.block_on(async {
         let client = backend::real::client_for(&other).await;
-        let nodes: kube::api::Api<kube_testserver::k8s_openapi::api::core::v1::Node> = kube::api::Api::all(client);
+        let nodes: kube::api::Api<kube_testserver::k8s_openapi::api::core::v1::Node> =
+            kube::api::Api::all(client);
         nodes
             .create(&Default::default(), &builders::node("edge-1", "v1.33.5"))
             .await
@@ -399,9 +409,19 @@ fn a_fleet_of_two_real_clusters() {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     let rows = j["contexts"].as_array().expect("contexts");
     assert_eq!(rows.len(), 2, "{j}");
-    let row = |name: &str| rows.iter().find(|r| r["context"] == name).expect("row").clone();
+    let row = |name: &str| {
+        rows.iter()
+            .find(|r| r["context"] == name)
+            .expect("row")
+            .clone()
+    };
     assert_eq!(row("edge")["report"]["cluster"]["nodeCount"], 1);
     assert_eq!(row("prod")["report"]["cluster"]["nodeCount"], 4);
-    assert_eq!(row("edge")["exitCode"], 2, "1.33 kubelet 4 minors behind: {}", row("edge"));
+    assert_eq!(
+        row("edge")["exitCode"],
+        2,
+        "1.33 kubelet 4 minors behind: {}",
+        row("edge")
+    );
     assert_eq!(out.status.code(), Some(2), "the worst of the fleet");
 }

@@ -62,6 +62,14 @@ fn grants(rules: &[PolicyRule]) -> BTreeSet<Grant> {
     out
 }
 
+/// A binding made by an earlier scenario on the same plane is the one wanted.
+fn already_there<T: Default>(e: kube::Error) -> Result<T, kube::Error> {
+    match e {
+        kube::Error::Api(s) if s.code == 409 => Ok(T::default()),
+        e => Err(e),
+    }
+}
+
 /// Apply the named roles as written and bind them to `user`.
 fn bind(live: &Live, user: &str, wanted: &[(&str, &str)]) -> BTreeSet<Grant> {
     let session = live.real().expect("real");
@@ -111,6 +119,7 @@ fn bind(live: &Live, user: &str, wanted: &[(&str, &str)]) -> BTreeSet<Grant> {
                         },
                     )
                     .await
+                    .or_else(already_there)
                     .expect("binding");
             } else {
                 let role = Role {
@@ -138,6 +147,7 @@ fn bind(live: &Live, user: &str, wanted: &[(&str, &str)]) -> BTreeSet<Grant> {
                         },
                     )
                     .await
+                    .or_else(already_there)
                     .expect("binding");
             }
         });
@@ -238,8 +248,8 @@ fn cluster() -> Cluster {
 /// that this release does not serve (the scan asks only for what discovery lists), and the
 /// fault paths of a drain.
 fn unused_here(granted: &BTreeSet<Grant>) -> BTreeSet<Grant> {
+    use kubectl_upgrade::facts::version::Minor;
     use kubectl_upgrade::policy::apis;
-    use kubectl_upgrade::policy::version::Minor;
     let minor: Vec<u64> = real_version()
         .trim_start_matches('v')
         .split('.')
@@ -347,4 +357,32 @@ fn the_drain_roles_are_sufficient_and_minimal() {
         r.all()
     );
     assert!(!live.cordoned("w-3"), "refused before the node was touched");
+}
+
+/// `simulate` reads only: run as a user bound to the read-only check roles, every request it
+/// made was a read (get, list, watch) and none was denied.
+#[test]
+fn simulate_reads_only() {
+    let live = Live::start(Backend::Real, cluster());
+    let roles = [
+        ("ClusterRole", "kubectl-upgrade-check"),
+        ("Role", "kubectl-upgrade-check"),
+    ];
+    bind(&live, "carol", &roles);
+    let me = live.real().expect("real").plane.user_kubeconfig("carol");
+    let r = live.run_as(&me, &["simulate", "--to", &real_version(), "-o", "json"]);
+    assert!(matches!(r.code, 0..=2), "{}", r.all());
+    assert!(
+        r.json()["steps"].as_array().is_some_and(|s| !s.is_empty()),
+        "{}",
+        r.all()
+    );
+    let (used, denied) = audit(&live, "carol");
+    assert!(denied.is_empty(), "simulate was denied: {denied:?}");
+    let writes: Vec<&Grant> = used
+        .iter()
+        .filter(|(_, _, verb)| !matches!(verb.as_str(), "get" | "list" | "watch"))
+        .collect();
+    assert!(writes.is_empty(), "simulate wrote: {writes:?}");
+    assert!(used.iter().any(|(_, r, v)| r == "pods" && v == "list"));
 }

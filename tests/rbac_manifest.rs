@@ -113,8 +113,8 @@ fn granted_in_groups(names: &[(&str, &str)]) -> BTreeSet<(String, String, String
 /// no less.
 #[test]
 fn check_role_covers_the_api_scan_and_nothing_else() {
+    use kubectl_upgrade::facts::version::Minor;
     use kubectl_upgrade::policy::apis;
-    use kubectl_upgrade::policy::version::Minor;
     let data = apis::builtin();
     let mut wanted: BTreeSet<(String, String)> = BTreeSet::new();
     for minor in 19..=37 {

@@ -47,7 +47,13 @@ fn static_apiserver(plane: &real::Plane, node: &str, version: &str) {
     let name = format!("kube-apiserver-{node}");
     plane.block_on(async {
         let _ = pods
-            .delete(&name, &DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::default() })
+            .delete(
+                &name,
+                &DeleteParams {
+                    grace_period_seconds: Some(0),
+                    ..DeleteParams::default()
+                },
+            )
             .await;
         for _ in 0..50 {
             if pods.get_opt(&name).await.ok().flatten().is_none() {
@@ -55,14 +61,32 @@ fn static_apiserver(plane: &real::Plane, node: &str, version: &str) {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        let nodes: Api<kube_testserver::k8s_openapi::api::core::v1::Node> = Api::all(plane.client.clone());
-        let uid = nodes.get(node).await.expect("node").metadata.uid.unwrap_or_default();
-        let mut p = builders::static_pod("kube-apiserver", node, &format!("registry.k8s.io/kube-apiserver:{version}"));
+        let nodes: Api<kube_testserver::k8s_openapi::api::core::v1::Node> =
+            Api::all(plane.client.clone());
+        let uid = nodes
+            .get(node)
+            .await
+            .expect("node")
+            .metadata
+            .uid
+            .unwrap_or_default();
+        let mut p = builders::static_pod(
+            "kube-apiserver",
+            node,
+            &format!("registry.k8s.io/kube-apiserver:{version}"),
+        );
         p.status = None;
-        if let Some(o) = p.metadata.owner_references.as_mut().and_then(|o| o.first_mut()) {
+        if let Some(o) = p
+            .metadata
+            .owner_references
+            .as_mut()
+            .and_then(|o| o.first_mut())
+        {
             o.uid = uid;
         }
-        pods.create(&PostParams::default(), &p).await.expect("mirror pod");
+        pods.create(&PostParams::default(), &p)
+            .await
+            .expect("mirror pod");
     });
 }
 
@@ -83,7 +107,11 @@ fn a_control_plane_upgraded_from_1_36_to_1_37_on_one_etcd() {
     for cp in ["cp-1", "cp-2"] {
         c.add_node(builders::control_plane_node(cp, OLD));
         for comp in ["kube-controller-manager", "kube-scheduler"] {
-            c.add_pod(builders::static_pod(comp, cp, &format!("registry.k8s.io/{comp}:{OLD}")));
+            c.add_pod(builders::static_pod(
+                comp,
+                cp,
+                &format!("registry.k8s.io/{comp}:{OLD}"),
+            ));
         }
     }
     for w in ["w-1", "w-2"] {
@@ -120,7 +148,11 @@ fn a_control_plane_upgraded_from_1_36_to_1_37_on_one_etcd() {
     let r = run(&second, &["check", "--now", "2026-12-06", "-o", "json"]);
     let j = json(&r);
     assert_eq!(j["cluster"]["serverVersion"], new());
-    assert_eq!(j["cluster"]["controlPlaneVersion"], OLD, "the oldest apiserver: {}", r.1);
+    assert_eq!(
+        j["cluster"]["controlPlaneVersion"], OLD,
+        "the oldest apiserver: {}",
+        r.1
+    );
     assert!(finding(&j, "skew", "mid-upgrade"), "{}", r.1);
     assert!(
         j["plan"]["notes"].to_string().contains("mid-upgrade"),
@@ -130,7 +162,11 @@ fn a_control_plane_upgraded_from_1_36_to_1_37_on_one_etcd() {
     // drain-next compares with the oldest apiserver: a 1.37 kubelet target is refused now.
     let r = run(&second, &["drain-next", "--to", &new(), "--dry-run"]);
     assert_eq!(r.0, 64, "{}\n{}", r.1, r.2);
-    assert!(r.2.contains(&format!("newer than kube-apiserver {OLD}")), "{}", r.2);
+    assert!(
+        r.2.contains(&format!("newer than kube-apiserver {OLD}")),
+        "{}",
+        r.2
+    );
     // Its default target is the oldest apiserver's version: nothing to do for the kubelets.
     let r = run(&second, &["drain-next", "--dry-run", "-o", "json"]);
     assert_eq!(r.0, 0, "{}", r.2);
@@ -144,7 +180,11 @@ fn a_control_plane_upgraded_from_1_36_to_1_37_on_one_etcd() {
     let port = std::fs::read_to_string(&first)
         .expect("kubeconfig")
         .lines()
-        .find_map(|l| l.trim().strip_prefix("server: https://127.0.0.1:").map(str::to_string))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("server: https://127.0.0.1:")
+                .map(str::to_string)
+        })
         .expect("port");
     plane.script(&["stop", plane.dir.to_str().expect("utf8"), "kube-apiserver"]);
     plane.script(&[
@@ -168,7 +208,12 @@ fn a_control_plane_upgraded_from_1_36_to_1_37_on_one_etcd() {
     assert_eq!(r.0, 0, "{}", r.2);
     let j = json(&r);
     assert_eq!(j["target"], new());
-    assert_eq!(j["nodes"], serde_json::json!(["cp-1"]), "control-plane nodes first: {}", r.1);
+    assert_eq!(
+        j["nodes"],
+        serde_json::json!(["cp-1"]),
+        "control-plane nodes first: {}",
+        r.1
+    );
     let r = run(&first, &["status", "-o", "json"]);
     let j = json(&r);
     assert_eq!(j["done"], false);

@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod real;
+
 struct Run {
     wall: Duration,
     max_rss_kb: i64,
@@ -360,6 +362,126 @@ fn bench_check(launcher: &mut Launcher, nodes: usize, pods: usize, runs: usize) 
 
 /// `contexts` clusters of 200 nodes and 6,000 pods each, one of them unreachable, in one
 /// kubeconfig: each cluster's own `check`, then `check --all-contexts`.
+/// `simulate` of the whole rollout (every worker, to a minor none runs yet) against `check`
+/// reading the same cluster through the same reader: the difference is the prediction's own
+/// cost. A tenth of the pods carry a required pod anti-affinity (hostname) on their app.
+fn bench_simulate(launcher: &mut Launcher, nodes: usize, pods: usize, runs: usize) -> Result<()> {
+    use k8s_openapi::api::core::v1::{Affinity, PodAffinityTerm, PodAntiAffinity};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+    let plugin = sibling("kubectl-upgrade")?.to_string_lossy().into_owned();
+    let mut cluster = builders::big_cluster(nodes, pods);
+    let mut anti = 0usize;
+    let pods_now: Vec<Pod> = cluster.pods().cloned().collect();
+    for mut p in pods_now {
+        let app = p
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("app"))
+            .cloned();
+        let Some(app) = app else { continue };
+        let n: usize = app.trim_start_matches("app-").parse().unwrap_or(1);
+        if !n.is_multiple_of(10) {
+            continue;
+        }
+        if let Some(s) = p.spec.as_mut() {
+            s.affinity = Some(Affinity {
+                pod_anti_affinity: Some(PodAntiAffinity {
+                    required_during_scheduling_ignored_during_execution: Some(vec![
+                        PodAffinityTerm {
+                            topology_key: "kubernetes.io/hostname".into(),
+                            label_selector: Some(LabelSelector {
+                                match_labels: Some([("app".to_string(), app.clone())].into()),
+                                ..LabelSelector::default()
+                            }),
+                            ..PodAffinityTerm::default()
+                        },
+                    ]),
+                    ..PodAntiAffinity::default()
+                }),
+                ..Affinity::default()
+            });
+        }
+        cluster.add_pod(p);
+        anti += 1;
+    }
+    let pdbs = cluster.pdbs().count();
+    let server = TestServer::start(cluster);
+    let kubeconfig = server.kubeconfig().to_string_lossy().into_owned();
+    println!("simulate benchmark: {nodes} nodes, {pods} pods ({anti} with required pod anti-affinity), {pdbs} PDBs; every worker rolled to v1.34.0; {runs} run(s) each, median");
+    let (mut sim_walls, mut sim_rss, mut read_walls, mut read_rss) = (vec![], 0, vec![], 0);
+    for _ in 0..runs {
+        let c = launcher.run(&[
+            plugin.clone(),
+            "check".into(),
+            "-o".into(),
+            "json".into(),
+            "--kubeconfig".into(),
+            kubeconfig.clone(),
+        ])?;
+        if !(0..=2).contains(&c.code) {
+            bail!("check failed with exit code {}", c.code);
+        }
+        read_walls.push(c.wall);
+        read_rss = read_rss.max(c.max_rss_kb);
+        let s = launcher.run(&[
+            plugin.clone(),
+            "simulate".into(),
+            "--to".into(),
+            "v1.34.0".into(),
+            "-o".into(),
+            "json".into(),
+            "--kubeconfig".into(),
+            kubeconfig.clone(),
+        ])?;
+        if !(0..=2).contains(&s.code) {
+            bail!("simulate failed with exit code {}", s.code);
+        }
+        println!(
+            "  simulate run: {:.2?}, peak RSS {} MB (check: {:.2?})",
+            s.wall,
+            s.max_rss_kb / 1024,
+            c.wall
+        );
+        sim_walls.push(s.wall);
+        sim_rss = sim_rss.max(s.max_rss_kb);
+    }
+    // What the prediction said (one more run, its output read).
+    let out = Command::new(&plugin)
+        .args([
+            "simulate",
+            "--to",
+            "v1.34.0",
+            "-o",
+            "json",
+            "--kubeconfig",
+            &kubeconfig,
+        ])
+        .output()?;
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).context("simulate JSON")?;
+    let steps = j["steps"].as_array().map_or(0, Vec::len);
+    println!(
+        "  prediction: {steps} steps, completes {}, blocked at {}, largest safe --max-unavailable {}",
+        j["completes"], j["blockedAt"], j["largestSafeMaxUnavailable"]
+    );
+    let (sw, rw) = (median(sim_walls), median(read_walls));
+    println!(
+        "  check (the same reads):  {rw:.2?}, peak RSS {} MB",
+        read_rss / 1024
+    );
+    println!(
+        "  simulate ({steps} steps): {sw:.2?}, peak RSS {} MB",
+        sim_rss / 1024
+    );
+    println!(
+        "  simulate beyond reading: {:.2}s (target < 2 s); ratio simulate/check {:.2}x; peak RSS {} MB (target <= 150 MB)",
+        sw.as_secs_f64() - rw.as_secs_f64(),
+        sw.as_secs_f64() / rw.as_secs_f64(),
+        sim_rss / 1024
+    );
+    Ok(())
+}
+
 fn bench_fleet(launcher: &mut Launcher, contexts: usize) -> Result<()> {
     let plugin = sibling("kubectl-upgrade")?.to_string_lossy().into_owned();
     let timeout = "10s";
@@ -850,6 +972,31 @@ fn main() -> Result<()> {
         ),
         "drain" => bench_drain(arg("--pods", 110)?),
         "fleet" => bench_fleet(&mut Launcher::start()?, arg("--contexts", 20)?),
+        "simulate" => bench_simulate(
+            &mut Launcher::start()?,
+            arg("--nodes", 5000)?,
+            arg("--pods", 150_000)?,
+            arg("--runs", 3)?,
+        ),
+        "real" => {
+            // Each real figure beside its test-server figure, in one run.
+            let mut launcher = Launcher::start()?;
+            let (nodes, pods, runs) = (
+                arg("--nodes", 5000)?,
+                arg("--pods", 150_000)?,
+                arg("--runs", 3)?,
+            );
+            println!("== check: test server");
+            bench_check(&mut launcher, nodes, pods, runs)?;
+            println!("== check: real control plane");
+            real::check(&mut launcher, nodes, pods, runs)?;
+            println!("== drain: test server");
+            bench_drain(arg("--drain-pods", 110)?)?;
+            println!("== drain: real control plane");
+            real::drain(arg("--drain-pods", 110)?)?;
+            println!("== rollout: real control plane");
+            real::rollout(arg("--workers", 20)?, 10)
+        }
         "rollout" => bench_rollout(
             arg("--workers", 20)?,
             arg("--pods", 10)?,
@@ -864,6 +1011,8 @@ fn main() -> Result<()> {
             )?;
             bench_drain(arg("--pods", 110)?)
         }
-        other => bail!("unknown benchmark '{other}': use check, drain, fleet, rollout or all"),
+        other => {
+            bail!("unknown benchmark '{other}': use check, drain, fleet, rollout, simulate, real or all")
+        }
     }
 }

@@ -3,17 +3,14 @@
 
 use crate::cli::{Global, OutputFormat};
 use crate::exit::{CliError, Code};
-use crate::facts::inventory::Inventory;
+use crate::facts::version::Minor;
 use crate::inventory::ingest;
-use crate::inventory::live::{self, Sink};
-use crate::inventory::snapshot::SnapshotWriter;
+use crate::inventory::live;
 use crate::inventory::Reducer;
 use crate::policy::releases;
-use crate::policy::version::Minor;
 use crate::render;
 use crate::report::{self, CheckReport, Context};
 use clap::Args;
-use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Args)]
@@ -125,17 +122,17 @@ pub fn parse_target(to: Option<&str>) -> Result<Option<Minor>, CliError> {
 }
 
 /// `--to v1.34.3` names a patch (`v1.34` does not): the version, kept as given.
-fn patch_given(to: &str) -> Option<crate::policy::version::Version> {
+fn patch_given(to: &str) -> Option<crate::facts::version::Version> {
     let core = to.trim().trim_start_matches('v');
     let core = core.split(['-', '+']).next().unwrap_or_default();
     (core.matches('.').count() >= 2)
-        .then(|| crate::policy::version::parse(to).ok())
+        .then(|| crate::facts::version::parse(to).ok())
         .flatten()
 }
 
 /// Parse `--apiserver-version` (kept as given once it parses).
 pub fn parse_apiserver_version(v: Option<&str>) -> Result<Option<String>, CliError> {
-    v.map(|s| match crate::policy::version::parse(s) {
+    v.map(|s| match crate::facts::version::parse(s) {
         Ok(_) => Ok(if s.starts_with('v') {
             s.to_string()
         } else {
@@ -162,34 +159,11 @@ pub fn parse_today(now: Option<&str>) -> Result<jiff::civil::Date, CliError> {
     }
 }
 
-/// Read the live cluster into an inventory.
-pub async fn read_live(
-    connect: &crate::client::connect::ConnectOpts,
-    apis: &crate::policy::apis::ApiData,
-    helm: bool,
-) -> Result<Inventory, CliError> {
-    let conn = connect.connect().await?;
-    let mut reducer = Reducer::new(conn.description.clone());
-    let (meta, (kubectl, kubectl_note)) = tokio::join!(
-        live::read(&conn, &mut reducer),
-        live::kubectl_client_version()
-    );
-    let mut meta = meta?;
-    meta.notes
-        .extend(crate::inventory::scan::scan(&conn, apis, helm, &mut reducer).await?);
-    reducer.set_server_version(meta.server_version);
-    reducer.set_kubectl_version(kubectl);
-    for n in meta.notes.into_iter().chain(kubectl_note) {
-        reducer.note(n);
-    }
-    Ok(reducer.finish())
-}
-
 /// `check`'s inputs besides the cluster, validated before touching the network.
 pub struct Inputs {
     pub target: Option<Minor>,
     /// `--to` with a patch, kept as given.
-    pub target_version: Option<crate::policy::version::Version>,
+    pub target_version: Option<crate::facts::version::Version>,
     pub today: jiff::civil::Date,
     pub calendar: releases::Calendar,
     pub apis: crate::policy::apis::ApiData,
@@ -231,7 +205,7 @@ pub async fn live_report(
     connect: &crate::client::connect::ConnectOpts,
     inputs: &Inputs,
 ) -> Result<CheckReport, CliError> {
-    let inv = read_live(connect, &inputs.apis, args.helm).await?;
+    let inv = live::inventory(connect, &inputs.apis, args.helm).await?;
     Ok(report::build(&inv, &inputs.context())?)
 }
 
@@ -265,7 +239,7 @@ pub async fn build_report(args: &CheckArgs, global: &Global) -> Result<CheckRepo
                 "--apiserver-version is for --snapshot dumps; a live cluster answers /version itself",
             ));
         }
-        read_live(&global.connect, apis, args.helm).await?
+        live::inventory(&global.connect, apis, args.helm).await?
     } else {
         if args.helm {
             return Err(CliError::usage(
@@ -311,15 +285,22 @@ pub fn load_releases(path: &std::path::Path) -> Result<releases::Calendar, CliEr
     })
 }
 
+impl CheckArgs {
+    /// Several clusters: `--all-contexts`, `--contexts-matching` or `--context` repeated.
+    pub fn is_fleet(&self, global: &Global) -> bool {
+        self.all_contexts || self.contexts_matching.is_some() || global.connect.context.len() > 1
+    }
+}
+
+impl SnapshotArgs {
+    /// Several clusters: `--all-contexts`, `--contexts-matching` or `--context` repeated.
+    pub fn is_fleet(&self, global: &Global) -> bool {
+        self.all_contexts || self.contexts_matching.is_some() || global.connect.context.len() > 1
+    }
+}
+
+/// One cluster's check (fleets go to `cli::fleet`, chosen in `app`).
 pub async fn run_check(args: &CheckArgs, global: &Global) -> Result<Code, CliError> {
-    if args.all_contexts || args.contexts_matching.is_some() || global.connect.context.len() > 1 {
-        return crate::cli::fleet::run(args, global).await;
-    }
-    if let [dir] = args.snapshot.as_slice() {
-        if dir.join(crate::cli::fleet::INDEX).is_file() {
-            return crate::cli::fleet::review(args, global, dir).await;
-        }
-    }
     let report = build_report(args, global).await?;
     let text = match global.output {
         OutputFormat::Json | OutputFormat::Yaml => {
@@ -328,7 +309,7 @@ pub async fn run_check(args: &CheckArgs, global: &Global) -> Result<Code, CliErr
         OutputFormat::Table => render::human(&report, false, render::use_colour()),
         OutputFormat::Wide => render::human(&report, true, render::use_colour()),
     };
-    write_stdout(&text)?;
+    crate::cli::write_stdout(&text)?;
     Ok(match report.summary.exit_code {
         0 => Code::Ok,
         1 => Code::Warnings,
@@ -336,58 +317,26 @@ pub async fn run_check(args: &CheckArgs, global: &Global) -> Result<Code, CliErr
     })
 }
 
-pub fn write_stdout(text: &str) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Ok(()) => Ok(()),
-        // `| head` closing the pipe is not an error worth a message.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(CliError::usage(format!("cannot write to stdout: {e}"))),
-    }
-}
-
-pub async fn run_snapshot(args: &SnapshotArgs, global: &Global) -> Result<Code, CliError> {
+/// `snapshot` writes JSON only.
+pub fn snapshot_format(global: &Global) -> Result<(), CliError> {
     if matches!(global.output, OutputFormat::Yaml | OutputFormat::Wide) {
         return Err(CliError::usage(
             "snapshot writes one JSON List (what `check --snapshot` reads); drop -o or use -o json",
         ));
     }
-    if args.all_contexts || args.contexts_matching.is_some() || global.connect.context.len() > 1 {
-        return crate::cli::fleet::run_snapshots(args, global).await;
-    }
+    Ok(())
+}
+
+/// One cluster's snapshot to stdout (fleets go to `cli::fleet`, chosen in `app`).
+pub async fn run_snapshot(args: &SnapshotArgs, global: &Global) -> Result<Code, CliError> {
     if args.output_directory.is_some() {
         return Err(CliError::usage(
             "--output-directory is for fleet snapshots (--all-contexts, --contexts-matching, several --context); one snapshot goes to stdout",
         ));
     }
     let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
-    snapshot_to(&global.connect, args.helm, out).await?;
+    live::snapshot(&global.connect, args.helm, out).await?;
     Ok(Code::Ok)
-}
-
-/// One cluster's snapshot, written to `out`.
-pub async fn snapshot_to(
-    connect: &crate::client::connect::ConnectOpts,
-    helm: bool,
-    out: impl Write,
-) -> Result<(), CliError> {
-    let conn = connect.connect().await?;
-    let mut writer = SnapshotWriter::begin(out)
-        .map_err(|e| CliError::usage(format!("cannot write the snapshot: {e}")))?;
-    let (meta, (kubectl, kubectl_note)) = tokio::join!(
-        live::read(&conn, &mut writer as &mut dyn Sink),
-        live::kubectl_client_version()
-    );
-    let mut meta = meta?;
-    let data = crate::policy::apis::builtin();
-    meta.notes.extend(
-        crate::inventory::scan::scan(&conn, &data, helm, &mut writer as &mut dyn Sink).await?,
-    );
-    meta.notes.extend(kubectl_note);
-    writer
-        .finish(&meta.into_snapshot_meta(kubectl))
-        .map_err(|e| CliError::usage(format!("cannot write the snapshot: {e}")))?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -406,7 +355,7 @@ mod tests {
         let cal = load_releases(&good).unwrap();
         assert_eq!(
             cal.newest().unwrap().minor,
-            crate::policy::version::Minor::new(1, 38)
+            crate::facts::version::Minor::new(1, 38)
         );
 
         let table: [(&str, &[&str]); 7] = [

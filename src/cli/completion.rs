@@ -140,14 +140,14 @@ exec {BIN_NAME} completion {COMPLETE_ARG} -- \"$@\"\n"
 
 /// One completion candidate: the value, and a one-line description shells may show.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
+pub struct Completion {
     pub value: String,
     pub help: Option<String>,
 }
 
-impl Candidate {
+impl Completion {
     fn new(value: impl Into<String>, help: Option<String>) -> Self {
-        Candidate {
+        Completion {
             value: value.into(),
             help,
         }
@@ -166,7 +166,7 @@ pub enum KubeconfigItem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Want {
     /// Fixed candidates: subcommands, flags, enumerated values (already filtered).
-    Fixed(Vec<Candidate>),
+    Fixed(Vec<Completion>),
     /// Node names from the cluster for `command` (cordon/uncordon/drain), minus `exclude`.
     Nodes {
         command: String,
@@ -182,7 +182,7 @@ pub enum Want {
 
 /// The outcome of reading the typed words: what to complete, and with which connection flags.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub struct CompletionPlan {
     pub want: Want,
     /// Text kept in front of each candidate: `--context=` when completing `--context=pro`.
     pub prefix: String,
@@ -194,7 +194,7 @@ pub struct Plan {
 }
 
 /// Decide what to complete from the words typed after `kubectl upgrade` (last = partial word).
-pub fn plan(words: &[String]) -> Plan {
+pub fn plan(words: &[String]) -> CompletionPlan {
     let mut root = Cli::command();
     root.build();
     let (partial, done) = match words.split_last() {
@@ -253,7 +253,7 @@ pub fn plan(words: &[String]) -> Plan {
         }
     }
 
-    let plan = |want, prefix: &str, partial: &str| Plan {
+    let plan = |want, prefix: &str, partial: &str| CompletionPlan {
         want,
         prefix: prefix.to_string(),
         partial: partial.to_string(),
@@ -285,7 +285,7 @@ pub fn plan(words: &[String]) -> Plan {
             .get_subcommands()
             .filter(|s| !s.is_hide_set() && s.get_name().starts_with(partial.as_str()))
             .map(|s| {
-                Candidate::new(
+                Completion::new(
                     s.get_name(),
                     s.get_about().map(|a| first_line(&a.to_string())),
                 )
@@ -329,12 +329,12 @@ fn first_line(s: &str) -> String {
 /// What to offer as the value of `arg` in command `cmd`.
 fn value_want(cmd: &clap::Command, arg: &Arg, partial: &str, positionals: &[String]) -> Want {
     let id = arg.get_id().as_str();
-    let values: Vec<Candidate> = arg
+    let values: Vec<Completion> = arg
         .get_possible_values()
         .into_iter()
         .filter(|v| !v.is_hide_set() && v.get_name().starts_with(partial))
         .map(|v| {
-            Candidate::new(
+            Completion::new(
                 v.get_name(),
                 v.get_help().map(|h| first_line(&h.to_string())),
             )
@@ -370,7 +370,7 @@ fn value_want(cmd: &clap::Command, arg: &Arg, partial: &str, positionals: &[Stri
 }
 
 /// Flags of `cmd` (its own and the global ones) starting with `partial`.
-fn flag_candidates(cmd: &clap::Command, partial: &str) -> Vec<Candidate> {
+fn flag_candidates(cmd: &clap::Command, partial: &str) -> Vec<Completion> {
     let mut out = Vec::new();
     for arg in cmd
         .get_arguments()
@@ -380,12 +380,12 @@ fn flag_candidates(cmd: &clap::Command, partial: &str) -> Vec<Candidate> {
         if let Some(long) = arg.get_long() {
             let flag = format!("--{long}");
             if flag.starts_with(partial) {
-                out.push(Candidate::new(flag, help.clone()));
+                out.push(Completion::new(flag, help.clone()));
             }
         }
         if partial == "-" {
             if let Some(short) = arg.get_short() {
-                out.push(Candidate::new(format!("-{short}"), help));
+                out.push(Completion::new(format!("-{short}"), help));
             }
         }
     }
@@ -409,7 +409,7 @@ pub fn node_candidates(
     exclude: &[String],
     partial: &str,
     nodes: &[NodeSummary],
-) -> Vec<Candidate> {
+) -> Vec<Completion> {
     let matching: Vec<&NodeSummary> = nodes
         .iter()
         .filter(|n| n.name.starts_with(partial) && !exclude.contains(&n.name))
@@ -432,7 +432,7 @@ pub fn node_candidates(
     } else {
         preferred
     };
-    let mut out: Vec<Candidate> = chosen
+    let mut out: Vec<Completion> = chosen
         .into_iter()
         .map(|n| {
             let mut status = if n.ready { "Ready" } else { "NotReady" }.to_string();
@@ -444,7 +444,7 @@ pub fn node_candidates(
             } else {
                 format!("{status} {}", n.kubelet_version)
             };
-            Candidate::new(n.name.clone(), Some(help))
+            Completion::new(n.name.clone(), Some(help))
         })
         .collect();
     out.sort_by(|a, b| a.value.cmp(&b.value));
@@ -456,7 +456,7 @@ pub fn kubeconfig_candidates(
     config: &kube::config::Kubeconfig,
     item: KubeconfigItem,
     partial: &str,
-) -> Vec<Candidate> {
+) -> Vec<Completion> {
     let names: Vec<&str> = match item {
         KubeconfigItem::Context => config.contexts.iter().map(|c| c.name.as_str()).collect(),
         KubeconfigItem::Cluster => config.clusters.iter().map(|c| c.name.as_str()).collect(),
@@ -473,13 +473,13 @@ pub fn kubeconfig_candidates(
         .map(|n| {
             let current =
                 item == KubeconfigItem::Context && config.current_context.as_deref() == Some(n);
-            Candidate::new(n, current.then(|| "current context".to_string()))
+            Completion::new(n, current.then(|| "current context".to_string()))
         })
         .collect()
 }
 
 /// The reply kubectl reads: one `value[<TAB>help]` per line, then `:<directive>`.
-pub fn render(prefix: &str, candidates: &[Candidate], directive: u32) -> String {
+pub fn render(prefix: &str, candidates: &[Completion], directive: u32) -> String {
     let mut out = String::new();
     for c in candidates {
         // A candidate must stay on one line; tabs separate the description.
@@ -554,15 +554,9 @@ pub async fn complete(words: &[String], base: &ConnectOpts) -> String {
 }
 
 async fn list_nodes(opts: &ConnectOpts) -> Result<Vec<NodeSummary>, CliError> {
-    use k8s_openapi::api::core::v1::Node;
-    use kube::api::{Api, ListParams};
     let conn = opts.connect().await?;
-    let api: Api<Node> = Api::all(conn.client);
-    let list = api.list(&ListParams::default()).await.map_err(|e| {
-        crate::client::connect::api_error(e, "list", "nodes", None, &conn.description)
-    })?;
-    Ok(list
-        .items
+    Ok(crate::client::nodes::list(&conn, None)
+        .await?
         .into_iter()
         .filter_map(|n| {
             let name = n.metadata.name?;
@@ -597,7 +591,7 @@ mod tests {
         s.iter().map(|x| x.to_string()).collect()
     }
 
-    fn fixed(p: &Plan) -> Vec<String> {
+    fn fixed(p: &CompletionPlan) -> Vec<String> {
         match &p.want {
             Want::Fixed(c) => c.iter().map(|c| c.value.clone()).collect(),
             other => panic!("expected fixed candidates, got {other:?}"),
@@ -775,7 +769,7 @@ mod tests {
             n("w-1", false, false),
             n("w-3", true, true),
         ];
-        let names = |c: Vec<Candidate>| c.into_iter().map(|c| c.value).collect::<Vec<_>>();
+        let names = |c: Vec<Completion>| c.into_iter().map(|c| c.value).collect::<Vec<_>>();
         let cases: Vec<(&str, &[&str], &str, &[&str])> = vec![
             ("drain", &[], "", &["cp-1", "w-1", "w-2", "w-3"]),
             ("drain", &[], "w", &["w-1", "w-2", "w-3"]),
@@ -831,9 +825,9 @@ users:\n- name: u1\n  user: {token: t}\n";
     #[test]
     fn rendering() {
         let c = [
-            Candidate::new("a", Some("first\nline".into())),
-            Candidate::new("b", None),
-            Candidate::new("c", Some(String::new())),
+            Completion::new("a", Some("first\nline".into())),
+            Completion::new("b", None),
+            Completion::new("c", Some(String::new())),
         ];
         assert_eq!(render("", &c, 4), "a\tfirst line\nb\nc\n:4\n");
         assert_eq!(render("--context=", &c[1..2], 0), "--context=b\n:0\n");

@@ -1,21 +1,23 @@
-//! Command-line layer of cordon, uncordon, drain and drain-next.
+//! Command-line layer of cordon, uncordon and drain, and the drain flags drain-next shares
+//! ([`DrainFlags`]): flags parsed into typed options, the engine ([`crate::drain::engine`])
+//! called per node, the results rendered.
 
 use crate::cli::{Global, OutputFormat};
 use crate::client::connect::{api_error, parse_duration, Connection};
 use crate::client::lock::{self, RolloutLock};
-use crate::client::nodes::{self, DryRun};
-use crate::drain::engine::{self, DrainOptions, Outcome, Summary};
+use crate::client::nodes;
+use crate::drain::engine::{self, DrainOptions, DrainSummary, Outcome};
 use crate::exit::{CliError, Code};
+use crate::facts::dry_run::DryRun;
 use crate::facts::node::NodeFacts;
 use crate::facts::progress::{Annotation, Writer};
 use crate::facts::selector::{self, Selector};
+use crate::facts::version::Version;
 use crate::policy::filters::FilterOptions;
 use crate::policy::order;
-use crate::policy::version::Version;
 use crate::signals::Stop;
 use clap::{Args, ValueEnum};
 use k8s_openapi::api::core::v1::Node;
-use kube::api::{Api, ListParams};
 use serde::Serialize;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -227,8 +229,10 @@ impl DrainFlags {
                 skip_wait_for_delete_timeout: (self.skip_wait_for_delete_timeout > 0)
                     .then(|| Duration::from_secs(self.skip_wait_for_delete_timeout)),
             },
-            pod_selector: self.pod_selector.as_ref().map(Selector::to_string),
-            namespace: global.namespace.clone(),
+            scope: crate::drain::model::DrainScope {
+                namespace: global.namespace.clone(),
+                pod_selector: self.pod_selector.clone(),
+            },
             grace_period: u32::try_from(self.grace_period).ok(),
             timeout: (!self.timeout.is_zero()).then_some(self.timeout),
             disable_eviction: self.disable_eviction,
@@ -262,32 +266,8 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-/// Take the rollout lock before anything is cordoned (`crate::client::lock`). A dry run
-/// changes nothing and takes no lock, but says when a real run would be refused now.
-pub(super) async fn take_lock(
-    conn: &Connection,
-    dry: DryRun,
-    wait: Option<Duration>,
-    stop: &Stop,
-) -> Result<Option<RolloutLock>, CliError> {
-    if dry.is_dry() {
-        if let Ok(Some(state)) = lock::read(conn).await {
-            if let Some(h) = state.held() {
-                eprintln!(
-                    "note: another rollout holds the lock ({}): a real run would be refused now",
-                    h.describe(jiff::Timestamp::now())
-                );
-            }
-        }
-        return Ok(None);
-    }
-    let taken = lock::acquire(conn, lock::Me::current(resume_command()), wait, stop).await?;
-    if let Some(note) = &taken.took_over {
-        eprintln!("{note}");
-    }
-    Ok(Some(taken))
-}
-
+/// Named nodes first, then the selector's, each once (a node can be both). A selector that
+/// matches nothing is refused by [`nodes::list`].
 async fn node_names(
     conn: &Connection,
     named: &[String],
@@ -295,21 +275,15 @@ async fn node_names(
 ) -> Result<Vec<String>, CliError> {
     let mut names: Vec<String> = named.to_vec();
     if let Some(sel) = selector {
-        let api: Api<Node> = Api::all(conn.client.clone());
-        let list = api
-            .list(&ListParams::default().labels(&sel.to_string()))
-            .await
-            .map_err(|e| api_error(e, "list", "nodes", None, &conn.description))?;
-        names.extend(list.items.into_iter().filter_map(|n| n.metadata.name));
+        let listed = nodes::list(conn, Some(sel)).await?;
+        names.extend(listed.into_iter().filter_map(|n| n.metadata.name));
     }
-    // Named nodes first, then the selector's, each once (a node can be both).
     let mut seen = HashSet::new();
     names.retain(|n| seen.insert(n.clone()));
     if names.is_empty() {
-        let which = selector.map_or_else(String::new, |s| format!(" -l {s}"));
-        return Err(CliError::usage(format!(
-            "no node matches{which}; check the labels with `kubectl get nodes --show-labels`"
-        )));
+        return Err(CliError::usage(
+            "name at least one node, or select them with -l",
+        ));
     }
     Ok(names)
 }
@@ -338,25 +312,11 @@ fn print_results(results: &[NodeResult], global: &Global) -> Result<(), CliError
     Ok(())
 }
 
-pub(super) fn dry_suffix(dry: DryRun) -> &'static str {
-    match dry {
-        DryRun::None => "",
-        DryRun::Client => " (dry run)",
-        DryRun::Server => " (server dry run)",
-    }
-}
-
 /// Read every node first: an unknown name is bad input (exit 64) and nothing is changed.
 async fn get_nodes(conn: &Connection, names: Vec<String>) -> Result<Vec<Node>, CliError> {
-    let api: Api<Node> = Api::all(conn.client.clone());
     let mut out = Vec::with_capacity(names.len());
     for name in names {
-        let node = api
-            .get_opt(&name)
-            .await
-            .map_err(|e| api_error(e, "get", "nodes", Some(&name), &conn.description))?
-            .ok_or_else(|| nodes::not_found(&name))?;
-        out.push(node);
+        out.push(nodes::get(conn, &name).await?);
     }
     Ok(out)
 }
@@ -387,7 +347,7 @@ pub async fn run_cordon(args: &CordonArgs, global: &Global) -> Result<Code, CliE
         };
         nodes::set_unschedulable(&conn.client, &name, true, clear, dry, &conn.description).await?;
         results.push(NodeResult {
-            message: format!("node/{name} cordoned{}", dry_suffix(dry)),
+            message: format!("node/{name} cordoned{}", dry.suffix()),
             node: name,
             result: "cordoned",
         });
@@ -403,9 +363,7 @@ pub async fn run_uncordon(args: &UncordonArgs, global: &Global) -> Result<Code, 
     // The oldest kube-apiserver bounds the kubelets (`/version` may answer from the newest).
     let oldest = match args.force {
         true => conn.server_version.clone(),
-        false => crate::client::apiservers::read(&conn)
-            .await?
-            .map_or_else(|| conn.server_version.clone(), |a| a.oldest.raw),
+        false => crate::client::apiservers::oldest_version(&conn).await?,
     };
     let mut results = Vec::new();
     let mut refused = false;
@@ -421,7 +379,7 @@ pub async fn run_uncordon(args: &UncordonArgs, global: &Global) -> Result<Code, 
                     .map_err(|e| api_error(e, "patch", "nodes", Some(&name), &conn.description))?;
                 format!(
                     "node/{name} already uncordoned; stale drain progress record removed{}",
-                    dry_suffix(dry)
+                    dry.suffix()
                 )
             } else {
                 format!("node/{name} already uncordoned")
@@ -452,7 +410,7 @@ pub async fn run_uncordon(args: &UncordonArgs, global: &Global) -> Result<Code, 
         };
         nodes::set_unschedulable(&conn.client, &name, false, clear, dry, &conn.description).await?;
         results.push(NodeResult {
-            message: format!("node/{name} uncordoned{}", dry_suffix(dry)),
+            message: format!("node/{name} uncordoned{}", dry.suffix()),
             node: name,
             result: "uncordoned",
         });
@@ -461,40 +419,25 @@ pub async fn run_uncordon(args: &UncordonArgs, global: &Global) -> Result<Code, 
     Ok(if refused { Code::Violations } else { Code::Ok })
 }
 
-fn print_summary(s: &Summary, global: &Global) -> Result<(), CliError> {
+fn print_summary(s: &DrainSummary, global: &Global) -> Result<(), CliError> {
     match global.output {
         OutputFormat::Json | OutputFormat::Yaml => {
             print!("{}", crate::render::machine(s, global.output.machine())?)
         }
-        _ => println!("{}", human_summary(s)),
+        _ => println!("{}", crate::render::drain_summary(s)),
     }
     Ok(())
 }
 
-pub(super) fn human_summary(s: &Summary) -> String {
-    let mut out = s.message.clone();
-    if matches!(s.outcome, Outcome::Drained | Outcome::DryRun) && !s.skipped.is_empty() {
-        let names: Vec<String> = s
-            .skipped
-            .iter()
-            .map(|p| format!("{} ({})", p.pod, p.reason.describe()))
-            .collect();
-        out.push_str(&format!(
-            "\nskipped: {}",
-            crate::findings::bounded(&names, 10)
-        ));
-    }
-    if s.too_many_requests > 0 {
-        out.push_str(&format!(
-            "\n{} eviction request(s), {} refused by PDBs (429) and retried",
-            s.eviction_requests, s.too_many_requests
-        ));
-    }
-    out
-}
-
-pub(super) fn summary_code(s: &Summary) -> Code {
-    Code::from(s.outcome)
+/// Take the rollout lock (`crate::client::lock::take`), saying on stderr what it found.
+pub(super) async fn take_lock(
+    conn: &Connection,
+    dry: DryRun,
+    wait: Option<Duration>,
+    stop: &Stop,
+) -> Result<Option<lock::RolloutLock>, CliError> {
+    let me = lock::Me::current(resume_command());
+    Ok(lock::take(conn, dry, wait, stop, me, &|s: &str| eprintln!("{s}")).await?)
 }
 
 /// What stopping means for drain, said when the first signal arrives.
@@ -513,7 +456,7 @@ pub async fn run_drain(args: &DrainArgs, global: &Global) -> Result<Code, CliErr
     let summaries = drained?;
     let code = summaries
         .iter()
-        .fold(Code::Ok, |c, s| c.worse(summary_code(s)));
+        .fold(Code::Ok, |c, s| c.worse(Code::from(s.outcome)));
     // One node named: its summary, as before; several or a selector: every summary.
     if let ([one], true) = (summaries.as_slice(), args.selector.is_none()) {
         print_summary(one, global)?;
@@ -531,7 +474,7 @@ async fn drain_each(
     opts: &DrainOptions,
     lock: Option<&RolloutLock>,
     stop: &Stop,
-) -> Result<Vec<Summary>, CliError> {
+) -> Result<Vec<DrainSummary>, CliError> {
     let mut out = Vec::new();
     for name in names {
         if stop.is_stopped() {
@@ -556,14 +499,14 @@ async fn drain_each(
 /// Several drains: `{"nodes": [...], "drains": [...]}`, or one message each (and the nodes
 /// not started).
 fn print_summaries(
-    summaries: &[Summary],
+    summaries: &[DrainSummary],
     names: &[String],
     global: &Global,
 ) -> Result<(), CliError> {
     #[derive(Serialize)]
     struct Drains<'a> {
         nodes: &'a [String],
-        drains: &'a [Summary],
+        drains: &'a [DrainSummary],
         #[serde(rename = "notStarted")]
         not_started: &'a [String],
     }
@@ -582,7 +525,7 @@ fn print_summaries(
         ),
         _ => {
             for s in summaries {
-                println!("{}", human_summary(s));
+                println!("{}", crate::render::drain_summary(s));
             }
             if !not_started.is_empty() {
                 println!(

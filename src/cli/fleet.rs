@@ -106,7 +106,7 @@ async fn one(
         Ok(Ok(r)) => (r.summary.exit_code, Some(r), None),
         Ok(Err(e)) => (e.code.as_i32(), None, Some(e.message)),
         Err(_) => (
-            fleet::ERROR_EXIT,
+            fleet::error_exit(),
             None,
             Some(no_answer(args.context_timeout)),
         ),
@@ -168,7 +168,10 @@ where
         let waiting = if pending.is_empty() {
             String::new()
         } else {
-            format!("; pending: {}", crate::findings::bounded(&pending, 5))
+            format!(
+                "; pending: {}",
+                crate::findings::bounded(&pending, crate::findings::NAMES_SHOWN)
+            )
         };
         let line = format!(
             "{}: exit {} in {:.1}s{waiting}",
@@ -208,7 +211,7 @@ fn render_fleet(
             crate::render::use_colour(),
         ),
     };
-    check::write_stdout(&text)?;
+    crate::cli::write_stdout(&text)?;
     Ok(match report.summary.exit_code {
         0 => Code::Ok,
         1 => Code::Warnings,
@@ -282,13 +285,15 @@ pub async fn run_snapshots(
                 let f = std::fs::File::create(&file).map_err(|e| {
                     CliError::usage(format!("cannot write {}: {e}", file.display()))
                 })?;
-                check::snapshot_to(&connect, args.helm, std::io::BufWriter::new(f)).await
+                crate::inventory::live::snapshot(&connect, args.helm, std::io::BufWriter::new(f))
+                    .await
+                    .map_err(CliError::from)
             };
             let outcome = tokio::time::timeout(args.context_timeout, work).await;
             let error = match outcome {
                 Ok(Ok(())) => None,
                 Ok(Err(e)) => Some((e.code.as_i32(), e.message)),
-                Err(_) => Some((fleet::ERROR_EXIT, no_answer(args.context_timeout))),
+                Err(_) => Some((fleet::error_exit(), no_answer(args.context_timeout))),
             };
             if error.is_some() {
                 let _ = std::fs::remove_file(&file);
@@ -367,7 +372,7 @@ pub async fn review(
             }
             (None, err) => (
                 if e.exit_code == 0 {
-                    fleet::ERROR_EXIT
+                    fleet::error_exit()
                 } else {
                     e.exit_code
                 },

@@ -5,6 +5,7 @@ pub mod completion;
 pub mod drain;
 pub mod drain_next;
 pub mod fleet;
+pub mod simulate;
 pub mod status;
 
 use crate::client::connect::ConnectOpts;
@@ -14,12 +15,25 @@ use completion::CompletionArgs;
 use drain::{CordonArgs, DrainArgs, UncordonArgs};
 use drain_next::DrainNextArgs;
 
+/// Write a command's output; `| head` closing the pipe early is not an error.
+pub fn write_stdout(text: &str) -> Result<(), crate::exit::CliError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(crate::exit::CliError::usage(format!(
+            "cannot write to stdout: {e}"
+        ))),
+    }
+}
+
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0   ok: all checks pass / node drained / nothing to do
   1   check: warnings only
   2   check: skew violations or unsupported version; drain: blocked, timed out or only partly
-      drained (node left cordoned); uncordon: refused
+      drained (node left cordoned); uncordon: refused; simulate: the rollout stops at a step
   3   could not read or change the cluster (connect, auth, RBAC, API error, server lost)
   4   drain-next: a node drained earlier is still in progress (use --allow-another)
   5   drain-next: the cluster did not settle after the last node (--validate-timeout)
@@ -96,6 +110,8 @@ pub enum Command {
     Drain(DrainArgs),
     /// Pick the next node to upgrade, cordon it and drain it.
     DrainNext(DrainNextArgs),
+    /// Predict the whole node rollout step by step (order, moves, budgets, blockers); reads only.
+    Simulate(simulate::SimulateArgs),
     /// Show where the node rollout stands: at target, in progress, waiting, blocked, per pool.
     Status(status::StatusArgs),
     /// Print shell completion scripts, or the kubectl plugin completion shim.

@@ -1,16 +1,15 @@
-//! `kubectl upgrade status`: where the node rollout stands ([`crate::policy::rollout`]), once
+//! `kubectl upgrade status`: where the node rollout stands ([`crate::rollout::status`]), once
 //! or refreshed (`--watch`: in place on a terminal, a new view only when it changes
 //! otherwise) until every node is at the target or Ctrl-C.
 
 use crate::cli::{Global, OutputFormat};
-use crate::client::connect::{api_error, parse_duration, Connection};
+use crate::client::connect::{parse_duration, Connection};
 use crate::exit::{CliError, Code};
 use crate::facts::node::NodeFacts;
 use crate::facts::selector::Selector;
-use crate::policy::rollout::{self, Rollout};
+use crate::facts::version::Version;
+use crate::rollout::status::{self, Rollout};
 use clap::Args;
-use k8s_openapi::api::core::v1::Node;
-use kube::api::{Api, ListParams};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
@@ -41,36 +40,26 @@ pub struct StatusArgs {
     pub interval: Duration,
 }
 
-async fn read(conn: &Connection, lp: &ListParams, target: &str) -> Result<Rollout, CliError> {
-    let api: Api<Node> = Api::all(conn.client.clone());
-    let listed = api
-        .list(lp)
-        .await
-        .map_err(|e| api_error(e, "list", "nodes", None, &conn.description))?
-        .items;
-    if listed.is_empty() && !lp.label_selector.as_deref().unwrap_or_default().is_empty() {
-        // A typo must not read as "the rollout is done" to a script looping on exit 0.
-        return Err(CliError::usage(format!(
-            "no node matches -l {}; check the labels with `kubectl get nodes --show-labels`",
-            lp.label_selector.as_deref().unwrap_or_default()
-        )));
-    }
-    let ctx = rollout::Context {
+async fn read(
+    conn: &Connection,
+    selector: Option<&Selector>,
+    target: &Version,
+) -> Result<Rollout, CliError> {
+    let listed = crate::client::nodes::list(conn, selector).await?;
+    let ctx = status::Context {
         lock: crate::client::lock::read(conn).await?,
-        apiserver: crate::client::apiservers::read(conn)
-            .await?
-            .map_or_else(|| conn.server_version.clone(), |a| a.oldest.raw),
+        apiserver: crate::client::apiservers::oldest_version(conn).await?,
         now: jiff::Timestamp::now(),
     };
     let nodes: Vec<NodeFacts> = listed
         .into_iter()
         .map(|n| {
             NodeFacts::from_node(n, |k| {
-                rollout::POOL_LABELS.contains(&k) || k.starts_with("node-role.kubernetes.io/")
+                status::POOL_LABELS.contains(&k) || k.starts_with("node-role.kubernetes.io/")
             })
         })
         .collect();
-    rollout::rollout(&nodes, target, &ctx).map_err(CliError::usage)
+    status::rollout(&nodes, target, &ctx).map_err(CliError::usage)
 }
 
 fn render(r: &Rollout, output: OutputFormat, colour: bool) -> Result<String, CliError> {
@@ -81,32 +70,34 @@ fn render(r: &Rollout, output: OutputFormat, colour: bool) -> Result<String, Cli
 }
 
 pub async fn run(args: &StatusArgs, global: &Global) -> Result<Code, CliError> {
-    if let Some(t) = &args.to {
-        crate::policy::version::parse(t).map_err(|_| {
+    let to = match &args.to {
+        Some(t) => Some(crate::facts::version::parse(t).map_err(|_| {
             CliError::usage(format!(
                 "cannot read target version '{t}'; use e.g. --to v1.33.2"
             ))
-        })?;
-    }
+        })?),
+        None => None,
+    };
     if args.interval.is_zero() {
         return Err(CliError::usage("--interval must be more than 0, e.g. 2s"));
     }
     let conn = global.connect.connect().await?;
-    let target = match &args.to {
-        Some(t) => t.clone(),
-        None => crate::client::apiservers::read(&conn)
-            .await?
-            .map_or_else(|| conn.server_version.clone(), |a| a.oldest.raw),
+    let target = match to {
+        Some(t) => t,
+        None => {
+            let oldest = crate::client::apiservers::oldest_version(&conn).await?;
+            crate::facts::version::parse(&oldest).map_err(|e| {
+                CliError::usage(format!(
+                    "cannot read the API server's version '{oldest}' ({e}); pass --to, e.g. --to v1.33.2"
+                ))
+            })?
+        }
     };
     let stop = crate::signals::Stop::on_signals("stopping the watch");
-    let mut lp = ListParams::default();
-    if let Some(sel) = &args.selector {
-        lp = lp.labels(&sel.to_string());
-    }
     let colour = crate::render::use_colour();
-    let first = read(&conn, &lp, &target).await?;
+    let first = read(&conn, args.selector.as_ref(), &target).await?;
     if !args.watch {
-        crate::cli::check::write_stdout(&render(&first, global.output, colour)?)?;
+        crate::cli::write_stdout(&render(&first, global.output, colour)?)?;
         return Ok(Code::Ok);
     }
     let tty = std::io::stdout().is_terminal();
@@ -132,6 +123,6 @@ pub async fn run(args: &StatusArgs, global: &Global) -> Result<Code, CliError> {
             _ = tokio::time::sleep(args.interval) => {}
             _ = stop.stopped() => return Ok(Code::Interrupted),
         }
-        current = read(&conn, &lp, &target).await?;
+        current = read(&conn, args.selector.as_ref(), &target).await?;
     }
 }

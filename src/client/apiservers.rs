@@ -11,6 +11,14 @@ use crate::policy::skew::{apiservers_of, Apiservers};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 
+/// The oldest kube-apiserver's version as its pod or `/version` wrote it: the default target
+/// of drain-next and status, the reference of their skew checks.
+pub async fn oldest_version(conn: &Connection) -> Result<String, ClientError> {
+    Ok(read(conn)
+        .await?
+        .map_or_else(|| conn.server_version.clone(), |a| a.oldest.raw))
+}
+
 /// The apiservers; `None` when not even `/version` parses. A list of kube-system pods that
 /// is forbidden falls back to `/version` (said on stderr).
 pub async fn read(conn: &Connection) -> Result<Option<Apiservers>, ClientError> {

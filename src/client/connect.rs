@@ -463,18 +463,18 @@ pub fn api_error(
     verb: &str,
     resource: &str,
     object: Option<&str>,
-    target: &str,
+    cluster: &str,
 ) -> ApiCallError {
     ApiCallError {
         verb: verb.to_string(),
         resource: resource.to_string(),
         object: object.map(str::to_string),
-        target: target.to_string(),
+        cluster: cluster.to_string(),
         status: match &err {
             kube::Error::Api(s) => Some(s.code),
             _ => None,
         },
-        message: api_error_message(&err, verb, resource, object, target),
+        message: api_error_message(&err, verb, resource, object, cluster),
         source: Box::new(err),
     }
 }
@@ -485,7 +485,7 @@ fn api_error_message(
     verb: &str,
     resource: &str,
     object: Option<&str>,
-    target: &str,
+    cluster: &str,
 ) -> String {
     let what = match object {
         Some(name) => format!("{resource} {name}"),
@@ -496,7 +496,7 @@ fn api_error_message(
             let code = status.code;
             let msg = status.message.clone();
             let text = match code {
-                401 => format!("unauthorized at {target}: credentials rejected ({msg}); refresh your login or check --user"),
+                401 => format!("unauthorized at {cluster}: credentials rejected ({msg}); refresh your login or check --user"),
                 403 => format!(
                     "forbidden: cannot {verb} {resource}{}; grant verb \"{verb}\" on resource \"{resource}\" (see deploy/rbac.yaml): {msg}",
                     object.map(|o| format!(" ({o})")).unwrap_or_default()
@@ -507,7 +507,7 @@ fn api_error_message(
             text
         }
         other => format!(
-            "cannot reach the API server at {target}: {}; check the cluster is up, --context and --request-timeout",
+            "cannot reach the API server at {cluster}: {}; check the cluster is up, --context and --request-timeout",
             one_line(&other.to_string())
         ),
     }

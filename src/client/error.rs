@@ -13,7 +13,7 @@ pub struct ApiCallError {
     pub resource: String,
     pub object: Option<String>,
     /// The server, as the kubeconfig names it.
-    pub target: String,
+    pub cluster: String,
     /// The HTTP status when the server answered.
     pub status: Option<u16>,
     pub message: String,

@@ -72,7 +72,7 @@ fn hostname() -> String {
 pub struct RolloutLock {
     api: Api<Lease>,
     me: Me,
-    target: String,
+    cluster: String,
     nodes: Arc<Mutex<Vec<String>>>,
     renewer: tokio::task::JoinHandle<()>,
     /// Said when it was taken over from a holder that stopped renewing it.
@@ -95,6 +95,35 @@ pub async fn read(conn: &Connection) -> Result<Option<LockState>, ClientError> {
     }
 }
 
+/// Take the rollout lock before anything is cordoned; `None` for a dry run, which changes
+/// nothing and takes no lock but says (through `say`) when a real run would be refused now.
+/// A takeover from a run that stopped renewing is said too.
+pub async fn take(
+    conn: &Connection,
+    dry: crate::facts::dry_run::DryRun,
+    wait: Option<Duration>,
+    stop: &Stop,
+    me: Me,
+    say: &dyn Fn(&str),
+) -> Result<Option<RolloutLock>, ClientError> {
+    if dry.is_dry() {
+        if let Ok(Some(state)) = read(conn).await {
+            if let Some(h) = state.held() {
+                say(&format!(
+                    "note: another rollout holds the lock ({}): a real run would be refused now",
+                    h.describe(jiff::Timestamp::now())
+                ));
+            }
+        }
+        return Ok(None);
+    }
+    let taken = acquire(conn, me, wait, stop).await?;
+    if let Some(note) = &taken.took_over {
+        say(note);
+    }
+    Ok(Some(taken))
+}
+
 /// Take the lock. Held by another run: refused at once ([`ClientError::Locked`], naming
 /// the holder), or with `wait` re-read every 2 s until it is free or `wait` has passed.
 /// Expired: taken over, and [`RolloutLock::took_over`] says from whom. `stop` (a signal)
@@ -106,14 +135,14 @@ pub async fn acquire(
     stop: &Stop,
 ) -> Result<RolloutLock, ClientError> {
     let api: Api<Lease> = Api::namespaced(conn.client.clone(), LOCK_NAMESPACE);
-    let target = conn.description.clone();
+    let cluster = conn.description.clone();
     let started = Instant::now();
     let mut said_waiting = false;
     loop {
         let lease = api
             .get_opt(LOCK_NAME)
             .await
-            .map_err(|e| lease_error(e, "get", &target))?;
+            .map_err(|e| lease_error(e, "get", &cluster))?;
         let now = jiff::Timestamp::now();
         let state = LockState::of(lease.as_ref(), now);
         let took_over = match &state {
@@ -174,7 +203,7 @@ pub async fn acquire(
                 return Ok(RolloutLock {
                     api,
                     me,
-                    target,
+                    cluster,
                     nodes,
                     renewer,
                     took_over,
@@ -184,7 +213,7 @@ pub async fn acquire(
             Err(kube::Error::Api(s)) if s.code == 409 => continue,
             Err(e) => {
                 let verb = if created { "create" } else { "update" };
-                return Err(lease_error(e, verb, &target));
+                return Err(lease_error(e, verb, &cluster));
             }
         }
     }
@@ -225,7 +254,7 @@ impl RolloutLock {
         if released.is_err() {
             eprintln!(
                 "warning: could not release the rollout lock at {} within {}; it expires {}s after the last heartbeat",
-                self.target,
+                self.cluster,
                 crate::findings::duration_text(RELEASE_LIMIT),
                 LEASE_SECONDS
             );
@@ -355,11 +384,11 @@ fn refusal(h: &Holder, now: jiff::Timestamp, wait: Option<Duration>) -> String {
 }
 
 /// A failed call on the lock Lease; 403 names the Role to bind.
-fn lease_error(e: kube::Error, verb: &str, target: &str) -> ClientError {
+fn lease_error(e: kube::Error, verb: &str, cluster: &str) -> ClientError {
     if crate::client::connect::is_forbidden(&e) {
         return ClientError::Denied(format!(
             "forbidden: cannot {verb} the rollout lock (Lease {LOCK_NAMESPACE}/{LOCK_NAME}); grant verb \"{verb}\" on resource \"leases\" in {LOCK_NAMESPACE}: bind the Role kubectl-upgrade-lock (deploy/rbac.yaml)"
         ));
     }
-    api_error(e, verb, "leases", Some(LOCK_NAME), target).into()
+    api_error(e, verb, "leases", Some(LOCK_NAME), cluster).into()
 }

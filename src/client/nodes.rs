@@ -1,13 +1,16 @@
 //! Node mutations (cordon, uncordon, the drain-progress record). The record and the patch
 //! bodies are pure facts (`crate::facts::progress`); this sends them.
 
+use crate::client::connect::{api_error, Connection};
 use crate::client::error::ClientError;
+use crate::facts::dry_run::DryRun;
 use crate::facts::progress::{
     progress_patch, schedulable_patch, Annotation, Progress, ProgressState, Writer,
 };
-use crate::policy::version::Version;
+use crate::facts::selector::Selector;
+use crate::facts::version::Version;
 use k8s_openapi::api::core::v1::Node;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 
 /// A progress record stamped now, by the user running this (`$USER`, `%USERNAME%`, else the
 /// uid), for a drain towards `target`.
@@ -53,21 +56,47 @@ pub fn not_found(name: &str) -> ClientError {
     ClientError::NodeNotFound(name.to_string())
 }
 
-/// Server-side dry-run flag for patches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DryRun {
-    #[default]
-    None,
-    /// Print what would happen; send no mutating request.
-    Client,
-    /// Send mutating requests with `dryRun=All`.
-    Server,
+/// Every node, or those `selector` matches (server-side). A selector that matches nothing is
+/// bad input (exit 64): a typo must not read as "the rollout is done" to a script looping on
+/// exit 0.
+pub async fn list(
+    conn: &Connection,
+    selector: Option<&Selector>,
+) -> Result<Vec<Node>, ClientError> {
+    let api: Api<Node> = Api::all(conn.client.clone());
+    let mut lp = ListParams::default();
+    if let Some(sel) = selector {
+        lp = lp.labels(&sel.to_string());
+    }
+    let nodes = api
+        .list(&lp)
+        .await
+        .map_err(|e| api_error(e, "list", "nodes", None, &conn.description))?
+        .items;
+    match selector {
+        Some(sel) if nodes.is_empty() => Err(ClientError::Flags(format!(
+            "no node matches -l {sel}; check the labels with `kubectl get nodes --show-labels`"
+        ))),
+        _ => Ok(nodes),
+    }
 }
 
-impl DryRun {
-    pub fn is_dry(self) -> bool {
-        self != DryRun::None
-    }
+/// One node by name; an unknown name is bad input ([`not_found`]).
+pub async fn get(conn: &Connection, name: &str) -> Result<Node, ClientError> {
+    let api: Api<Node> = Api::all(conn.client.clone());
+    api.get_opt(name)
+        .await
+        .map_err(|e| api_error(e, "get", "nodes", Some(name), &conn.description))?
+        .ok_or_else(|| not_found(name))
+}
+
+/// Delete the Node object (`drain-next --strategy replace --delete-node`).
+pub async fn delete(conn: &Connection, name: &str) -> Result<(), ClientError> {
+    let api: Api<Node> = Api::all(conn.client.clone());
+    api.delete(name, &Default::default())
+        .await
+        .map(|_| ())
+        .map_err(|e| api_error(e, "delete", "nodes", Some(name), &conn.description).into())
 }
 
 fn patch_params(dry: DryRun) -> PatchParams {
@@ -85,7 +114,7 @@ pub async fn set_unschedulable(
     cordon: bool,
     annotation: Annotation<'_>,
     dry: DryRun,
-    target: &str,
+    cluster: &str,
 ) -> Result<(), ClientError> {
     if dry == DryRun::Client {
         return Ok(());
@@ -96,7 +125,7 @@ pub async fn set_unschedulable(
         .await
         .map(|_| ())
         .map_err(|e| {
-            crate::client::connect::api_error(e, "patch", "nodes", Some(node), target).into()
+            crate::client::connect::api_error(e, "patch", "nodes", Some(node), cluster).into()
         })
 }
 
@@ -110,11 +139,11 @@ pub async fn prefer_no_schedule(
     key: &str,
     value: &str,
     dry: DryRun,
-    target: &str,
+    cluster: &str,
 ) -> Result<bool, ClientError> {
     let api: Api<Node> = Api::all(client.clone());
     let failed = |e, verb| -> ClientError {
-        crate::client::connect::api_error(e, verb, "nodes", Some(node), target).into()
+        crate::client::connect::api_error(e, verb, "nodes", Some(node), cluster).into()
     };
     for _ in 0..3 {
         let Some(current) = api.get_opt(node).await.map_err(|e| failed(e, "get"))? else {

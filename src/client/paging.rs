@@ -20,20 +20,34 @@ pub fn advance(lp: &mut ListParams, meta: &ListMeta) -> bool {
 }
 
 /// Every object of a list, page by page, and the list's resourceVersion (to watch from).
-pub async fn list_all<K>(api: &Api<K>, mut lp: ListParams) -> Result<(Vec<K>, String), kube::Error>
+pub async fn list_all<K>(api: &Api<K>, lp: ListParams) -> Result<(Vec<K>, String), kube::Error>
+where
+    K: kube::Resource + Clone + DeserializeOwned + Debug,
+{
+    let mut out = Vec::new();
+    let rv = each_page(api, lp, |page| out.extend(page)).await?;
+    Ok((out, rv))
+}
+
+/// Hand each page of a list to `f` as it arrives (a reader that reduces objects keeps only
+/// what it needs, never the whole list); the list's resourceVersion.
+pub async fn each_page<K>(
+    api: &Api<K>,
+    mut lp: ListParams,
+    mut f: impl FnMut(Vec<K>),
+) -> Result<String, kube::Error>
 where
     K: kube::Resource + Clone + DeserializeOwned + Debug,
 {
     lp.limit = lp.limit.or(Some(PAGE_SIZE));
-    let mut out = Vec::new();
     let mut rv = String::new();
     loop {
         let page = api.list(&lp).await?;
         rv = page.metadata.resource_version.clone().unwrap_or(rv);
         let more = advance(&mut lp, &page.metadata);
-        out.extend(page.items);
+        f(page.items);
         if !more {
-            return Ok((out, rv));
+            return Ok(rv);
         }
     }
 }

@@ -6,12 +6,13 @@ use crate::client::access::{self, Permission};
 use crate::client::connect::is_forbidden;
 use crate::client::connect::one_line;
 use crate::client::error::ClientError;
-use crate::client::nodes::{self, DryRun};
+use crate::client::nodes;
 use crate::client::paging::list_all;
 #[cfg(test)]
 use crate::drain::model::BACKOFF_START;
 use crate::drain::model::{LivePod, BACKOFF_CAP};
 use crate::drain::ui::{Event, Ui};
+use crate::facts::dry_run::DryRun;
 use crate::facts::progress::Progress;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;

@@ -9,10 +9,11 @@
 
 use crate::client::connect::{api_error, Connection};
 use crate::client::error::ClientError;
-use crate::client::nodes::{self, DryRun};
+use crate::client::nodes;
 pub use crate::drain::model::*;
 use crate::drain::ui::Ui;
 use crate::drain::{api, outcome, removal};
+use crate::facts::dry_run::DryRun;
 use crate::facts::pdb::{PdbFacts, PdbVersion};
 use crate::facts::progress::{schedulable_patch, Annotation, Progress, ProgressState};
 use crate::findings::bounded;
@@ -25,7 +26,7 @@ use std::time::Instant;
 use tokio::sync::watch;
 
 /// Print the plan (what will be removed, skipped, blocked) on stderr.
-fn print_plan(ui: &Ui, node: &str, pods: &[LivePod], plan: &filters::Plan, opts: &DrainOptions) {
+fn print_plan(ui: &Ui, node: &str, pods: &[LivePod], plan: &filters::PodPlan, opts: &DrainOptions) {
     let names = |idx: &[usize]| -> Vec<String> { idx.iter().map(|&i| pods[i].key()).collect() };
     let verb = if opts.disable_eviction {
         "delete (eviction disabled)"
@@ -68,10 +69,10 @@ pub async fn drain_node(
     node: &str,
     opts: &DrainOptions,
     cancel: watch::Receiver<bool>,
-) -> Result<Summary, ClientError> {
-    let (client, target) = (&conn.client, conn.description.as_str());
-    let run = Run::new(client, target, node, opts);
-    let mut summary = Summary::new(node, opts.dry_run);
+) -> Result<DrainSummary, ClientError> {
+    let (client, cluster) = (&conn.client, conn.description.as_str());
+    let run = Run::new(client, cluster, node, opts);
+    let mut summary = DrainSummary::new(node, opts.dry_run);
     let seen = fetch(&run).await?;
     summary.cordoned = seen.was_cordoned;
     let plan = decide(&seen, opts, &mut summary);
@@ -107,10 +108,10 @@ pub async fn drain_node(
         let _ = api::write_progress(client, node, &record, run.record_limit()).await;
     }
     let removed = removal::remove_all(
-        removal::Setup {
+        removal::RemovalRun {
             client,
             watch_client: &conn.watch_client,
-            target,
+            cluster,
             node,
             opts,
             deadline: run.deadline,
@@ -125,7 +126,7 @@ pub async fn drain_node(
     if matches!(summary.outcome, Outcome::TimedOut | Outcome::Failed) {
         // Pods that could not be removed because nobody answered are not the PDBs' doing.
         if let Some(why) = api::unreachable(client).await {
-            outcome::lost_contact(&mut summary, &why, target, opts);
+            outcome::lost_contact(&mut summary, &why, cluster, opts);
             lost = true;
         }
     }
@@ -148,7 +149,7 @@ pub async fn drain_node(
 
 /// The budgets (`ns/name`) selecting the pods this drain evicts, once each: what the
 /// validation before the next node waits for.
-fn touched_pdbs(pods: &[LivePod], plan: &filters::Plan) -> Vec<String> {
+fn touched_pdbs(pods: &[LivePod], plan: &filters::PodPlan) -> Vec<String> {
     let names: std::collections::BTreeSet<&String> = plan
         .evict
         .iter()
@@ -160,7 +161,7 @@ fn touched_pdbs(pods: &[LivePod], plan: &filters::Plan) -> Vec<String> {
 /// What one drain call works with: the client, names, options, clock and deadline.
 struct Run<'a> {
     client: &'a kube::Client,
-    target: &'a str,
+    cluster: &'a str,
     node: &'a str,
     opts: &'a DrainOptions,
     started: Instant,
@@ -173,14 +174,14 @@ struct Run<'a> {
 impl<'a> Run<'a> {
     fn new(
         client: &'a kube::Client,
-        target: &'a str,
+        cluster: &'a str,
         node: &'a str,
         opts: &'a DrainOptions,
     ) -> Run<'a> {
         let started = Instant::now();
         Run {
             client,
-            target,
+            cluster,
             node,
             opts,
             began: jiff::Timestamp::now(),
@@ -211,7 +212,7 @@ impl<'a> Run<'a> {
     }
 
     /// The summary, timed.
-    fn done(&self, mut summary: Summary) -> Summary {
+    fn done(&self, mut summary: DrainSummary) -> DrainSummary {
         summary.elapsed_seconds = self.started.elapsed().as_secs_f64();
         summary
     }
@@ -242,27 +243,24 @@ async fn fetch(run: &Run<'_>) -> Result<Seen, ClientError> {
         nodes_api.get_opt(node)
     })
     .await
-    .map_err(|e| api_error(e, "get", "nodes", Some(node), run.target))?
+    .map_err(|e| api_error(e, "get", "nodes", Some(node), run.cluster))?
     .ok_or_else(|| nodes::not_found(node))?;
     let was_cordoned = node_obj
         .spec
         .as_ref()
         .and_then(|s| s.unschedulable)
         .unwrap_or(false);
+    let selector = opts.scope.pod_selector.as_ref().map(|s| s.to_string());
     let (raw_pods, _) = api::with_retry(&run.ui, "listing pods", run.outage_limit(), || {
-        api::list_node_pods(client, node, opts.pod_selector.as_deref())
+        api::list_node_pods(client, node, selector.as_deref())
     })
     .await
-    .map_err(|e| api_error(e, "list", "pods", None, run.target))?;
+    .map_err(|e| api_error(e, "list", "pods", None, run.cluster))?;
     let now = jiff::Timestamp::now();
     let mut pods: Vec<LivePod> = raw_pods
         .iter()
         .map(|p| live_pod(p, now))
-        .filter(|p| {
-            opts.namespace
-                .as_ref()
-                .is_none_or(|ns| &p.facts.namespace == ns)
-        })
+        .filter(|p| opts.scope.contains(&p.facts.namespace, &p.labels))
         .collect();
     pods.sort_by_key(|p| p.key());
     let pdbs = if opts.disable_eviction {
@@ -287,7 +285,7 @@ async fn fetch(run: &Run<'_>) -> Result<Seen, ClientError> {
                 vec![]
             }
             Err(e) => {
-                return Err(api_error(e, "list", "poddisruptionbudgets", None, run.target).into())
+                return Err(api_error(e, "list", "poddisruptionbudgets", None, run.cluster).into())
             }
         }
     };
@@ -309,20 +307,19 @@ async fn fetch(run: &Run<'_>) -> Result<Seen, ClientError> {
 /// drain is what kubectl's `--pod-selector` is) and for an unscoped drain.
 async fn outside_scope(run: &Run<'_>, in_scope: &[LivePod]) -> Result<Vec<String>, ClientError> {
     let opts = run.opts;
-    let scoped = opts.namespace.is_some() || opts.pod_selector.is_some();
-    if !scoped || !opts.command.is_rollout() {
+    if !opts.scope.is_limited() || !opts.command.is_rollout() {
         return Ok(vec![]);
     }
     let (all, _) = api::with_retry(&run.ui, "listing pods", run.outage_limit(), || {
         api::list_node_pods(run.client, run.node, None)
     })
     .await
-    .map_err(|e| api_error(e, "list", "pods", None, run.target))?;
+    .map_err(|e| api_error(e, "list", "pods", None, run.cluster))?;
     let inside: std::collections::HashSet<String> = in_scope.iter().map(|p| p.key()).collect();
     let mut out: Vec<String> = all
         .iter()
         .map(crate::facts::pod::PodFacts::from_pod)
-        .filter(|f| f.moves_on_drain() && !f.is_terminal() && !inside.contains(&f.key()))
+        .filter(|f| f.moves_on_drain() && !f.is_finished() && !inside.contains(&f.key()))
         .map(|f| f.key())
         .collect();
     out.sort();
@@ -331,7 +328,7 @@ async fn outside_scope(run: &Run<'_>, in_scope: &[LivePod]) -> Result<Vec<String
 
 /// Step 2, pure: the filter plan, and per pod the one preflight's verdict; fills the
 /// summary's skipped, blocked and PDB blockers.
-fn decide(seen: &Seen, opts: &DrainOptions, summary: &mut Summary) -> filters::Plan {
+fn decide(seen: &Seen, opts: &DrainOptions, summary: &mut DrainSummary) -> filters::PodPlan {
     let (pods, pdbs) = (&seen.pods, &seen.pdbs);
     let plan = filters::plan(
         pods.iter().map(|p| (&p.facts, p.deleting_for)),
@@ -392,7 +389,7 @@ fn decide(seen: &Seen, opts: &DrainOptions, summary: &mut Summary) -> filters::P
 
 /// Step 3: the message that stops the drain before the node is touched, if anything blocks it.
 fn preflight_stop(
-    summary: &Summary,
+    summary: &DrainSummary,
     opts: &DrainOptions,
     node: &str,
     was_cordoned: bool,
@@ -412,7 +409,7 @@ fn preflight_stop(
                 "  PDB {}: {} (pods: {})",
                 b.pdb,
                 b.reason,
-                bounded(&b.pods, 5)
+                bounded(&b.pods, crate::findings::NAMES_SHOWN)
             )
         }));
     }
@@ -435,7 +432,7 @@ fn preflight_stop(
 }
 
 /// Say what going ahead despite blockers, or without evictions, means.
-fn warn_going_ahead(run: &Run<'_>, summary: &Summary, plan: &filters::Plan) {
+fn warn_going_ahead(run: &Run<'_>, summary: &DrainSummary, plan: &filters::PodPlan) {
     let node = run.node;
     if !summary.pdb_blockers.is_empty() {
         let names: Vec<&str> = summary
@@ -458,9 +455,9 @@ fn warn_going_ahead(run: &Run<'_>, summary: &Summary, plan: &filters::Plan) {
 
 /// `--dry-run=client`: what would be removed, nothing sent.
 fn client_dry_run(
-    summary: &mut Summary,
+    summary: &mut DrainSummary,
     pods: &[LivePod],
-    plan: &filters::Plan,
+    plan: &filters::PodPlan,
     opts: &DrainOptions,
 ) {
     summary.outcome = Outcome::DryRun;
@@ -487,7 +484,7 @@ fn client_dry_run(
 async fn cordon(
     run: &Run<'_>,
     was_cordoned: bool,
-    summary: &mut Summary,
+    summary: &mut DrainSummary,
 ) -> Result<(), ClientError> {
     let node = run.node;
     let nodes_api: Api<Node> = Api::all(run.client.clone());
@@ -504,7 +501,7 @@ async fn cordon(
         nodes_api.patch(node, &pp, &merge)
     })
     .await
-    .map_err(|e| api_error(e, "patch", "nodes", Some(node), run.target))?;
+    .map_err(|e| api_error(e, "patch", "nodes", Some(node), run.cluster))?;
     if run.opts.dry_run == DryRun::None {
         summary.cordoned = true;
         if !was_cordoned {
@@ -515,7 +512,7 @@ async fn cordon(
 }
 
 /// Cordoned and nothing to remove: done (or, in a server dry run, accepted).
-async fn nothing_to_remove(run: &Run<'_>, summary: &mut Summary) {
+async fn nothing_to_remove(run: &Run<'_>, summary: &mut DrainSummary) {
     let node = run.node;
     if run.opts.dry_run.is_dry() {
         summary.outcome = Outcome::DryRun;

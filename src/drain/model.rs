@@ -1,11 +1,12 @@
 //! The drain's data: its options, the pods it works on, and the summary it ends with
 //! (`-o json` prints the summary). No I/O.
 
-use crate::client::nodes::DryRun;
+use crate::facts::dry_run::DryRun;
 use crate::facts::pod::PodFacts;
 use crate::facts::progress::Writer;
+use crate::facts::selector::Selector;
+use crate::facts::version::Version;
 use crate::policy::filters::{FilterOptions, SkipReason};
-use crate::policy::version::Version;
 use k8s_openapi::api::core::v1::Pod;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -17,14 +18,45 @@ pub const OUTAGE_LIMIT: Duration = Duration::from_secs(600);
 pub const BACKOFF_START: Duration = Duration::from_secs(1);
 pub const BACKOFF_CAP: Duration = Duration::from_secs(5);
 
+/// Which of a node's pods a drain removes: `-n` and `--pod-selector`. The default (neither)
+/// is every pod; a scoped drain-next leaves the node only partly drained when others remain.
+#[derive(Debug, Clone, Default)]
+pub struct DrainScope {
+    pub namespace: Option<String>,
+    pub pod_selector: Option<Selector>,
+}
+
+impl DrainScope {
+    /// Is the drain limited to some of the node's pods?
+    pub fn is_limited(&self) -> bool {
+        self.namespace.is_some() || self.pod_selector.is_some()
+    }
+
+    /// Is a pod in `namespace` with `labels` one the drain removes?
+    pub fn contains(&self, namespace: &str, labels: &BTreeMap<String, String>) -> bool {
+        self.namespace.as_deref().is_none_or(|ns| ns == namespace)
+            && self.pod_selector.as_ref().is_none_or(|s| s.matches(labels))
+    }
+
+    /// The flags as the user typed them (`-n NS --pod-selector SEL`), empty when unlimited.
+    pub fn flags(&self) -> String {
+        let mut out = Vec::new();
+        if let Some(ns) = &self.namespace {
+            out.push(format!("-n {ns}"));
+        }
+        if let Some(sel) = &self.pod_selector {
+            out.push(format!("--pod-selector {sel}"));
+        }
+        out.join(" ")
+    }
+}
+
 /// Everything that shapes one drain.
 #[derive(Debug, Clone)]
 pub struct DrainOptions {
     pub filter: FilterOptions,
-    /// Only pods matching this label selector are removed.
-    pub pod_selector: Option<String>,
-    /// Only pods in this namespace are removed (global `-n`).
-    pub namespace: Option<String>,
+    /// Which pods are removed (`-n`, `--pod-selector`).
+    pub scope: DrainScope,
     /// Grace period for evictions/deletes; `None` = each pod's own.
     pub grace_period: Option<u32>,
     /// Whole-drain time limit; `None` = no limit (like kubectl).
@@ -53,8 +85,7 @@ impl Default for DrainOptions {
     fn default() -> Self {
         DrainOptions {
             filter: FilterOptions::default(),
-            pod_selector: None,
-            namespace: None,
+            scope: DrainScope::default(),
             grace_period: None,
             timeout: None,
             disable_eviction: false,
@@ -124,7 +155,7 @@ pub struct FailedPod {
 /// The result of one drain (`-o json` prints it).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Summary {
+pub struct DrainSummary {
     pub node: String,
     pub outcome: Outcome,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -156,9 +187,9 @@ pub struct Summary {
     pub resume: Option<String>,
 }
 
-impl Summary {
-    pub(crate) fn new(node: &str, dry: DryRun) -> Summary {
-        Summary {
+impl DrainSummary {
+    pub(crate) fn new(node: &str, dry: DryRun) -> DrainSummary {
+        DrainSummary {
             node: node.to_string(),
             outcome: Outcome::NothingToDo,
             dry_run: match dry {
@@ -256,6 +287,23 @@ pub fn live_pod(p: &Pod, now: jiff::Timestamp) -> LivePod {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_drain_scope_is_the_namespace_and_the_selector() {
+        let labels: BTreeMap<String, String> = [("app".to_string(), "web".to_string())].into();
+        let all = DrainScope::default();
+        assert!(!all.is_limited() && all.contains("any", &BTreeMap::new()));
+        assert_eq!(all.flags(), "");
+        let scope = DrainScope {
+            namespace: Some("shop".into()),
+            pod_selector: Some(crate::facts::selector::parse("app=web").unwrap()),
+        };
+        assert!(scope.is_limited());
+        assert!(scope.contains("shop", &labels));
+        assert!(!scope.contains("other", &labels));
+        assert!(!scope.contains("shop", &BTreeMap::new()));
+        assert_eq!(scope.flags(), "-n shop --pod-selector app=web");
+    }
 
     #[test]
     fn live_pod_reduction() {

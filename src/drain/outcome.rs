@@ -1,9 +1,9 @@
 //! How a drain ended, from what each pod's removal did: the lists in the summary, the
 //! outcome and the one message that says it (pure: no I/O).
 
-use crate::client::nodes::DryRun;
-use crate::drain::model::{DrainOptions, FailedPod, Outcome, Summary};
+use crate::drain::model::{DrainOptions, DrainSummary, FailedPod, Outcome};
 use crate::drain::removal::{PodEnd, Removed};
+use crate::facts::dry_run::DryRun;
 use crate::findings::bounded;
 use std::time::Instant;
 
@@ -19,7 +19,7 @@ struct Tally {
 }
 
 /// Fill the summary's lists from the results.
-fn tally(summary: &mut Summary, removed: Removed) -> Tally {
+fn tally(summary: &mut DrainSummary, removed: Removed) -> Tally {
     let mut t = Tally::default();
     summary.eviction_requests = removed.requests;
     summary.too_many_requests = removed.too_many;
@@ -69,12 +69,17 @@ fn tally(summary: &mut Summary, removed: Removed) -> Tally {
 
 /// The drain stopped (timed out or failed) while the API server was unreachable: an API
 /// error (exit 3), not the budgets' doing; the node stays cordoned and a rerun resumes.
-pub(super) fn lost_contact(summary: &mut Summary, why: &str, target: &str, opts: &DrainOptions) {
+pub(super) fn lost_contact(
+    summary: &mut DrainSummary,
+    why: &str,
+    cluster: &str,
+    opts: &DrainOptions,
+) {
     let accepted = summary.evicted.len() + summary.deleted.len();
     summary.outcome = Outcome::ApiError;
     summary.resume = Some(opts.resume_command.clone());
     summary.message = format!(
-        "lost contact with the API server at {target} ({why}): {} left cordoned, {accepted} pod(s) evicted or deleted before, {} still on the node; once the server answers, resume with: {}",
+        "lost contact with the API server at {cluster} ({why}): {} left cordoned, {accepted} pod(s) evicted or deleted before, {} still on the node; once the server answers, resume with: {}",
         summary.node,
         summary.remaining.len().max(summary.failed.len()),
         opts.resume_command
@@ -83,13 +88,8 @@ pub(super) fn lost_contact(summary: &mut Summary, why: &str, target: &str, opts:
 
 /// drain-next with `-n`/`--pod-selector` removed every pod in scope, but pods outside it
 /// that a full drain removes still run on the node: not ready for its upgrade (exit 2).
-pub(super) fn partial(summary: &mut Summary, outside: Vec<String>, opts: &DrainOptions) {
-    let scope = match (&opts.namespace, &opts.pod_selector) {
-        (Some(ns), Some(sel)) => format!("-n {ns} --pod-selector {sel}"),
-        (Some(ns), None) => format!("-n {ns}"),
-        (None, Some(sel)) => format!("--pod-selector {sel}"),
-        (None, None) => String::new(),
-    };
+pub(super) fn partial(summary: &mut DrainSummary, outside: Vec<String>, opts: &DrainOptions) {
+    let scope = opts.scope.flags();
     summary.outcome = Outcome::Partial;
     summary.message = format!(
         "{} partly drained: the pods in scope ({scope}) are gone ({} evicted, {} deleted), but {} other pod(s) still run on it, so it is not ready for its upgrade: {}; it stays cordoned, recorded as partial; rerun drain-next without {scope} to finish it",
@@ -97,7 +97,7 @@ pub(super) fn partial(summary: &mut Summary, outside: Vec<String>, opts: &DrainO
         summary.evicted.len(),
         summary.deleted.len(),
         outside.len(),
-        bounded(&outside, 5)
+        bounded(&outside, crate::findings::NAMES_SHOWN)
     );
     summary.outside_scope = outside;
 }
@@ -105,12 +105,12 @@ pub(super) fn partial(summary: &mut Summary, outside: Vec<String>, opts: &DrainO
 /// The summary of a drain whose removals ran: lists, outcome, message. `cancelled`: the user
 /// asked to stop (Ctrl-C), as opposed to an internal stop.
 pub(super) fn conclude(
-    mut summary: Summary,
+    mut summary: DrainSummary,
     mut removed: Removed,
     opts: &DrainOptions,
     started: Instant,
     cancelled: bool,
-) -> Summary {
+) -> DrainSummary {
     let fatal = removed.fatal.take();
     let t = tally(&mut summary, removed);
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
@@ -158,7 +158,7 @@ pub(super) fn conclude(
             format!(
                 ", {} still there at the timeout: {}",
                 summary.remaining.len(),
-                bounded(&t.stuck, 5)
+                bounded(&t.stuck, crate::findings::NAMES_SHOWN)
             )
         } else {
             String::new()
@@ -183,7 +183,7 @@ pub(super) fn conclude(
                 "timed out after {:.0}s, {left}: {} pod(s) still on {node}: {}; rerun to continue: {}",
                 summary.elapsed_seconds,
                 summary.remaining.len(),
-                bounded(shown, 5),
+                bounded(shown, crate::findings::NAMES_SHOWN),
                 opts.resume_command
             ),
         )

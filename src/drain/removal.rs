@@ -4,10 +4,10 @@
 
 use crate::client::connect::api_error;
 use crate::client::error::ClientError;
-use crate::client::nodes::DryRun;
 use crate::drain::api::{backoff, delete, err_text, evict, is_outage, with_retry, PdbMap, PodSet};
 use crate::drain::model::{DrainOptions, LivePod, BACKOFF_CAP, BACKOFF_START, OUTAGE_LIMIT};
 use crate::drain::ui::{Event, Ui};
+use crate::facts::dry_run::DryRun;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use std::collections::BTreeMap;
@@ -58,7 +58,7 @@ pub(super) struct Ctx {
     pub(super) fatal: Mutex<Option<ClientError>>,
     pub(super) requests: AtomicU64,
     pub(super) too_many: AtomicU64,
-    pub(super) target: String,
+    pub(super) cluster: String,
     /// Per-PDB queue: pods under one PDB send their evictions one at a time, each once the
     /// watched status is newer than the answer to the previous one (holds that PDB's
     /// resourceVersion at our last accepted or refused eviction). Avoids a herd of 429s.
@@ -438,7 +438,7 @@ async fn answered(
             };
             let e = err.map_or_else(
                 || ClientError::Denied(format!("{verb} {resource} ({key}) denied")),
-                |e| api_error(e, verb, resource, Some(&key), &ctx.target).into(),
+                |e| api_error(e, verb, resource, Some(&key), &ctx.cluster).into(),
             );
             let msg = e.to_string();
             ctx.set_fatal(e);
@@ -599,7 +599,7 @@ pub(super) async fn remove_pod(ctx: Arc<Ctx>, pod: LivePod, how: Removal) -> Pod
 /// does: the Eviction API deletes them without a PDB check, and the least-privilege role has
 /// no `delete pods`. Terminating pods are only waited for (not in a dry run).
 pub(super) fn work_list(
-    plan: &crate::policy::filters::Plan,
+    plan: &crate::policy::filters::PodPlan,
     pods: &[LivePod],
     opts: &DrainOptions,
 ) -> Vec<(LivePod, Removal)> {
@@ -625,11 +625,11 @@ pub(super) fn work_list(
 }
 
 /// Who and what a removal run is for.
-pub(super) struct Setup<'a> {
+pub(super) struct RemovalRun<'a> {
     pub(super) client: &'a kube::Client,
     /// For the watches: no read timeout (see [`crate::client::connect::Connection`]).
     pub(super) watch_client: &'a kube::Client,
-    pub(super) target: &'a str,
+    pub(super) cluster: &'a str,
     pub(super) node: &'a str,
     pub(super) opts: &'a DrainOptions,
     pub(super) deadline: Option<Instant>,
@@ -649,7 +649,7 @@ pub(super) struct Removed {
 /// an eviction up, the PDBs) watched meanwhile. All tasks live in `JoinSet`s: when this future
 /// is dropped (Ctrl-C twice, a caller's timeout), every request and watch stops with it.
 pub(super) async fn remove_all(
-    setup: Setup<'_>,
+    setup: RemovalRun<'_>,
     pods: &[LivePod],
     work: Vec<(LivePod, Removal)>,
     mut cancel: watch::Receiver<bool>,
@@ -703,7 +703,7 @@ pub(super) async fn remove_all(
         fatal: Mutex::new(None),
         requests: AtomicU64::new(0),
         too_many: AtomicU64::new(0),
-        target: setup.target.to_string(),
+        cluster: setup.cluster.to_string(),
         gates,
     });
     let mut tasks = tokio::task::JoinSet::new();

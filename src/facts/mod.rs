@@ -2,6 +2,7 @@
 //! inventory reducer, the drain engine and the preview alike. Pure: no I/O.
 
 pub mod apiusage;
+pub mod dry_run;
 pub mod helm;
 pub mod inventory;
 pub mod lock;
@@ -11,3 +12,4 @@ pub mod pod;
 pub mod progress;
 pub mod resources;
 pub mod selector;
+pub mod version;

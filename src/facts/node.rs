@@ -117,6 +117,44 @@ impl NodeFacts {
             .iter()
             .any(|r| r == "control-plane" || r == "master")
     }
+
+    /// Can the scheduler put pods here now: Ready and not cordoned. Taints are each pod's
+    /// tolerations' business ([`crate::policy::capacity`]).
+    pub fn can_take_pods(&self) -> bool {
+        self.ready && !self.unschedulable
+    }
+
+    /// Is the node tainted so that pods without a matching toleration stay off
+    /// (`NoSchedule`, `NoExecute`)?
+    pub fn keeps_pods_off(&self) -> bool {
+        self.taints
+            .iter()
+            .any(|t| t.ends_with(":NoSchedule") || t.ends_with(":NoExecute"))
+    }
+}
+
+/// Test fixtures shared by the policy and rollout tests.
+#[cfg(test)]
+pub mod fixture {
+    use super::NodeFacts;
+
+    /// A Ready, schedulable worker with this kubelet.
+    pub fn worker(name: &str, kubelet: &str) -> NodeFacts {
+        NodeFacts {
+            name: name.into(),
+            kubelet_version: kubelet.into(),
+            ready: true,
+            ..NodeFacts::default()
+        }
+    }
+
+    /// A Ready control-plane node with this kubelet.
+    pub fn control_plane(name: &str, kubelet: &str) -> NodeFacts {
+        NodeFacts {
+            roles: vec!["control-plane".into()],
+            ..worker(name, kubelet)
+        }
+    }
 }
 
 /// `("containerd", "1.7.27")` from `containerRuntimeVersion` `containerd://1.7.27`.

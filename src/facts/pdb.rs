@@ -7,10 +7,84 @@
 //! whose fields are the same except that an empty selector `{}` selects *every* pod of the
 //! namespace in v1 and *none* in v1beta1.
 
-use crate::facts::selector::Selector;
+use crate::facts::selector::{Requirement, Selector};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+/// PDBs indexed by namespace so a pod is tested only against the budgets that can select it:
+/// a budget whose selector has an equality requirement is filed under the first one, which
+/// every pod it selects must carry; the rest (expressions only, or `{}`) are always tested.
+/// [`PdbFacts::covering`] gives the same answer by testing every budget.
+#[derive(Debug, Default)]
+pub struct PdbIndex {
+    by_ns: HashMap<String, NamespacePdbs>,
+}
+
+#[derive(Debug, Default)]
+struct NamespacePdbs {
+    by_label: HashMap<String, HashMap<String, Vec<usize>>>,
+    always: Vec<usize>,
+}
+
+impl PdbIndex {
+    /// The index of `pdbs`.
+    pub fn of(pdbs: &[PdbFacts]) -> PdbIndex {
+        let mut index = PdbIndex::default();
+        for (i, b) in pdbs.iter().enumerate() {
+            index.add(i, b);
+        }
+        index
+    }
+
+    /// File budget `idx` (its position in the list later given to [`PdbIndex::covering`]).
+    pub fn add(&mut self, idx: usize, pdb: &PdbFacts) {
+        let selector = &pdb.selector;
+        if !selector.everything && selector.requirements.is_empty() {
+            return; // selects nothing
+        }
+        let ns = self.by_ns.entry(pdb.namespace.clone()).or_default();
+        let first_equality = selector.requirements.iter().find_map(|r| match r {
+            Requirement::Equals(k, v) => Some((k, v)),
+            _ => None,
+        });
+        match first_equality {
+            Some((k, v)) => ns
+                .by_label
+                .entry(k.clone())
+                .or_default()
+                .entry(v.clone())
+                .or_default()
+                .push(idx),
+            None => ns.always.push(idx),
+        }
+    }
+
+    /// Indices of the budgets in `pdbs` (the indexed list) that select a pod in `namespace`
+    /// with these labels, ascending.
+    pub fn covering(
+        &self,
+        pdbs: &[PdbFacts],
+        namespace: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Vec<usize> {
+        let Some(ns) = self.by_ns.get(namespace) else {
+            return Vec::new();
+        };
+        let indexed = labels
+            .iter()
+            .filter_map(|(k, v)| ns.by_label.get(k).and_then(|vals| vals.get(v)))
+            .flatten();
+        let mut found: Vec<usize> = indexed
+            .chain(&ns.always)
+            .copied()
+            .filter(|&i| pdbs[i].selects(namespace, labels))
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+}
 
 /// `minAvailable` / `maxUnavailable` of a PDB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -74,15 +74,21 @@ impl PodFacts {
         format!("{}/{}", self.namespace, self.name)
     }
 
-    /// Succeeded or Failed.
-    pub fn is_terminal(&self) -> bool {
+    /// Finished: Succeeded or Failed (it runs nothing; the Eviction API removes it without a
+    /// budget check, kubectl's filters let it go even from a DaemonSet).
+    pub fn is_finished(&self) -> bool {
         self.phase == "Succeeded" || self.phase == "Failed"
+    }
+
+    /// Owned by a DaemonSet (its controller puts it back on the node).
+    pub fn is_daemonset(&self) -> bool {
+        self.controller_kind.as_deref() == Some("DaemonSet")
     }
 
     /// Does a drain move it off the node? Mirror (static) pods and DaemonSet pods stay: the
     /// kubelet and the DaemonSet controller keep them there.
     pub fn moves_on_drain(&self) -> bool {
-        !self.mirror && self.controller_kind.as_deref() != Some("DaemonSet")
+        !self.mirror && !self.is_daemonset()
     }
 }
 
@@ -219,7 +225,7 @@ mod tests {
         assert_eq!(f.key(), "shop/web-1");
         assert_eq!(f.node.as_deref(), Some("n1"));
         assert_eq!(f.controller_kind.as_deref(), Some("ReplicaSet"));
-        assert!(f.ready && f.mirror && f.has_empty_dir && f.deleting && !f.is_terminal());
+        assert!(f.ready && f.mirror && f.has_empty_dir && f.deleting && !f.is_finished());
         let bare = PodFacts::from_pod(&pod(serde_json::json!({"metadata": {"name": "x"}})));
         assert_eq!(bare.phase, "Unknown");
         assert!(!bare.ready && bare.node.is_none() && bare.controller_kind.is_none());

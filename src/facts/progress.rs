@@ -3,7 +3,7 @@
 //! knows what the node was drained for; and the patch bodies that set or clear it. Pure: the
 //! I/O that sends these patches is `crate::client::nodes`.
 
-use crate::policy::version::Version;
+use crate::facts::version::Version;
 use serde::{Deserialize, Serialize};
 
 /// Annotation on a node holding a [`Progress`] as JSON.
@@ -154,7 +154,7 @@ impl Progress {
 
 /// `target` is written as the version text (`"v1.33.2"`) and must parse back as one.
 mod target_text {
-    use crate::policy::version::{parse, Version};
+    use crate::facts::version::{parse, Version};
     use serde::{de::Error, Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(v: &Option<Version>, s: S) -> Result<S::Ok, S::Error> {
@@ -281,7 +281,7 @@ pub fn record(state: ProgressState, target: Option<&str>, command: Writer) -> Op
     Some(
         Progress {
             state,
-            target: target.map(|t| crate::policy::version::parse(t).expect("test version")),
+            target: target.map(|t| crate::facts::version::parse(t).expect("test version")),
             time: "2026-01-01T00:00:00Z".into(),
             command,
             user: "alice".into(),

@@ -77,12 +77,26 @@ pub fn read_paths(
     paths: &[PathBuf],
     apiserver_version: Option<&str>,
 ) -> Result<Reducer, InputError> {
+    read_into(paths, apiserver_version, Reducer::new)
+}
+
+/// [`read_paths`] for `simulate`: the reducer also keeps every node's labels and each pod's
+/// scheduling facts ([`Reducer::finish_world`]).
+pub fn read_paths_for_simulation(paths: &[PathBuf]) -> Result<Reducer, InputError> {
+    read_into(paths, None, Reducer::for_simulation)
+}
+
+fn read_into(
+    paths: &[PathBuf],
+    apiserver_version: Option<&str>,
+    make: fn(String) -> Reducer,
+) -> Result<Reducer, InputError> {
     let named = paths
         .iter()
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ");
-    let mut reducer = Reducer::new(format!("snapshot {named}"));
+    let mut reducer = make(format!("snapshot {named}"));
     let mut got = Collected::default();
     for path in paths {
         read_path(path, &mut reducer, &mut got)?;
@@ -118,7 +132,7 @@ pub fn read_manifests(paths: &[PathBuf], reducer: &mut Reducer) -> Result<(), In
             "--file: {} file(s) read; {} not read as manifests (templates or not YAML/JSON): {}",
             got.files_read,
             got.skipped.len(),
-            crate::findings::bounded(&got.skipped, 5)
+            crate::findings::bounded(&got.skipped, crate::findings::NAMES_SHOWN)
         ));
     }
     Ok(())
@@ -169,18 +183,11 @@ fn finish(reducer: &mut Reducer, got: Collected, apiserver_version: Option<&str>
         ));
     }
     if !got.skipped.is_empty() {
-        let shown: Vec<&str> = got.skipped.iter().take(5).map(String::as_str).collect();
-        let more = got.skipped.len().saturating_sub(shown.len());
         reducer.note(format!(
-            "{} file(s) read; {} skipped (not Kubernetes objects or unreadable): {}{}",
+            "{} file(s) read; {} skipped (not Kubernetes objects or unreadable): {}",
             got.files_read,
             got.skipped.len(),
-            shown.join("; "),
-            if more > 0 {
-                format!("; and {more} more")
-            } else {
-                String::new()
-            }
+            crate::findings::bounded(&got.skipped, crate::findings::NAMES_SHOWN)
         ));
     }
 }
@@ -217,6 +224,23 @@ fn read_path(path: &Path, reducer: &mut Reducer, got: &mut Collected) -> Result<
             if is_archive(&file) {
                 if let Err(e) = read_archive(&file, reducer, got) {
                     got.skipped.push(format!("{shown}: {e}"));
+                }
+                continue;
+            }
+            if is_text_file(&file) {
+                // A pasted capture (`kubectl get nodes -o wide`, `kubectl version`) is read;
+                // any other text file (logs in a support bundle) is not ours to judge.
+                let text = std::fs::read_to_string(&file).unwrap_or_default();
+                if super::tables::is_capture(&text) {
+                    if let Err(e) = read_stream(
+                        BufReader::new(text.as_bytes()),
+                        &shown,
+                        &Hint::of(&rel),
+                        reducer,
+                        got,
+                    ) {
+                        got.skipped.push(e.to_string());
+                    }
                 }
                 continue;
             }
@@ -319,6 +343,16 @@ impl Walk {
 fn is_archive(p: &Path) -> bool {
     let n = p.to_string_lossy().to_ascii_lowercase();
     n.ends_with(".tar.gz") || n.ends_with(".tgz")
+}
+
+fn is_text_file(p: &Path) -> bool {
+    matches!(
+        p.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some("txt")
+    )
 }
 
 fn is_object_file(p: &Path) -> bool {
@@ -496,6 +530,9 @@ fn read_stream(
         Some(_) => {
             let mut text = String::new();
             input.read_to_string(&mut text).map_err(io("read", name))?;
+            if super::tables::is_capture(&text) {
+                return ctx.capture(&text).map_err(InputError::Unusable);
+            }
             let mut docs = 0;
             for doc in serde_yaml::Deserializer::from_str(&text) {
                 let value = <Value as serde::Deserialize>::deserialize(doc).map_err(|e| {
@@ -645,6 +682,32 @@ impl Feed<'_> {
             "{}: neither a Kubernetes object nor a version document",
             self.name
         ))
+    }
+
+    /// A pasted `kubectl get nodes -o wide` table and `kubectl version` text.
+    fn capture(&mut self, text: &str) -> Result<(), String> {
+        let nodes = super::tables::nodes(text);
+        if !nodes.is_empty() {
+            self.got.meta_notes.push(format!(
+                "{}: read from a `kubectl get nodes -o wide` table: {} node(s) with their readiness, roles, kubelet versions, OS images, kernels and runtimes only (no pods, PDBs, taints or other labels)",
+                self.name,
+                nodes.len()
+            ));
+        }
+        for n in nodes {
+            let mut v = serde_json::to_value(n).map_err(|e| e.to_string())?;
+            v["kind"] = Value::from("Node");
+            v["apiVersion"] = Value::from("v1");
+            self.value(v)?;
+        }
+        let (server, client) = super::tables::versions(text);
+        if let Some(s) = server {
+            self.server_version(s, "kubectl version text in");
+        }
+        if client.is_some() && self.got.kubectl_version.is_none() {
+            self.got.kubectl_version = client;
+        }
+        Ok(())
     }
 
     fn server_version(&mut self, v: String, what: &str) {

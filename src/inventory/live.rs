@@ -81,6 +81,51 @@ impl<W: Write> Sink for SnapshotWriter<W> {
     }
 }
 
+/// Read the live cluster behind `connect` into an inventory: the core objects, the removed-API
+/// scan (and Helm releases with `helm`), the server's and kubectl's versions.
+pub async fn inventory(
+    connect: &crate::client::connect::ConnectOpts,
+    apis: &crate::policy::apis::ApiData,
+    helm: bool,
+) -> Result<crate::facts::inventory::Inventory, ClientError> {
+    let conn = connect.connect().await?;
+    let mut reducer = Reducer::new(conn.description.clone());
+    let (meta, (kubectl, kubectl_note)) =
+        tokio::join!(read(&conn, &mut reducer), kubectl_client_version());
+    let mut meta = meta?;
+    meta.notes
+        .extend(super::scan::scan(&conn, apis, helm, &mut reducer).await?);
+    reducer.set_server_version(meta.server_version);
+    reducer.set_kubectl_version(kubectl);
+    for n in meta.notes.into_iter().chain(kubectl_note) {
+        reducer.note(n);
+    }
+    Ok(reducer.finish())
+}
+
+/// One cluster's snapshot (what `check --snapshot` reads), written to `out` as it is read.
+pub async fn snapshot(
+    connect: &crate::client::connect::ConnectOpts,
+    helm: bool,
+    out: impl Write,
+) -> Result<(), ClientError> {
+    let conn = connect.connect().await?;
+    let mut writer = SnapshotWriter::begin(out).map_err(ClientError::Output)?;
+    let (meta, (kubectl, kubectl_note)) = tokio::join!(
+        read(&conn, &mut writer as &mut dyn Sink),
+        kubectl_client_version()
+    );
+    let mut meta = meta?;
+    let data = crate::policy::apis::builtin();
+    meta.notes
+        .extend(super::scan::scan(&conn, &data, helm, &mut writer as &mut dyn Sink).await?);
+    meta.notes.extend(kubectl_note);
+    writer
+        .finish(&meta.into_snapshot_meta(kubectl))
+        .map_err(ClientError::Output)?;
+    Ok(())
+}
+
 /// What the live reader learned besides the objects.
 #[derive(Debug, Default)]
 pub struct LiveMeta {

@@ -6,9 +6,8 @@
 
 use crate::facts::inventory::{CoveredPods, Inventory, KubeadmFacts};
 use crate::facts::node::NodeFacts;
-use crate::facts::pdb::{PdbFacts, PdbVersion};
+use crate::facts::pdb::{PdbFacts, PdbIndex, PdbVersion};
 use crate::facts::pod::{component_of, PodFacts};
-use crate::facts::selector::Requirement;
 use crate::policy::filters::FilterOptions;
 use crate::policy::preflight::{self, Verdict};
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
@@ -23,20 +22,11 @@ pub(crate) fn keep_node_label(key: &str) -> bool {
         || crate::policy::setup::reads_label(key)
 }
 
-/// The PDBs of one namespace, indexed so a pod is tested only against PDBs that can match
-/// it: a PDB whose selector has an equality requirement is filed under the first one, which
-/// every pod it selects must carry; the rest (expressions only, or `{}`) are always tested.
-#[derive(Default)]
-struct NamespacePdbs {
-    by_label: HashMap<String, HashMap<String, Vec<usize>>>,
-    always: Vec<usize>,
-}
-
 #[derive(Default)]
 pub struct Reducer {
     inv: Inventory,
-    /// Namespace -> its PDBs, indexed.
-    pdbs_by_ns: HashMap<String, NamespacePdbs>,
+    /// The PDBs, indexed by namespace and label.
+    pdb_index: PdbIndex,
     /// When PDBs arrive after pods (snapshots), pods and their labels wait here for matching
     /// at `finish`.
     pending: Vec<(PodFacts, BTreeMap<String, String>)>,
@@ -50,6 +40,11 @@ pub struct Reducer {
     seen: HashMap<u64, u64>,
     /// Copies dropped: (identical, disagreeing examples `Kind ns/name`, disagreeing count).
     duplicates: (usize, Vec<String>, usize),
+    /// `simulate`: every node with all its labels and every running pod with what decides
+    /// where it may go (`None` for `check`, which keeps far less).
+    world: Option<crate::rollout::simulate::World>,
+    /// `simulate`: label sets seen, shared between the pods that carry the same.
+    label_sets: std::collections::HashSet<std::sync::Arc<BTreeMap<String, String>>>,
 }
 
 impl Reducer {
@@ -61,6 +56,28 @@ impl Reducer {
             },
             ..Reducer::default()
         }
+    }
+
+    /// A reducer that also keeps what `simulate` needs ([`Reducer::finish_world`]).
+    pub fn for_simulation(source: impl Into<String>) -> Self {
+        Reducer {
+            world: Some(Default::default()),
+            ..Reducer::new(source)
+        }
+    }
+
+    /// Finish, with `simulate`'s world: its pods' budgets matched, its notes said.
+    pub fn finish_world(mut self) -> (Inventory, crate::rollout::simulate::World) {
+        let mut world = self.world.take().unwrap_or_default();
+        let index = std::mem::take(&mut self.pdb_index);
+        let inv = self.finish();
+        for p in &mut world.pods {
+            p.facts.pdbs = index.covering(&inv.pdbs, &p.facts.namespace, &p.moving.labels);
+        }
+        world.pdbs = inv.pdbs.clone();
+        world.nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        world.notes = inv.notes.clone();
+        (inv, world)
     }
 
     /// Declare that every PDB has been fed: pods are then matched immediately and their labels dropped.
@@ -132,6 +149,9 @@ impl Reducer {
         if !self.first_copy("Node", &node.metadata) {
             return;
         }
+        if let Some(w) = self.world.as_mut() {
+            w.nodes.push(NodeFacts::from_node(node.clone(), |_| true));
+        }
         let facts = NodeFacts::from_node(node, keep_node_label);
         self.inv.nodes.push(facts);
     }
@@ -152,25 +172,7 @@ impl Reducer {
         };
         self.api_object("PodDisruptionBudget", served, &pdb.metadata);
         let facts = PdbFacts::from_pdb(pdb, version);
-        let idx = self.inv.pdbs.len();
-        let selector = &facts.selector;
-        if selector.everything || !selector.requirements.is_empty() {
-            let ns = self.pdbs_by_ns.entry(facts.namespace.clone()).or_default();
-            let first_equality = selector.requirements.iter().find_map(|r| match r {
-                Requirement::Equals(k, v) => Some((k, v)),
-                _ => None,
-            });
-            match first_equality {
-                Some((k, v)) => ns
-                    .by_label
-                    .entry(k.clone())
-                    .or_default()
-                    .entry(v.clone())
-                    .or_default()
-                    .push(idx),
-                None => ns.always.push(idx),
-            }
-        }
+        self.pdb_index.add(self.inv.pdbs.len(), &facts);
         self.inv.pdbs.push(facts);
     }
 
@@ -247,16 +249,32 @@ impl Reducer {
             self.inv.components_mut(kind).push(component);
         }
         let mut facts = PodFacts::from_pod(&pod);
+        if let Some(w) = self.world.as_mut() {
+            if facts.node.is_some() && !facts.is_finished() && !facts.deleting {
+                let mut sim = crate::rollout::simulate::SimPod::from_pod(&pod, &[]);
+                match self.label_sets.get(&sim.moving.labels) {
+                    Some(shared) => sim.moving.labels = shared.clone(),
+                    None => {
+                        self.label_sets.insert(sim.moving.labels.clone());
+                    }
+                }
+                // Grown in steps, not doubled: a SimPod is a few hundred bytes and a
+                // doubled Vec of 150,000 of them leaves tens of MB unused.
+                if w.pods.len() == w.pods.capacity() {
+                    w.pods.reserve_exact(8192);
+                }
+                w.pods.push(sim);
+            }
+        }
         if let Some(node) = facts.node.as_deref() {
-            if !matches!(facts.phase.as_str(), "Succeeded" | "Failed") {
+            if !facts.is_finished() {
                 let r = crate::facts::resources::Resources::requested_by(&pod);
                 let load = match self.inv.load.get_mut(node) {
                     Some(l) => l,
                     None => self.inv.load.entry(node.to_string()).or_default(),
                 };
                 load.requested.add(r);
-                let stays = facts.mirror || facts.controller_kind.as_deref() == Some("DaemonSet");
-                if !stays {
+                if facts.moves_on_drain() {
                     load.movable.add(r);
                 }
             }
@@ -293,21 +311,7 @@ impl Reducer {
     }
 
     fn matching_pdbs(&self, namespace: &str, labels: &BTreeMap<String, String>) -> Vec<usize> {
-        let Some(ns) = self.pdbs_by_ns.get(namespace) else {
-            return Vec::new();
-        };
-        let indexed = labels
-            .iter()
-            .filter_map(|(k, v)| ns.by_label.get(k).and_then(|vals| vals.get(v)))
-            .flatten();
-        let mut found: Vec<usize> = indexed
-            .chain(&ns.always)
-            .copied()
-            .filter(|&i| self.inv.pdbs[i].selects(namespace, labels))
-            .collect();
-        found.sort_unstable();
-        found.dedup();
-        found
+        self.pdb_index.covering(&self.inv.pdbs, namespace, labels)
     }
 
     pub fn finish(mut self) -> Inventory {
@@ -320,7 +324,7 @@ impl Reducer {
         if differing > 0 {
             self.note(format!(
                 "{differing} object(s) appear twice with different contents (another uid or resourceVersion: copies from different times?); the first copy read is used: {}",
-                crate::findings::bounded(&examples, 5)
+                crate::findings::bounded(&examples, crate::findings::NAMES_SHOWN)
             ));
         }
         self.seen = HashMap::new();

@@ -70,7 +70,7 @@ pub async fn scan(
     sink: &mut dyn Sink,
 ) -> Result<Vec<String>, ClientError> {
     let mut notes = Vec::new();
-    let current = crate::policy::version::parse(&conn.server_version)
+    let current = crate::facts::version::parse(&conn.server_version)
         .map(|v| v.minor())
         .ok();
 
@@ -121,7 +121,7 @@ pub async fn scan(
         denied.sort();
         notes.push(format!(
             "cannot list {} (forbidden): their objects were not scanned for removed API versions; grant list on them (deploy/rbac.yaml)",
-            crate::findings::bounded(&denied, 5)
+            crate::findings::bounded(&denied, crate::findings::NAMES_SHOWN)
         ));
     }
 
@@ -299,7 +299,7 @@ async fn helm_releases(conn: &Connection, sink: &mut dyn Sink) -> Result<Vec<Str
         notes.push(format!(
             "--helm: {} release(s) not read: {}",
             unreadable.len(),
-            crate::findings::bounded(&unreadable, 5)
+            crate::findings::bounded(&unreadable, crate::findings::NAMES_SHOWN)
         ));
     }
     if bad_docs > 0 {

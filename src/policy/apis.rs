@@ -5,8 +5,8 @@
 
 use crate::facts::apiusage::{split_api_version, CrdFacts, Usage, UsageSource};
 use crate::facts::node::NodeFacts;
+use crate::facts::version::{self, Minor};
 use crate::findings::{bounded, Finding, Section, Severity, NAMES_SHOWN};
-use crate::policy::version::{self, Minor};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

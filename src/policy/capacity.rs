@@ -1,72 +1,145 @@
-//! Will the pods fit? The capacity preview of `drain-next --strategy replace`: the pods a
-//! drain moves, placed on the destination nodes as far as the API shows what the scheduler
-//! would do: requests against allocatable minus what already runs there, `nodeSelector`,
-//! required node affinity (`matchExpressions` on labels) and NoSchedule/NoExecute taints
-//! against tolerations. First fit, largest first; pods left without a node would stay
-//! Pending. Pure.
+//! Will the pods fit? Where the pods a drain moves could go, as far as the API shows what
+//! the scheduler would do: requests against allocatable minus what already runs there,
+//! `nodeSelector`, required node affinity (`matchExpressions` on labels), NoSchedule/NoExecute
+//! taints against tolerations, and required pod anti-affinity (both ways: the moving pod's
+//! terms against a node's pods, and their terms against it) over any topology key. Used by
+//! `drain-next --strategy replace`'s capacity preview and by `simulate`. Pure.
 //!
-//! What it cannot see: pod (anti-)affinity, topology spread, volumes bound to a zone, extended
-//! resources, priorities and preemption. A pod placed here may still not schedule; a pod left
-//! Pending here will not.
+//! The [`Placer`] spreads pods as the scheduler's least-allocated scoring tends to: each
+//! scheduling shape (selector, affinity, tolerations) takes its eligible nodes in turn, so a
+//! pod lands on the next node with room rather than piling onto the first.
+//!
+//! What it cannot see: topology spread constraints, volumes bound to a zone, extended
+//! resources, priorities and preemption, preferred (soft) rules. A pod placed here may still
+//! not schedule; a pod left Pending here will not.
 
 use crate::facts::resources::Resources;
 use crate::facts::selector::{Requirement, Selector};
 use k8s_openapi::api::core::v1::{Pod, Toleration};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-/// A pod that must move, with what decides where it may go.
+/// A required pod anti-affinity term: no pod matching `selector` (in `namespaces`, or the
+/// pod's own namespace when empty) may run in the same `topology_key` domain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AntiTerm {
+    pub topology_key: String,
+    pub selector: Selector,
+    pub namespaces: Vec<String>,
+}
+
+impl AntiTerm {
+    /// Does the term (of a pod in `own_ns`) select a pod in `ns` with `labels`?
+    fn selects(&self, own_ns: &str, ns: &str, labels: &BTreeMap<String, String>) -> bool {
+        let ns_ok = if self.namespaces.is_empty() {
+            ns == own_ns
+        } else {
+            self.namespaces.iter().any(|n| n == ns)
+        };
+        ns_ok && self.selector.matches(labels)
+    }
+}
+
+/// A pod that must move (or one already in place, as an occupant), with what decides where
+/// it may go.
 #[derive(Debug, Clone, Default)]
 pub struct Moving {
     /// `ns/name`.
     pub key: String,
+    pub namespace: String,
+    /// Shared: the replicas of one workload carry the same labels (interned by the reader).
+    pub labels: std::sync::Arc<BTreeMap<String, String>>,
     pub requests: Resources,
     pub node_selector: BTreeMap<String, String>,
     /// Required node affinity: any one term must hold (each a selector over node labels).
     pub affinity: Vec<Selector>,
     pub tolerations: Vec<Toleration>,
+    /// Required pod anti-affinity.
+    pub anti: Vec<AntiTerm>,
+}
+
+fn node_term(t: &k8s_openapi::api::core::v1::NodeSelectorTerm) -> Selector {
+    Selector {
+        requirements: t
+            .match_expressions
+            .iter()
+            .flatten()
+            .map(|e| {
+                let values = e.values.clone().unwrap_or_default();
+                match e.operator.as_str() {
+                    "In" => Requirement::In(e.key.clone(), values),
+                    "NotIn" => Requirement::NotIn(e.key.clone(), values),
+                    "Exists" => Requirement::Exists(e.key.clone()),
+                    "DoesNotExist" => Requirement::DoesNotExist(e.key.clone()),
+                    "Gt" => e
+                        .values
+                        .as_ref()
+                        .and_then(|v| v.first())
+                        .and_then(|v| v.parse().ok())
+                        .map_or_else(
+                            || Requirement::Invalid("Gt".into()),
+                            |n| Requirement::GreaterThan(e.key.clone(), n),
+                        ),
+                    "Lt" => e
+                        .values
+                        .as_ref()
+                        .and_then(|v| v.first())
+                        .and_then(|v| v.parse().ok())
+                        .map_or_else(
+                            || Requirement::Invalid("Lt".into()),
+                            |n| Requirement::LessThan(e.key.clone(), n),
+                        ),
+                    other => Requirement::Invalid(other.to_string()),
+                }
+            })
+            .collect(),
+        everything: true,
+    }
 }
 
 impl Moving {
     pub fn from_pod(p: &Pod) -> Moving {
-        let spec = p.spec.clone().unwrap_or_default();
-        let affinity = spec
-            .affinity
-            .and_then(|a| a.node_affinity)
-            .and_then(|n| n.required_during_scheduling_ignored_during_execution)
-            .map(|r| {
-                r.node_selector_terms
+        let spec = p.spec.as_ref();
+        let affinity = spec.and_then(|s| s.affinity.as_ref());
+        let node_affinity = affinity
+            .and_then(|a| a.node_affinity.as_ref())
+            .and_then(|n| {
+                n.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })
+            .map(|r| r.node_selector_terms.iter().map(node_term).collect())
+            .unwrap_or_default();
+        let anti = affinity
+            .and_then(|a| a.pod_anti_affinity.as_ref())
+            .and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })
+            .map(|terms| {
+                terms
                     .iter()
-                    .map(|t| Selector {
-                        requirements: t
-                            .match_expressions
-                            .iter()
-                            .flatten()
-                            .map(|e| {
-                                let values = e.values.clone().unwrap_or_default();
-                                match e.operator.as_str() {
-                                    "In" => Requirement::In(e.key.clone(), values),
-                                    "NotIn" => Requirement::NotIn(e.key.clone(), values),
-                                    "Exists" => Requirement::Exists(e.key.clone()),
-                                    "DoesNotExist" => Requirement::DoesNotExist(e.key.clone()),
-                                    other => Requirement::Invalid(other.to_string()),
-                                }
-                            })
-                            .collect(),
-                        everything: true,
+                    .map(|t| AntiTerm {
+                        topology_key: t.topology_key.clone(),
+                        selector: Selector::from_label_selector(t.label_selector.as_ref()),
+                        namespaces: t.namespaces.clone().unwrap_or_default(),
                     })
                     .collect()
             })
             .unwrap_or_default();
+        let namespace = p.metadata.namespace.clone().unwrap_or_default();
         Moving {
             key: format!(
-                "{}/{}",
-                p.metadata.namespace.as_deref().unwrap_or_default(),
+                "{namespace}/{}",
                 p.metadata.name.as_deref().unwrap_or_default()
             ),
+            namespace,
+            labels: std::sync::Arc::new(p.metadata.labels.clone().unwrap_or_default()),
             requests: Resources::requested_by(p),
-            node_selector: spec.node_selector.unwrap_or_default(),
-            affinity,
-            tolerations: spec.tolerations.unwrap_or_default(),
+            node_selector: spec
+                .and_then(|s| s.node_selector.clone())
+                .unwrap_or_default(),
+            affinity: node_affinity,
+            tolerations: spec.and_then(|s| s.tolerations.clone()).unwrap_or_default(),
+            anti,
         }
     }
 }
@@ -105,7 +178,7 @@ fn tolerated(t: &str, tolerations: &[Toleration]) -> bool {
     })
 }
 
-/// May `pod` go to `d` at all (ignoring room)?
+/// May `pod` go to `d` at all (ignoring room and other pods)?
 pub fn eligible(pod: &Moving, d: &Destination) -> bool {
     pod.node_selector
         .iter()
@@ -114,34 +187,310 @@ pub fn eligible(pod: &Moving, d: &Destination) -> bool {
         && d.taints.iter().all(|t| tolerated(t, &pod.tolerations))
 }
 
-/// Place the pods, largest CPU request first, each on the first eligible destination with
-/// room. Returns the pods left without a node (they would stay Pending), each with why.
-pub fn place(pods: &[Moving], destinations: &[Destination]) -> Vec<(String, String)> {
-    let mut free: Vec<Resources> = destinations.iter().map(|d| d.free).collect();
-    let mut order: Vec<&Moving> = pods.iter().collect();
-    order.sort_by(|a, b| {
-        (b.requests.cpu_millis, b.requests.memory_bytes)
-            .cmp(&(a.requests.cpu_millis, a.requests.memory_bytes))
+/// Why a pod found no node.
+pub const NO_MATCH: &str =
+    "no destination matches its nodeSelector, required node affinity or tolerations";
+
+/// Each pod's scheduling shape (its `nodeSelector`, required node affinity and
+/// tolerations) as a number: pods of one shape may go to the same nodes, so a [`Placer`]
+/// works out their eligible nodes once.
+pub fn shapes<T: AsRef<Moving>>(pods: &[T]) -> Vec<u32> {
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    pods.iter()
+        .map(|p| {
+            let p = p.as_ref();
+            let key = format!("{:?}|{:?}|{:?}", p.node_selector, p.affinity, p.tolerations);
+            let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+            *ids.entry(key).or_insert(next)
+        })
+        .collect()
+}
+
+impl AsRef<Moving> for Moving {
+    fn as_ref(&self) -> &Moving {
+        self
+    }
+}
+
+/// Places pods (indices into a slice of them) on destinations one at a time, keeping each
+/// destination's free room and its pods (for anti-affinity). Destinations can be closed
+/// (cordoned, being drained) and opened again; pods can be taken off.
+pub struct Placer<'p, T: AsRef<Moving>> {
+    pods: &'p [T],
+    shape_of: &'p [u32],
+    dests: Vec<Destination>,
+    index: HashMap<String, usize>,
+    open: Vec<bool>,
+    /// Destinations tried first (the rest only when none of these has room: a
+    /// PreferNoSchedule taint is a preference, not a filter).
+    preferred: Vec<bool>,
+    /// Pods on each destination (occupants), for anti-affinity.
+    on: Vec<Vec<u32>>,
+    /// Per shape: the destinations it may use, those of them open (kept current by
+    /// `set_open`, so a search never walks closed nodes), and where its turn is.
+    shapes: HashMap<u32, ShapeState>,
+    /// Topology key -> value -> destinations in that domain (for keys terms use).
+    domains: HashMap<String, HashMap<String, Vec<usize>>>,
+    /// Occupants with anti-affinity terms, per destination, and every key their terms use.
+    anti_on: Vec<Vec<u32>>,
+    anti_keys: Vec<String>,
+}
+
+struct ShapeState {
+    eligible: Vec<bool>,
+    open: std::collections::BTreeSet<usize>,
+    turn: usize,
+}
+
+/// The topology key whose domain is the node itself.
+const HOSTNAME: &str = "kubernetes.io/hostname";
+
+impl<'p, T: AsRef<Moving>> Placer<'p, T> {
+    /// `shapes` is [`shapes`] of `pods`.
+    pub fn new(dests: Vec<Destination>, pods: &'p [T], shapes: &'p [u32]) -> Self {
+        let n = dests.len();
+        let index = dests
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.name.clone(), i))
+            .collect();
+        Placer {
+            pods,
+            shape_of: shapes,
+            dests,
+            index,
+            open: vec![true; n],
+            preferred: vec![true; n],
+            on: vec![Vec::new(); n],
+            shapes: HashMap::new(),
+            domains: HashMap::new(),
+            anti_on: vec![Vec::new(); n],
+            anti_keys: Vec::new(),
+        }
+    }
+
+    fn pod(&self, i: u32) -> &'p Moving {
+        self.pods[i as usize].as_ref()
+    }
+
+    pub fn destinations(&self) -> &[Destination] {
+        &self.dests
+    }
+
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
+    /// Open or close a destination (a closed one takes no pods).
+    pub fn set_open(&mut self, i: usize, open: bool) {
+        self.open[i] = open;
+        for s in self.shapes.values_mut() {
+            if s.eligible[i] {
+                if open {
+                    s.open.insert(i);
+                } else {
+                    s.open.remove(&i);
+                }
+            }
+        }
+    }
+
+    /// Mark a destination as one to try only when no preferred one has room.
+    pub fn set_preferred(&mut self, i: usize, preferred: bool) {
+        self.preferred[i] = preferred;
+    }
+
+    /// Keep the domains of a topology key a term uses.
+    fn know_key(&mut self, key: &str) {
+        if key == HOSTNAME || self.domains.contains_key(key) {
+            return;
+        }
+        let mut m: HashMap<String, Vec<usize>> = HashMap::new();
+        for (j, d) in self.dests.iter().enumerate() {
+            if let Some(v) = d.labels.get(key) {
+                m.entry(v.clone()).or_default().push(j);
+            }
+        }
+        self.domains.insert(key.to_string(), m);
+    }
+
+    /// Put pod `pod` on destination `i` as it already runs there (its room is in `free`
+    /// already when `counted`; else it is taken now).
+    pub fn occupy(&mut self, i: usize, pod: u32, counted: bool) {
+        let m = self.pod(pod);
+        if !counted {
+            self.dests[i].free = self.dests[i].free.minus(m.requests);
+        }
+        if !m.anti.is_empty() {
+            self.anti_on[i].push(pod);
+            for t in &m.anti {
+                if !self.anti_keys.contains(&t.topology_key) {
+                    self.anti_keys.push(t.topology_key.clone());
+                    self.know_key(&t.topology_key);
+                }
+            }
+        }
+        self.on[i].push(pod);
+    }
+
+    /// Take every pod off destination `i` for which `leaves` holds; their room comes back.
+    pub fn vacate(&mut self, i: usize, leaves: impl Fn(u32) -> bool) -> Vec<u32> {
+        let (gone, stay): (Vec<u32>, Vec<u32>) = std::mem::take(&mut self.on[i])
+            .into_iter()
+            .partition(|&p| leaves(p));
+        self.on[i] = stay;
+        for &p in &gone {
+            let m = self.pod(p);
+            self.dests[i].free.add(m.requests);
+            if !m.anti.is_empty() {
+                self.anti_on[i].retain(|&o| o != p);
+            }
+        }
+        gone
+    }
+
+    /// Pods on destination `i`.
+    pub fn pods_on(&self, i: usize) -> &[u32] {
+        &self.on[i]
+    }
+
+    /// Would `pod` on `i` break a required anti-affinity term of `key`, its own or another
+    /// pod's?
+    fn repelled_by(&self, pod: &Moving, i: usize, key: &str) -> bool {
+        let mine = pod.anti.iter().any(|t| t.topology_key == key);
+        let conflict_on = |j: usize| {
+            // Its own terms against every occupant; the occupants' terms against it.
+            (mine
+                && self.on[j].iter().any(|&o| {
+                    let o = self.pod(o);
+                    pod.anti.iter().any(|t| {
+                        t.topology_key == key && t.selects(&pod.namespace, &o.namespace, &o.labels)
+                    })
+                }))
+                || self.anti_on[j].iter().any(|&o| {
+                    let o = self.pod(o);
+                    o.anti.iter().any(|t| {
+                        t.topology_key == key
+                            && t.selects(&o.namespace, &pod.namespace, &pod.labels)
+                    })
+                })
+        };
+        if key == HOSTNAME {
+            return conflict_on(i);
+        }
+        let domain = self.dests[i]
+            .labels
+            .get(key)
+            .and_then(|v| self.domains.get(key).and_then(|m| m.get(v)));
+        match domain {
+            Some(js) => js.iter().any(|&j| conflict_on(j)),
+            None => conflict_on(i),
+        }
+    }
+
+    fn repelled(&self, pod: &Moving, i: usize) -> bool {
+        pod.anti
+            .iter()
+            .any(|t| self.repelled_by(pod, i, &t.topology_key))
+            || self
+                .anti_keys
+                .iter()
+                .filter(|k| !pod.anti.iter().any(|t| &t.topology_key == *k))
+                .any(|k| self.repelled_by(pod, i, k))
+    }
+
+    /// Place pod `idx`: the next open, eligible destination (in its shape's turn) with room
+    /// and no anti-affinity conflict, a preferred one if any has room. The destination's
+    /// index and whether it is preferred, or why there is none.
+    pub fn place(&mut self, idx: u32) -> Result<(usize, bool), String> {
+        let pod = self.pod(idx);
+        let shape = self.shape_of[idx as usize];
+        for t in &pod.anti {
+            self.know_key(&t.topology_key);
+        }
+        if !self.shapes.contains_key(&shape) {
+            let eligible: Vec<bool> = self.dests.iter().map(|d| eligible(pod, d)).collect();
+            let open = (0..self.dests.len())
+                .filter(|&i| eligible[i] && self.open[i])
+                .collect();
+            self.shapes.insert(
+                shape,
+                ShapeState {
+                    eligible,
+                    open,
+                    turn: 0,
+                },
+            );
+        }
+        let Some(state) = self.shapes.get(&shape) else {
+            return Err(NO_MATCH.to_string());
+        };
+        if state.open.is_empty() {
+            return Err(NO_MATCH.to_string());
+        }
+        let turn = state.turn;
+        let check_anti = !pod.anti.is_empty() || !self.anti_keys.is_empty();
+        let mut repelled = false;
+        let mut found = None;
+        'search: for preferred in [true, false] {
+            for &i in state.open.range(turn..).chain(state.open.range(..turn)) {
+                if self.preferred[i] != preferred || !self.dests[i].free.holds(pod.requests) {
+                    continue;
+                }
+                if check_anti && self.repelled(pod, i) {
+                    repelled = true;
+                    continue;
+                }
+                found = Some((i, preferred));
+                break 'search;
+            }
+        }
+        if let Some((i, preferred)) = found {
+            if let Some(s) = self.shapes.get_mut(&shape) {
+                s.turn = i + 1;
+            }
+            self.occupy(i, idx, false);
+            return Ok((i, preferred));
+        }
+        Err(if repelled {
+            format!(
+                "no eligible destination has room for {} without breaking a required pod anti-affinity",
+                pod.requests.text()
+            )
+        } else {
+            format!(
+                "no eligible destination has room for {}",
+                pod.requests.text()
+            )
+        })
+    }
+}
+
+/// Place the pods, largest CPU request first. Returns the pods left without a node (they
+/// would stay Pending), each with why. `occupants` are the pods already on each destination
+/// (by destination index), for anti-affinity.
+pub fn place(
+    pods: &[Moving],
+    destinations: &[Destination],
+    occupants: Vec<(usize, Moving)>,
+) -> Vec<(String, String)> {
+    let (at, mut all): (Vec<usize>, Vec<Moving>) = occupants.into_iter().unzip();
+    let first_moving = all.len();
+    all.extend(pods.iter().cloned());
+    let shapes = shapes(&all);
+    let mut placer = Placer::new(destinations.to_vec(), &all, &shapes);
+    for (k, i) in at.into_iter().enumerate() {
+        placer.occupy(i, k as u32, true);
+    }
+    let mut order: Vec<usize> = (first_moving..all.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&all[a].requests, &all[b].requests);
+        (b.cpu_millis, b.memory_bytes).cmp(&(a.cpu_millis, a.memory_bytes))
     });
     let mut pending = Vec::new();
-    for pod in order {
-        let eligible: Vec<usize> = (0..destinations.len())
-            .filter(|&i| eligible(pod, &destinations[i]))
-            .collect();
-        match eligible.iter().find(|&&i| free[i].holds(pod.requests)) {
-            Some(&i) => free[i] = free[i].minus(pod.requests),
-            None if eligible.is_empty() => pending.push((
-                pod.key.clone(),
-                "no destination matches its nodeSelector, required node affinity or tolerations"
-                    .to_string(),
-            )),
-            None => pending.push((
-                pod.key.clone(),
-                format!(
-                    "no eligible destination has room for {}",
-                    pod.requests.text()
-                ),
-            )),
+    for k in order {
+        if let Err(why) = placer.place(k as u32) {
+            pending.push((all[k].key.clone(), why));
         }
     }
     pending
@@ -215,8 +564,17 @@ mod tests {
         assert!(!eligible(&gpu, &wrong_zone));
         assert!(!eligible(&gpu, &untolerated));
         assert!(eligible(&gpu, &soft_taint));
-        assert!(place(std::slice::from_ref(&gpu), std::slice::from_ref(&good)).is_empty());
-        let pending = place(std::slice::from_ref(&gpu), &[wrong_zone, untolerated]);
+        assert!(place(
+            std::slice::from_ref(&gpu),
+            std::slice::from_ref(&good),
+            vec![]
+        )
+        .is_empty());
+        let pending = place(
+            std::slice::from_ref(&gpu),
+            &[wrong_zone, untolerated],
+            vec![],
+        );
         assert_eq!(pending.len(), 1);
         assert!(pending[0].1.contains("nodeSelector"), "{pending:?}");
 
@@ -236,8 +594,114 @@ mod tests {
                 pods: 10,
             },
         );
-        let pending = place(&[web("a"), web("b")], &[small]);
+        let pending = place(&[web("a"), web("b")], &[small], vec![]);
         assert_eq!(pending.len(), 1, "{pending:?}");
         assert!(pending[0].1.contains("room"), "{pending:?}");
+    }
+
+    /// Required pod anti-affinity, both ways and by topology domain: a second `db` pod may
+    /// not join the first's node (hostname) nor its zone (zone key), and a pod the occupant's
+    /// term selects is kept off too.
+    #[test]
+    fn anti_affinity_keeps_pods_apart() {
+        let room = Resources {
+            cpu_millis: 4000,
+            memory_bytes: 8 << 30,
+            pods: 110,
+        };
+        let term = |key: &str| AntiTerm {
+            topology_key: key.into(),
+            selector: crate::facts::selector::parse("app=db").unwrap(),
+            namespaces: vec![],
+        };
+        let db = |n: &str, key: &str| Moving {
+            key: format!("shop/{n}"),
+            namespace: "shop".into(),
+            labels: std::sync::Arc::new([("app".to_string(), "db".to_string())].into()),
+            anti: vec![term(key)],
+            ..Moving::default()
+        };
+        let host = |n: &str, zone: &str| {
+            dest(
+                n,
+                &[("kubernetes.io/hostname", n), ("zone", zone)],
+                &[],
+                room,
+            )
+        };
+        let nodes = vec![host("a", "z1"), host("b", "z1"), host("c", "z2")];
+        let host_pods = vec![
+            db("db-0", "kubernetes.io/hostname"),
+            db("db-1", "kubernetes.io/hostname"),
+        ];
+        let sh = shapes(&host_pods);
+        let mut p = Placer::new(nodes.clone(), &host_pods, &sh);
+        p.occupy(0, 0, true);
+        // Hostname: anywhere but a.
+        assert_eq!(p.place(1), Ok((1, true)));
+        // Zone: z1 holds db pods, so only c; then nowhere.
+        let zone_pods = vec![db("db-0", "zone"), db("db-1", "zone"), db("db-2", "zone")];
+        let sh = shapes(&zone_pods);
+        let mut z = Placer::new(nodes.clone(), &zone_pods, &sh);
+        z.occupy(0, 0, true);
+        assert_eq!(z.place(1), Ok((2, true)));
+        assert!(z.place(2).unwrap_err().contains("anti-affinity"));
+        // The occupant's term keeps a plain db pod (no terms of its own) off its node; a pod
+        // of another namespace is not selected.
+        let plain = Moving {
+            anti: vec![],
+            ..db("db-9", "kubernetes.io/hostname")
+        };
+        let other = Moving {
+            namespace: "other".into(),
+            key: "other/db".into(),
+            ..db("x", "kubernetes.io/hostname")
+        };
+        let mixed = vec![db("db-0", "kubernetes.io/hostname"), plain, other];
+        let sh = shapes(&mixed);
+        let mut o = Placer::new(vec![host("a", "z1")], &mixed, &sh);
+        o.occupy(0, 0, true);
+        assert!(o.place(1).is_err());
+        assert_eq!(o.place(2), Ok((0, true)));
+    }
+
+    /// Pods of one shape take the nodes in turn (spread), preferred nodes first, and a
+    /// closed node takes none.
+    #[test]
+    fn pods_spread_and_closed_nodes_take_none() {
+        let room = Resources {
+            cpu_millis: 4000,
+            memory_bytes: 8 << 30,
+            pods: 110,
+        };
+        let pods: Vec<Moving> = (0..6)
+            .map(|n| Moving {
+                key: n.to_string(),
+                requests: r(100, 10),
+                ..Moving::default()
+            })
+            .collect();
+        let sh = shapes(&pods);
+        assert!(sh.iter().all(|&s| s == sh[0]), "one shape");
+        let mut p = Placer::new(
+            vec![dest("a", &[], &[], room), dest("b", &[], &[], room)],
+            &pods,
+            &sh,
+        );
+        assert_eq!(p.place(0), Ok((0, true)));
+        assert_eq!(p.place(1), Ok((1, true)));
+        assert_eq!(p.place(2), Ok((0, true)));
+        // A node not preferred takes pods only when no preferred one has room.
+        p.set_preferred(1, false);
+        assert_eq!(p.place(3), Ok((0, true)));
+        p.set_preferred(1, true);
+        p.set_open(0, false);
+        assert_eq!(p.place(4), Ok((1, true)));
+        p.set_open(1, false);
+        assert_eq!(p.place(5), Err(NO_MATCH.to_string()));
+        let gone = p.vacate(0, |m| m == 0);
+        assert_eq!(gone, vec![0]);
+        assert_eq!(p.pods_on(0), &[2, 3], "2 and 3 stay");
+        assert_eq!(p.index_of("b"), Some(1));
     }
 }

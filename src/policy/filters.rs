@@ -72,10 +72,6 @@ pub enum Decision {
     Block(Vec<BlockReason>),
 }
 
-fn is_completed(phase: &str) -> bool {
-    phase == "Succeeded" || phase == "Failed"
-}
-
 /// Decide one pod. `deleting_for` is how long ago its deletion started, when known.
 ///
 /// Order: mirror, DaemonSet (unless finished), already terminating, completed, then the blocking checks
@@ -85,7 +81,7 @@ pub fn decide(pod: &PodFacts, deleting_for: Option<Duration>, opts: &FilterOptio
         return Decision::Skip(SkipReason::Mirror);
     }
     // kubectl's daemonSetFilter: "Any finished pod can be removed."
-    if pod.controller_kind.as_deref() == Some("DaemonSet") && !is_completed(&pod.phase) {
+    if pod.is_daemonset() && !pod.is_finished() {
         return Decision::Skip(SkipReason::DaemonSet);
     }
     if pod.deleting {
@@ -96,7 +92,7 @@ pub fn decide(pod: &PodFacts, deleting_for: Option<Duration>, opts: &FilterOptio
             _ => Decision::WaitOnly,
         };
     }
-    if is_completed(&pod.phase) {
+    if pod.is_finished() {
         return Decision::Completed;
     }
     let mut reasons = Vec::new();
@@ -115,7 +111,7 @@ pub fn decide(pod: &PodFacts, deleting_for: Option<Duration>, opts: &FilterOptio
 
 /// The decisions for one node, as indices into the pod list given to [`plan`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Plan {
+pub struct PodPlan {
     pub evict: Vec<usize>,
     /// Succeeded/Failed pods: evicted without waiting for PDB budget.
     pub completed: Vec<usize>,
@@ -125,7 +121,7 @@ pub struct Plan {
     pub blocked: Vec<(usize, Vec<BlockReason>)>,
 }
 
-impl Plan {
+impl PodPlan {
     /// Pods that must disappear before the node counts as drained.
     pub fn to_remove(&self) -> usize {
         self.evict.len() + self.completed.len() + self.wait_only.len()
@@ -139,8 +135,8 @@ impl Plan {
 pub fn plan<'a>(
     pods: impl IntoIterator<Item = (&'a PodFacts, Option<Duration>)>,
     opts: &FilterOptions,
-) -> Plan {
-    let mut plan = Plan::default();
+) -> PodPlan {
+    let mut plan = PodPlan::default();
     for (i, (pod, age)) in pods.into_iter().enumerate() {
         match decide(pod, age, opts) {
             Decision::Evict => plan.evict.push(i),

@@ -9,8 +9,6 @@ pub mod path;
 pub mod preflight;
 pub mod preview;
 pub mod releases;
-pub mod rollout;
 pub mod setup;
 pub mod skew;
 pub mod support;
-pub mod version;

@@ -2,10 +2,12 @@
 //! control-plane nodes first, then workers, oldest kubelet first, then by name. NotReady nodes
 //! and nodes cordoned by someone else are reported and skipped unless named. Also the
 //! one-node-at-a-time bookkeeping read from the progress annotation, and uncordon's check.
+//! The rollout planner ([`crate::rollout::plan`]) and the status view
+//! ([`crate::rollout::status`]) decide with these; targets are typed [`Version`]s.
 
 use crate::facts::node::NodeFacts;
 use crate::facts::progress::{Progress, ProgressState, Record};
-use crate::policy::version;
+use crate::facts::version::{self, Version};
 use std::collections::BTreeSet;
 
 /// `major.minor.patch` of a Kubernetes version string (`v1.33.2`, `v1.30.2-eks-1`,
@@ -14,9 +16,10 @@ pub fn triple(v: &str) -> Option<(u64, u64, u64)> {
     version::parse(v).ok().map(|v| (v.major, v.minor, v.patch))
 }
 
-/// Is the node's kubelet at (or past) `target`? `None` when either version is unreadable.
-pub fn at_target(kubelet: &str, target: &str) -> Option<bool> {
-    Some(triple(kubelet)? >= triple(target)?)
+/// Is the node's kubelet at (or past) `target`? `None` when the kubelet's version is
+/// unreadable. Distribution suffixes are ignored (`v1.33.2-eks-1` is at `v1.33.2`).
+pub fn at_target(kubelet: &str, target: &Version) -> Option<bool> {
+    Some(triple(kubelet)? >= (target.major, target.minor, target.patch))
 }
 
 /// The node drain-next picked, and why.
@@ -46,13 +49,12 @@ pub struct Selection {
 /// in progress by drain-next (skipped with `--allow-another`).
 pub fn select(
     nodes: &[NodeFacts],
-    target: &str,
+    target: &Version,
     selected: Option<&BTreeSet<String>>,
     named: Option<&str>,
     exclude: &BTreeSet<String>,
 ) -> Result<Selection, String> {
-    let target_v =
-        triple(target).ok_or_else(|| format!("cannot read target version '{target}'"))?;
+    let target_v = (target.major, target.minor, target.patch);
     let mut sel = Selection::default();
     if let Some(name) = named {
         let node = nodes
@@ -155,7 +157,7 @@ pub fn old_nodes(
     all: &[NodeFacts],
     selected: Option<&BTreeSet<String>>,
     batch: &[String],
-    target: &str,
+    target: &Version,
 ) -> Vec<String> {
     let mut out: Vec<String> = all
         .iter()
@@ -197,14 +199,18 @@ impl Standing {
 /// no target, so there is no "back at the target" to wait for), or the node is schedulable
 /// again (a stale record left by a plain `kubectl uncordon`). `fallback_target` stands in
 /// when the record names none.
-pub fn standing(n: &NodeFacts, p: &Progress, fallback_target: Option<&str>) -> Option<Standing> {
+pub fn standing(
+    n: &NodeFacts,
+    p: &Progress,
+    fallback_target: Option<&Version>,
+) -> Option<Standing> {
     if !p.by_drain_next() || !n.unschedulable {
         return None;
     }
     if p.for_removal() {
         return Some(Standing::ForRemoval);
     }
-    let goal = p.target_text().or(fallback_target);
+    let goal = p.target.as_ref().or(fallback_target);
     Some(match p.state {
         ProgressState::Cordoned
         | ProgressState::Draining
@@ -222,7 +228,7 @@ pub fn standing(n: &NodeFacts, p: &Progress, fallback_target: Option<&str>) -> O
 
 /// Classify every node carrying our progress annotation (written by drain-next) that is still
 /// cordoned (see [`standing`]).
-pub fn in_progress(nodes: &[NodeFacts], target: &str) -> Vec<(String, Standing, Progress)> {
+pub fn in_progress(nodes: &[NodeFacts], target: &Version) -> Vec<(String, Standing, Progress)> {
     let mut out = Vec::new();
     for n in nodes {
         let Some(p) = Progress::parse(n.progress.as_deref()) else {
@@ -298,7 +304,7 @@ pub fn uncordon_check(node: &NodeFacts) -> Result<(), String> {
             return Err(unreadable(&node.name, &raw, &why));
         }
     };
-    let Some(target) = p.target_text() else {
+    let Some(target) = p.target.as_ref() else {
         return Ok(());
     };
     if !node.ready {
@@ -323,20 +329,15 @@ pub fn uncordon_check(node: &NodeFacts) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
+
+    use crate::facts::version::v;
 
     fn node(name: &str, kubelet: &str, cp: bool) -> NodeFacts {
-        NodeFacts {
-            name: name.into(),
-            kubelet_version: kubelet.into(),
-            ready: true,
-            roles: if cp {
-                vec!["control-plane".into()]
-            } else {
-                vec![]
-            },
-            labels: BTreeMap::new(),
-            ..NodeFacts::default()
+        use crate::facts::node::fixture::{control_plane, worker};
+        if cp {
+            control_plane(name, kubelet)
+        } else {
+            worker(name, kubelet)
         }
     }
 
@@ -356,10 +357,12 @@ mod tests {
         for (s, want) in cases {
             assert_eq!(triple(s), want, "{s}");
         }
-        assert_eq!(at_target("v1.33.2", "v1.33.2"), Some(true));
-        assert_eq!(at_target("v1.33.1", "v1.33.2"), Some(false));
-        assert_eq!(at_target("v1.34.0", "v1.33.2"), Some(true));
-        assert_eq!(at_target("x", "v1.33.2"), None);
+        let t = v("v1.33.2");
+        assert_eq!(at_target("v1.33.2", &t), Some(true));
+        assert_eq!(at_target("v1.33.2-eks-1", &t), Some(true));
+        assert_eq!(at_target("v1.33.1", &t), Some(false));
+        assert_eq!(at_target("v1.34.0", &t), Some(true));
+        assert_eq!(at_target("x", &t), None);
     }
 
     #[test]
@@ -381,7 +384,7 @@ mod tests {
             },
         ];
         let none = BTreeSet::new();
-        let s = select(&nodes, "v1.33.2", None, None, &none).unwrap();
+        let s = select(&nodes, &v("v1.33.2"), None, None, &none).unwrap();
         let next = s.next.as_ref().unwrap();
         assert_eq!(next.name, "cp-1");
         assert!(next.control_plane && next.reason.contains("control-plane"));
@@ -396,14 +399,14 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let s = select(&nodes, "v1.33.2", Some(&workers), None, &none).unwrap();
+        let s = select(&nodes, &v("v1.33.2"), Some(&workers), None, &none).unwrap();
         assert_eq!(s.next.unwrap().name, "w-old");
         assert_eq!(s.queue, vec!["w-a", "w-b"]);
 
         // exclusions (nodes in progress with --allow-another)
         let ex: BTreeSet<String> = ["cp-1".to_string()].into();
         assert_eq!(
-            select(&nodes, "v1.33.2", None, None, &ex)
+            select(&nodes, &v("v1.33.2"), None, None, &ex)
                 .unwrap()
                 .next
                 .unwrap()
@@ -412,17 +415,16 @@ mod tests {
         );
 
         // named: forced even when cordoned or NotReady
-        let s = select(&nodes, "v1.33.2", None, Some("w-cordoned"), &none).unwrap();
+        let s = select(&nodes, &v("v1.33.2"), None, Some("w-cordoned"), &none).unwrap();
         assert_eq!(s.next.unwrap().name, "w-cordoned");
-        let s = select(&nodes, "v1.33.2", None, Some("w-down"), &none).unwrap();
+        let s = select(&nodes, &v("v1.33.2"), None, Some("w-down"), &none).unwrap();
         assert_eq!(s.next.unwrap().name, "w-down");
-        let s = select(&nodes, "v1.33.2", None, Some("done"), &none).unwrap();
+        let s = select(&nodes, &v("v1.33.2"), None, Some("done"), &none).unwrap();
         assert!(s.next.is_none() && s.at_target == 1);
-        assert!(select(&nodes, "v1.33.2", None, Some("nope"), &none).is_err());
-        assert!(select(&nodes, "latest", None, None, &none).is_err());
+        assert!(select(&nodes, &v("v1.33.2"), None, Some("nope"), &none).is_err());
 
         // everything at target: nothing next
-        let s = select(&nodes, "v1.29.0", None, None, &none).unwrap();
+        let s = select(&nodes, &v("v1.29.0"), None, None, &none).unwrap();
         assert!(s.next.is_none());
         assert_eq!(s.at_target, nodes.len());
     }
@@ -472,7 +474,7 @@ mod tests {
                 ..node("manual", "v1.32.0", false)
             },
         ];
-        let got: Vec<(String, Standing)> = in_progress(&nodes, "v1.33.2")
+        let got: Vec<(String, Standing)> = in_progress(&nodes, &v("v1.33.2"))
             .into_iter()
             .map(|(n, s, _)| (n, s))
             .collect();

@@ -3,15 +3,12 @@
 //! before a hop so they stay inside the skew window. Pure.
 
 use crate::facts::inventory::Inventory;
-use crate::findings::{Finding, Section, Severity};
+use crate::facts::version::{self, Minor};
+use crate::findings::{counted, Finding, Section, Severity};
 use crate::policy::releases::Calendar;
 use crate::policy::setup::{Setup, SetupKind};
 use crate::policy::skew::{self, POLICY};
-use crate::policy::version::{self, Minor};
 use serde::Serialize;
-
-/// Names listed in step text and findings; the full lists are in the plan.
-const MAX_NAMES: usize = 5;
 
 /// One minor-version hop.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -292,8 +289,8 @@ fn hops(
                 format!("kubectl upgrade drain-next NODE --to v{from_version} for each of them, starting with `kubectl upgrade drain-next {first} --to v{from_version}`")
             };
             steps.push(format!(
-                "Before this hop, upgrade the kubelets on {} to {hop_from} (they would be outside the skew window at {hop_to}), one node at a time: {how}",
-                names(&kubelets_first)
+                "Before this hop, upgrade {} to {hop_from} (they would be outside the skew window at {hop_to}), one node at a time: {how}",
+                counted("the kubelets", "node", &kubelets_first)
             ));
         }
         steps.extend(steps_for(kind, shape, hop_from, hop_to, &z));
@@ -345,8 +342,8 @@ fn closing_notes(
                 .map(|r| r.latest_patch.clone())
                 .unwrap_or_else(|| current.core());
             notes.push(format!(
-                "kubelets older than {from} on {}: `kubectl upgrade drain-next --to v{v}` takes them one node at a time",
-                names(&lagging)
+                "{}: `kubectl upgrade drain-next --to v{v}` takes them one node at a time",
+                counted(&format!("kubelets older than {from}"), "node", &lagging)
             ));
         }
     } else if !kind.is_managed() && !mid_upgrade {
@@ -384,18 +381,6 @@ impl Shape {
             pinned: pinned.cloned(),
         }
     }
-}
-
-/// `a, b, c, d, e, ... (12 nodes)` / `a, b (2 nodes)` / `a (1 node)`.
-fn names(list: &[String]) -> String {
-    let shown: Vec<&str> = list.iter().take(MAX_NAMES).map(String::as_str).collect();
-    let more = if list.len() > MAX_NAMES { ", ..." } else { "" };
-    let count = if list.len() == 1 {
-        "1 node".to_string()
-    } else {
-        format!("{} nodes", list.len())
-    };
-    format!("{}{more} ({count})", shown.join(", "))
 }
 
 /// pkgs.k8s.io serves packages from v1.24 on; the legacy Google-hosted repositories
@@ -683,11 +668,10 @@ pub fn path_findings(plan: &Plan) -> Vec<Finding> {
             Section::Path,
             Severity::Warn,
             format!("hop {} -> {}", h.from, h.to),
-            format!(
-                "upgrade these kubelets before hop {} -> {}: {}",
-                h.from,
-                h.to,
-                names(&h.kubelets_first)
+            counted(
+                &format!("upgrade these kubelets before hop {} -> {}", h.from, h.to),
+                "node",
+                &h.kubelets_first,
             ),
             format!(
                 "kubelet: never newer than kube-apiserver; at most {} minors older at {} ({POLICY})",
@@ -786,7 +770,7 @@ mod tests {
         );
         // The first step of a hop with lagging kubelets says so.
         assert!(p.hops[0].steps[0]
-            .starts_with("Before this hop, upgrade the kubelets on w2 (1 node) to 1.30"));
+            .starts_with("Before this hop, upgrade the kubelets (1 node: w2) to 1.30"));
         assert!(
             p.hops[0].steps[0].contains("kubectl upgrade drain-next w2 --to v1.30.14"),
             "the lagging node is named, else drain-next picks a control-plane node first: {}",
@@ -811,7 +795,7 @@ mod tests {
         assert_eq!(warns.len(), 1);
         assert_eq!(
             warns[0].message,
-            "upgrade these kubelets before hop 1.30 -> 1.31: w2 (1 node)"
+            "upgrade these kubelets before hop 1.30 -> 1.31 (1 node: w2)"
         );
         assert!(warns[0].rule.contains(POLICY));
     }
@@ -935,7 +919,7 @@ mod tests {
         assert!(p
             .notes
             .iter()
-            .any(|n| n.contains("w1 (1 node)") && n.contains("drain-next --to v1.31.14")));
+            .any(|n| n.contains("(1 node: w1)") && n.contains("drain-next --to v1.31.14")));
         let fs = path_findings(&p);
         assert_eq!(fs.len(), 1);
         assert_eq!(fs[0].severity, Severity::Ok);

@@ -55,10 +55,11 @@ pub fn eviction(pod: &PodFacts, pdbs: &[PdbFacts]) -> Eviction {
     if pod.deleting {
         return Eviction::Admitted(Admitted::Deleting);
     }
-    match pod.phase.as_str() {
-        "Pending" => return Eviction::Admitted(Admitted::Pending),
-        "Succeeded" | "Failed" => return Eviction::Admitted(Admitted::Finished),
-        _ => {}
+    if pod.phase == "Pending" {
+        return Eviction::Admitted(Admitted::Pending);
+    }
+    if pod.is_finished() {
+        return Eviction::Admitted(Admitted::Finished);
     }
     let mine: Vec<usize> = pod
         .pdbs

@@ -193,14 +193,8 @@ pub fn spare_capacity(inv: &Inventory) -> Option<Finding> {
         let load = inv.load.get(&n.name).copied().unwrap_or_default();
         n.allocatable.unwrap_or_default().minus(load.requested)
     };
-    let takes_pods = |n: &&crate::facts::node::NodeFacts| {
-        n.ready
-            && !n.unschedulable
-            && !n
-                .taints
-                .iter()
-                .any(|t| t.ends_with(":NoSchedule") || t.ends_with(":NoExecute"))
-    };
+    // Without each pod's tolerations, a tainted node is no room for them.
+    let takes_pods = |n: &&crate::facts::node::NodeFacts| n.can_take_pods() && !n.keeps_pods_off();
     // Free room over every destination once; each node's own share is taken out again.
     let mut total_free = Resources::default();
     for d in inv.nodes.iter().filter(takes_pods) {

@@ -2,7 +2,7 @@
 //! Compiled in from `data/releases.yaml` (with its as-of date and sources); `--releases FILE`
 //! loads the same format at run time.
 
-use crate::policy::version::{self, Minor};
+use crate::facts::version::{self, Minor};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 

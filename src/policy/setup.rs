@@ -15,7 +15,7 @@
 //! evidence of an unknown setup, never as EKS, GKE or AKS.
 
 use crate::facts::inventory::Inventory;
-use crate::policy::version::{self, Distro};
+use crate::facts::version::{self, Distro};
 use serde::Serialize;
 use std::collections::BTreeMap;
 

@@ -6,20 +6,18 @@
 //! from the *newest* one (the policy's HA examples). A controller-manager or scheduler that
 //! runs on a node with its own kube-apiserver is judged against that local instance, as
 //! kubeadm configures it. Node findings are grouped by (component, version, verdict) so a
-//! 5,000-node cluster gives a handful of lines, each naming at most [`MAX_NAMES`] nodes.
+//! 5,000-node cluster gives a handful of lines, each naming at most `findings::NAMES_SHOWN` nodes.
 //!
 //! Verdicts: Ok; Warn when allowed now but the next apiserver hop would push it out (or a
 //! mid-upgrade state); Violation when outside the policy.
 
 use crate::facts::inventory::Inventory;
-use crate::findings::{Finding, Section, Severity};
-use crate::policy::version::{self, Minor, Version};
+use crate::facts::version::{self, Minor, Version};
+use crate::findings::{counted, Finding, Section, Severity};
 use std::collections::{BTreeMap, HashMap};
 
 /// The policy page every skew finding cites.
 pub const POLICY: &str = "kubernetes.io/releases/version-skew-policy";
-/// Names listed per grouped finding.
-pub const MAX_NAMES: usize = 5;
 
 /// How many minors a kubelet (or kube-proxy) may lag behind `apiserver`: 3 when the
 /// apiserver is >= 1.28 (kubelets >= 1.25), 2 before.
@@ -636,7 +634,7 @@ fn node_verdict(
 }
 
 /// Groups items by (component, version, verdict) into one finding each, listing at most
-/// [`MAX_NAMES`] names. Order: component, worst first, then version.
+/// `findings::NAMES_SHOWN` names. Order: component, worst first, then version.
 fn group(items: Vec<Item>) -> Vec<Finding> {
     type Key = (
         u8,
@@ -670,20 +668,8 @@ fn group(items: Vec<Item>) -> Vec<Finding> {
                 let subject = if names.iter().all(String::is_empty) {
                     format!("{component} {version}")
                 } else {
-                    let noun = match (on_node, names.len()) {
-                        (true, 1) => "node",
-                        (true, _) => "nodes",
-                        (false, 1) => "pod",
-                        (false, _) => "pods",
-                    };
-                    let shown: Vec<&str> =
-                        names.iter().take(MAX_NAMES).map(String::as_str).collect();
-                    let more = if names.len() > MAX_NAMES { ", ..." } else { "" };
-                    format!(
-                        "{component} {version} ({} {noun}: {}{more})",
-                        names.len(),
-                        shown.join(", ")
-                    )
+                    let noun = if on_node { "node" } else { "pod" };
+                    counted(&format!("{component} {version}"), noun, &names)
                 };
                 Finding::new(Section::Skew, sev.0, subject, message, rule)
             },
@@ -1042,7 +1028,7 @@ mod tests {
         let ok = fs.iter().find(|f| f.severity == Severity::Ok).unwrap();
         assert_eq!(
             ok.subject,
-            "kubelet v1.30.2 (12 nodes: node-00, node-01, node-02, node-03, node-04, ...)"
+            "kubelet v1.30.2 (12 nodes: node-00, node-01, node-02, node-03, node-04 (+7 more))"
         );
         let unknown = fs
             .iter()

@@ -2,9 +2,9 @@
 //! Pure: the calendar and "today" (`--now`) are inputs.
 
 use crate::facts::inventory::Inventory;
+use crate::facts::version::{self, Distro, Minor, Version};
 use crate::findings::{Finding, Section, Severity};
 use crate::policy::releases::Calendar;
-use crate::policy::version::{self, Distro, Minor, Version};
 use jiff::civil::Date;
 use jiff::ToSpan;
 
@@ -503,7 +503,7 @@ mod tests {
             ],
             ..Inventory::default()
         };
-        let m = |s: &str| s.parse::<crate::policy::version::Minor>().unwrap();
+        let m = |s: &str| s.parse::<crate::facts::version::Minor>().unwrap();
         let fs = eol_kubelets(&cal, &inv, Some(m("1.35")), today);
         assert_eq!(fs.len(), 1, "{fs:#?}");
         assert_eq!(fs[0].severity, Severity::Warn);
@@ -532,7 +532,7 @@ mod tests {
         // A custom calendar starting at a still-supported minor: older is merely unknown.
         let mut cal2 = builtin();
         cal2.releases
-            .retain(|r| r.minor >= crate::policy::version::Minor::new(1, 35));
+            .retain(|r| r.minor >= crate::facts::version::Minor::new(1, 35));
         let fs = evaluate(&cal2, &version::parse("v1.30.0").unwrap(), date(2026, 1, 1));
         assert_eq!(fs[0].severity, Severity::Warn);
         assert!(fs[0].message.contains("unknown to the release data"));

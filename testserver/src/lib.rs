@@ -20,6 +20,7 @@ mod cluster;
 mod generic;
 pub mod load;
 mod patch;
+pub mod real;
 mod selectors;
 mod server;
 mod status;

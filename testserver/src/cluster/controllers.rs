@@ -342,40 +342,6 @@ impl Cluster {
 
     // ----- simulated kubelets and controllers -------------------------------------------
 
-    pub(super) fn pick_node(&self, exclude: Option<&str>) -> Option<String> {
-        self.nodes
-            .values()
-            .filter(|n| {
-                let name = n.metadata.name.as_deref().unwrap_or_default();
-                Some(name) != exclude
-                    && !is_unschedulable(n)
-                    && node_is_ready(n)
-                    && !n
-                        .spec
-                        .iter()
-                        .flat_map(|s| s.taints.iter().flatten())
-                        .any(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
-            })
-            // kube-scheduler's TaintToleration score: a node with a PreferNoSchedule taint is
-            // avoided while another has room (the simulation has no tolerations to weigh).
-            .map(|n| {
-                let avoided = n
-                    .spec
-                    .iter()
-                    .flat_map(|s| s.taints.iter().flatten())
-                    .any(|t| t.effect == "PreferNoSchedule");
-                (avoided, n.metadata.name.clone().unwrap_or_default())
-            })
-            .min_by_key(|(avoided, name)| {
-                (
-                    *avoided,
-                    self.pods_by_node.get(name).map_or(0, |s| s.len()),
-                    name.clone(),
-                )
-            })
-            .map(|(_, name)| name)
-    }
-
     /// The ReplicaSet/StatefulSet controller: a replacement for a pod that went away.
     pub(super) fn recreate(&mut self, old: &Pod, now: Instant) {
         if !self.sim.recreate {
@@ -396,8 +362,7 @@ impl Cluster {
             _ => return,
         };
         let mut spec = old.spec.clone().unwrap_or_default();
-        let node = self.pick_node(pod_node(old));
-        spec.node_name = node.clone();
+        spec.node_name = None;
         let mut p = Pod {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
@@ -411,6 +376,10 @@ impl Cluster {
             spec: Some(spec),
             status: None,
         };
+        let node = self.pick_node(pod_node(old), &p);
+        if let Some(s) = p.spec.as_mut() {
+            s.node_name = node.clone();
+        }
         let key = (ns, name);
         match node {
             Some(_) => {
@@ -468,8 +437,12 @@ impl Cluster {
         if !self.unscheduled.is_empty() {
             let pending: Vec<Key> = self.unscheduled.iter().cloned().collect();
             for key in pending {
-                let Some(node) = self.pick_node(None) else {
-                    break;
+                let Some(pod) = self.pods.get(&key).cloned() else {
+                    self.unscheduled.remove(&key);
+                    continue;
+                };
+                let Some(node) = self.pick_node(None, &pod) else {
+                    continue;
                 };
                 self.unscheduled.remove(&key);
                 if let Some(p) = self.pods.get(&key) {
@@ -496,7 +469,10 @@ impl Cluster {
     /// `node.kubernetes.io/not-ready:NoSchedule` (the NoExecute taint and its evictions after
     /// 300 s are not simulated), removed again when the condition ends.
     fn taint_nodes_by_condition(&mut self) {
-        const MANAGED: [&str; 2] = ["node.kubernetes.io/unschedulable", "node.kubernetes.io/not-ready"];
+        const MANAGED: [&str; 2] = [
+            "node.kubernetes.io/unschedulable",
+            "node.kubernetes.io/not-ready",
+        ];
         let changed: Vec<Node> = self
             .nodes
             .values()
@@ -508,7 +484,11 @@ impl Cluster {
                 if !node_is_ready(n) {
                     want.push(MANAGED[1]);
                 }
-                let taints = n.spec.as_ref().and_then(|s| s.taints.clone()).unwrap_or_default();
+                let taints = n
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.taints.clone())
+                    .unwrap_or_default();
                 let have: Vec<&str> = taints
                     .iter()
                     .filter(|t| MANAGED.contains(&t.key.as_str()) && t.effect == "NoSchedule")

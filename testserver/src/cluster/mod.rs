@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
     ConfigMap, ContainerState, ContainerStateRunning, ContainerStatus, Namespace, NamespaceStatus,
-    Node, NodeCondition, Pod, PodCondition, PodStatus, Taint,
+    Node, NodeCondition, Pod, PodCondition, PodSpec, PodStatus, Taint, Toleration,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, OwnerReference, Time};
@@ -23,6 +23,7 @@ use crate::selectors::LabelSel;
 use crate::status::ApiError;
 
 mod controllers;
+mod scheduling;
 
 /// `(namespace, name)`; the namespace is empty for cluster-scoped objects.
 pub(crate) type Key = (String, String);
@@ -521,7 +522,10 @@ impl Cluster {
         removed_in: &str,
     ) {
         self.serve_version(group, resource, version, Some(removed_in));
-        if let Some(r) = self.generic.get_mut(&(group.to_string(), resource.to_string())) {
+        if let Some(r) = self
+            .generic
+            .get_mut(&(group.to_string(), resource.to_string()))
+        {
             r.no_replacement.insert(version.to_string());
         }
     }
@@ -626,6 +630,15 @@ impl Cluster {
     /// All PodDisruptionBudgets.
     pub fn pdbs(&self) -> impl Iterator<Item = &PodDisruptionBudget> {
         self.pdbs.values().map(|a| a.as_ref())
+    }
+
+    /// The objects stored with [`Cluster::add_object`] for `resource` of `api_version`'s group.
+    pub fn objects(&self, api_version: &str, resource: &str) -> Vec<serde_json::Value> {
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        self.generic
+            .get(&(group.to_string(), resource.to_string()))
+            .map(|r| r.objects.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// All ConfigMaps, sorted by namespace and name.

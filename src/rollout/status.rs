@@ -7,6 +7,7 @@
 use crate::facts::lock::LockState;
 use crate::facts::node::NodeFacts;
 use crate::facts::progress::{ProgressState, Record};
+use crate::facts::version::Version;
 use crate::policy::order::{self, Standing};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -63,6 +64,15 @@ pub struct NodeStatus {
 pub struct Pool {
     /// `control-plane`, a provider pool name, or `workers`.
     pub name: String,
+    #[serde(flatten)]
+    pub counts: Counts,
+    pub nodes: Vec<NodeStatus>,
+}
+
+/// How many nodes are in each state (a pool's, or the whole rollout's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counts {
     pub at_target: usize,
     pub in_progress: usize,
     pub waiting: usize,
@@ -71,7 +81,23 @@ pub struct Pool {
     pub replaced: usize,
     /// Drains that started and stopped, nobody working on them now.
     pub stopped: usize,
-    pub nodes: Vec<NodeStatus>,
+}
+
+impl Counts {
+    fn of<'a>(nodes: impl IntoIterator<Item = &'a NodeStatus>) -> Counts {
+        let mut c = Counts::default();
+        for n in nodes {
+            *match n.state {
+                State::AtTarget => &mut c.at_target,
+                State::InProgress => &mut c.in_progress,
+                State::Waiting => &mut c.waiting,
+                State::Blocked => &mut c.blocked,
+                State::Replaced => &mut c.replaced,
+                State::Stopped => &mut c.stopped,
+            } += 1;
+        }
+        c
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -86,12 +112,8 @@ pub struct Next {
 pub struct Rollout {
     pub target: String,
     pub nodes: usize,
-    pub at_target: usize,
-    pub in_progress: usize,
-    pub waiting: usize,
-    pub blocked: usize,
-    pub replaced: usize,
-    pub stopped: usize,
+    #[serde(flatten)]
+    pub counts: Counts,
     /// Every node at the target and schedulable, or drained for removal.
     pub done: bool,
     /// The rollout lock: who holds it, if anyone.
@@ -169,7 +191,7 @@ fn pool_of(n: &NodeFacts) -> String {
         .unwrap_or_else(|| "workers".into())
 }
 
-fn node_status(n: &NodeFacts, target: &str, ctx: &Context) -> NodeStatus {
+fn node_status(n: &NodeFacts, target: &Version, ctx: &Context) -> NodeStatus {
     let at = order::at_target(&n.kubelet_version, target);
     let mut s = NodeStatus {
         name: n.name.clone(),
@@ -277,9 +299,8 @@ fn node_status(n: &NodeFacts, target: &str, ctx: &Context) -> NodeStatus {
     s
 }
 
-/// The rollout towards `target` (`vX.Y.Z`).
-pub fn rollout(nodes: &[NodeFacts], target: &str, ctx: &Context) -> Result<Rollout, String> {
-    order::triple(target).ok_or_else(|| format!("cannot read target version '{target}'"))?;
+/// The rollout towards `target`.
+pub fn rollout(nodes: &[NodeFacts], target: &Version, ctx: &Context) -> Result<Rollout, String> {
     let mut pools: BTreeMap<(bool, String), Vec<NodeStatus>> = BTreeMap::new();
     for n in nodes {
         let st = node_status(n, target, ctx);
@@ -292,27 +313,14 @@ pub fn rollout(nodes: &[NodeFacts], target: &str, ctx: &Context) -> Result<Rollo
     let mut out_pools = Vec::new();
     for ((_, name), mut ns) in pools {
         ns.sort_by(|a, b| a.state.cmp(&b.state).then_with(|| a.name.cmp(&b.name)));
-        let count = |s: State| ns.iter().filter(|n| n.state == s).count();
         out_pools.push(Pool {
             name,
-            at_target: count(State::AtTarget),
-            in_progress: count(State::InProgress),
-            waiting: count(State::Waiting),
-            blocked: count(State::Blocked),
-            replaced: count(State::Replaced),
-            stopped: count(State::Stopped),
+            counts: Counts::of(&ns),
             nodes: ns,
         });
     }
-    let total = |f: fn(&Pool) -> usize| out_pools.iter().map(f).sum::<usize>();
-    let (at_target, in_progress, waiting, blocked, replaced, stopped) = (
-        total(|p| p.at_target),
-        total(|p| p.in_progress),
-        total(|p| p.waiting),
-        total(|p| p.blocked),
-        total(|p| p.replaced),
-        total(|p| p.stopped),
-    );
+    let counts = Counts::of(out_pools.iter().flat_map(|p| &p.nodes));
+    let (at_target, replaced) = (counts.at_target, counts.replaced);
     let halted: Vec<String> = out_pools
         .iter()
         .flat_map(|p| &p.nodes)
@@ -365,12 +373,7 @@ pub fn rollout(nodes: &[NodeFacts], target: &str, ctx: &Context) -> Result<Rollo
     Ok(Rollout {
         target: target.to_string(),
         nodes: nodes.len(),
-        at_target,
-        in_progress,
-        waiting,
-        blocked,
-        replaced,
-        stopped,
+        counts,
         done: at_target + replaced == nodes.len(),
         lock: ctx.lock_view(),
         pools: out_pools,
@@ -421,6 +424,31 @@ pub struct PendingPod {
     pub created: String,
 }
 
+impl PendingPod {
+    /// A Pending pod as validation counts it: controller-owned (a replacement the rollout
+    /// waits for); `None` for others.
+    pub fn from_pod(p: &k8s_openapi::api::core::v1::Pod) -> Option<PendingPod> {
+        let owned = p
+            .metadata
+            .owner_references
+            .as_ref()
+            .is_some_and(|o| o.iter().any(|r| r.controller == Some(true)));
+        owned.then(|| PendingPod {
+            key: format!(
+                "{}/{}",
+                p.metadata.namespace.as_deref().unwrap_or_default(),
+                p.metadata.name.as_deref().unwrap_or_default()
+            ),
+            created: p
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| t.0.to_string())
+                .unwrap_or_default(),
+        })
+    }
+}
+
 /// Validation between nodes (before drain-next takes a new one), like kops' cluster
 /// validation: what says the cluster has not settled after the last node. Empty: go on.
 /// - a node drained by drain-next that is back at the target but still cordoned;
@@ -468,7 +496,7 @@ pub fn unsettled(
             out.push(format!(
                 "{} pod(s) created since the last drain ({since}) are still Pending: {}",
                 late.len(),
-                crate::findings::bounded(&late, 5)
+                crate::findings::bounded(&late, crate::findings::NAMES_SHOWN)
             ));
         }
     }
@@ -493,16 +521,10 @@ pub fn awaiting_uncordon(
 mod tests {
     use super::*;
     use crate::facts::progress::record;
-    use crate::facts::progress::Writer;
 
-    fn node(name: &str, kubelet: &str) -> NodeFacts {
-        NodeFacts {
-            name: name.into(),
-            kubelet_version: kubelet.into(),
-            ready: true,
-            ..NodeFacts::default()
-        }
-    }
+    use crate::facts::node::fixture::worker as node;
+    use crate::facts::progress::Writer;
+    use crate::facts::version::v;
 
     /// A context with the lock free and a v1.33.2 control plane.
     fn free() -> Context {
@@ -554,14 +576,19 @@ mod tests {
             sick.clone(),
             foreign.clone(),
         ];
-        let r = rollout(&nodes, "v1.33.2", &free()).unwrap();
+        let r = rollout(&nodes, &v("v1.33.2"), &free()).unwrap();
         assert_eq!(r.pools[0].name, "control-plane");
         assert_eq!(
             r.pools.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
             ["control-plane", "blue", "green"]
         );
         assert_eq!(
-            (r.at_target, r.waiting, r.blocked, r.in_progress),
+            (
+                r.counts.at_target,
+                r.counts.waiting,
+                r.counts.blocked,
+                r.counts.in_progress
+            ),
             (2, 1, 2, 0)
         );
         assert_eq!(r.next.node.as_deref(), Some("b-wait"));
@@ -572,7 +599,7 @@ mod tests {
         draining.unschedulable = true;
         draining.progress = record(ProgressState::Draining, Some("v1.33.2"), Writer::DrainNext);
         let three = [cp.clone(), done.clone(), draining.clone()];
-        let r = rollout(&three, "v1.33.2", &held(&["b-wait"])).unwrap();
+        let r = rollout(&three, &v("v1.33.2"), &held(&["b-wait"])).unwrap();
         let b = &r.pools[1]
             .nodes
             .iter()
@@ -587,7 +614,7 @@ mod tests {
 
         // The same record with nobody holding the lock for it: a stopped drain, resumed next.
         for ctx in [free(), held(&["other"])] {
-            let r = rollout(&three, "v1.33.2", &ctx).unwrap();
+            let r = rollout(&three, &v("v1.33.2"), &ctx).unwrap();
             let b = r.pools[1]
                 .nodes
                 .iter()
@@ -599,7 +626,7 @@ mod tests {
                 "{}",
                 b.detail
             );
-            assert_eq!((r.stopped, r.in_progress), (1, 0));
+            assert_eq!((r.counts.stopped, r.counts.in_progress), (1, 0));
             assert_eq!(r.next.node.as_deref(), Some("b-wait"));
         }
         // The lock unreadable: say it cannot tell.
@@ -607,7 +634,7 @@ mod tests {
             lock: None,
             ..free()
         };
-        let r = rollout(&three, "v1.33.2", &unknown).unwrap();
+        let r = rollout(&three, &v("v1.33.2"), &unknown).unwrap();
         assert_eq!(r.lock.state, "unknown");
         assert!(r.pools[1]
             .nodes
@@ -618,7 +645,7 @@ mod tests {
         let mut upgraded = draining.clone();
         upgraded.kubelet_version = "v1.33.2".into();
         upgraded.progress = record(ProgressState::Drained, Some("v1.33.2"), Writer::DrainNext);
-        let r = rollout(&[upgraded.clone()], "v1.33.2", &free()).unwrap();
+        let r = rollout(&[upgraded.clone()], &v("v1.33.2"), &free()).unwrap();
         assert!(r.pools[0].nodes[0]
             .detail
             .contains("kubectl upgrade uncordon b-wait"));
@@ -627,7 +654,7 @@ mod tests {
             apiserver: "v1.32.9".into(),
             ..free()
         };
-        let r = rollout(&[upgraded.clone()], "v1.33.2", &behind).unwrap();
+        let r = rollout(&[upgraded.clone()], &v("v1.33.2"), &behind).unwrap();
         let n = &r.pools[0].nodes[0];
         assert_eq!(n.state, State::Blocked);
         assert!(
@@ -638,14 +665,13 @@ mod tests {
         );
         let mut failed = draining.clone();
         failed.progress = record(ProgressState::Failed, Some("v1.33.2"), Writer::DrainNext);
-        let r = rollout(&[failed], "v1.33.2", &free()).unwrap();
+        let r = rollout(&[failed], &v("v1.33.2"), &free()).unwrap();
         assert_eq!(r.pools[0].nodes[0].state, State::Blocked);
 
         // All at the target and schedulable: done.
-        let r = rollout(&[cp, done], "v1.33.2", &free()).unwrap();
+        let r = rollout(&[cp, done], &v("v1.33.2"), &free()).unwrap();
         assert!(r.done);
         assert!(r.next.reason.contains("done"));
-        assert!(rollout(&[], "garbage", &free()).is_err());
     }
 
     #[test]

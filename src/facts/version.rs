@@ -244,6 +244,12 @@ fn cmp_pre(a: &str, b: &str) -> Ordering {
     }
 }
 
+/// A version for tests, parsed or the test fails.
+#[cfg(test)]
+pub fn v(s: &str) -> Version {
+    parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.raw)

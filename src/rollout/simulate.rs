@@ -1,0 +1,1087 @@
+//! `simulate`: the whole worker rollout predicted step by step from the cluster as read,
+//! nothing changed. Each step takes the nodes drain-next would take (its order and batch
+//! rules, [`crate::policy::order`], [`crate::policy::batch`]), runs each pod through the one
+//! drain preflight ([`crate::policy::preflight`]), counts what every budget must let through,
+//! and places each pod that moves with the [`Placer`] (requests, selectors, node and pod
+//! anti-affinity, taints) on the nodes still open. Drained nodes come back at the target
+//! (in place) or are gone (replace). The rollout completes, or stops at the first step that
+//! cannot finish, naming the node, the pod, the budget or the constraint. Pure.
+
+use super::plan::{Options, SkippedNode, Strategy};
+use crate::facts::node::NodeFacts;
+use crate::facts::pdb::{Budget, PdbFacts};
+use crate::facts::pod::PodFacts;
+use crate::facts::resources::Resources;
+use crate::facts::version::Version;
+use crate::policy::batch;
+use crate::policy::capacity::{self, Destination, Moving, Placer};
+use crate::policy::order;
+use crate::policy::preflight::{self, Verdict};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// A pod as the simulation needs it.
+#[derive(Debug, Clone)]
+pub struct SimPod {
+    /// Its facts, with `pdbs` matched.
+    pub facts: PodFacts,
+    pub moving: Moving,
+    /// Seconds from creation to Ready, when the pod says (for the duration estimate).
+    pub ready_after: Option<u64>,
+}
+
+impl SimPod {
+    /// From a pod, its budgets matched against `pdbs`.
+    pub fn from_pod(p: &k8s_openapi::api::core::v1::Pod, pdbs: &[PdbFacts]) -> SimPod {
+        let mut facts = PodFacts::from_pod(p);
+        let moving = Moving::from_pod(p);
+        facts.pdbs = PdbFacts::covering(pdbs, &facts.namespace, &moving.labels);
+        let created = p.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        let ready_at = p
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready" && c.status == "True"))
+            .and_then(|c| c.last_transition_time.as_ref())
+            .map(|t| t.0);
+        let ready_after = match (created, ready_at) {
+            (Some(c), Some(r)) => u64::try_from(r.as_second() - c.as_second()).ok(),
+            _ => None,
+        };
+        SimPod {
+            facts,
+            moving,
+            ready_after,
+        }
+    }
+}
+
+/// The cluster as read: nodes (with all their labels), pods, budgets.
+#[derive(Debug, Clone, Default)]
+pub struct World {
+    pub nodes: Vec<NodeFacts>,
+    pub pods: Vec<SimPod>,
+    pub pdbs: Vec<PdbFacts>,
+    /// What the input could not tell (e.g. a snapshot without pod constraints).
+    pub notes: Vec<String>,
+}
+
+/// Where the simulation stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Blocked {
+    /// `preflight` (a pod the drain refuses before it starts), `budget` (a budget that can
+    /// never, or not now, allow an eviction), `noRoom` (a pod with nowhere to go).
+    pub kind: &'static str,
+    pub node: String,
+    /// The pod or budget (`ns/name`).
+    pub subject: String,
+    pub reason: String,
+    /// When drain-next would stop: `beforeDrain` (exit 2, nothing touched), `duringDrain`
+    /// (the drain cannot finish: it times out, exit 2) or `afterDrain` (the drain finishes,
+    /// the validation before the next node does not pass: exit 5).
+    pub stops: &'static str,
+}
+
+/// A pod that moves, and where it could go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Move {
+    pub pod: String,
+    pub from: String,
+    /// `None`: nowhere (it would stay Pending; `why` says why).
+    pub to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+/// A budget the step's evictions take turns on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Turns {
+    pub pdb: String,
+    /// Its pods the step evicts.
+    pub evicted: usize,
+    /// Disruptions it allows at once.
+    pub allows: i32,
+    /// Rounds of evictions, each waiting for replacements to become Ready.
+    pub rounds: usize,
+}
+
+/// One step: the nodes drained together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+    pub step: usize,
+    pub nodes: Vec<String>,
+    pub moves: Vec<Move>,
+    /// Budgets that make the step's evictions take turns.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub turns: Vec<Turns>,
+    /// Estimated drain time of the step (rounds of replacements becoming Ready).
+    pub seconds: u64,
+    /// In place: pods with no other node, Pending (down) until their node is back at the
+    /// target; the validation before the next node waits for them (`--validate-timeout`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub down_until_back: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<Blocked>,
+}
+
+/// The duration estimate's basis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Estimate {
+    /// The whole rollout's drains, in seconds (node upgrade or replacement time not included).
+    pub seconds: u64,
+    /// How long a replacement takes to become Ready.
+    pub pod_ready_seconds: u64,
+    /// `flag` (`--pod-ready-time`), `observed` (median over the cluster's controller-owned
+    /// pods, creation to Ready) or `default`.
+    pub source: &'static str,
+}
+
+/// The prediction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Simulation {
+    pub schema: &'static str,
+    pub target: String,
+    pub strategy: Strategy,
+    /// Nodes drained together (`--max-unavailable`, all for all-at-once).
+    pub batch_size: usize,
+    /// Every selected worker at once: workloads with no room elsewhere are down.
+    pub downtime: bool,
+    pub completes: bool,
+    /// The step it stops at (1-based), when it does not complete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked_at: Option<usize>,
+    /// Completes, but these pods are left with no node after the last step (drain-next
+    /// validates only before a new node, so nothing stops it): `ns/name (why)`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending_at_end: Vec<String>,
+    pub steps: Vec<Step>,
+    /// Nodes passed over (NotReady, cordoned by someone else, unreadable version).
+    pub skipped: Vec<SkippedNode>,
+    /// Nodes already at the target.
+    pub at_target: usize,
+    /// The largest `--max-unavailable` below every worker whose rollout completes: every pod
+    /// placed, no budget blocking (budgets may still make evictions take turns, as `turns`
+    /// says per step); `None` when not even one node at a time completes.
+    pub largest_safe_max_unavailable: Option<usize>,
+    pub estimate: Estimate,
+    /// What this prediction does not model.
+    pub not_modelled: Vec<&'static str>,
+    pub notes: Vec<String>,
+}
+
+/// Version of the `-o json|yaml` schema.
+pub const SCHEMA: &str = "kubectl-upgrade.io/simulation/v1";
+
+/// What the Placer does not see (said in every prediction).
+pub const NOT_MODELLED: &[&str] = &[
+    "topology spread constraints",
+    "volumes bound to a zone (PersistentVolume node affinity)",
+    "preferred (soft) affinity and scheduling scores",
+    "priorities and preemption",
+    "admission webhooks",
+    "node upgrade or replacement time",
+];
+
+/// When nothing says how long a replacement takes to become Ready.
+pub const DEFAULT_READY: Duration = Duration::from_secs(30);
+
+/// The whole rollout, predicted. `ready` overrides the observed readiness time.
+pub fn simulate(
+    world: &World,
+    opts: &Options,
+    target: &Version,
+    selected: Option<&BTreeSet<String>>,
+    ready: Option<Duration>,
+) -> Simulation {
+    let considered = world
+        .nodes
+        .iter()
+        .filter(|n| !n.is_control_plane())
+        .filter(|n| selected.is_none_or(|s| s.contains(&n.name)))
+        .count();
+    let size = match (opts.strategy, opts.max_unavailable) {
+        (Strategy::AllAtOnce, _) => considered.max(1),
+        (_, Some(spec)) => batch::size(spec, considered),
+        (_, None) => 1,
+    };
+    let (source, ready) = readiness(world, ready);
+    let sel =
+        order::select(&world.nodes, target, selected, None, &BTreeSet::new()).unwrap_or_default();
+    let control_plane: BTreeSet<&str> = world
+        .nodes
+        .iter()
+        .filter(|x| x.is_control_plane())
+        .map(|x| x.name.as_str())
+        .collect();
+    // The order in which a step places its leaving pods: largest first (then by name).
+    let mut by_size: Vec<u32> = (0..world.pods.len() as u32).collect();
+    by_size.sort_by(|&a, &b| {
+        let (a, b) = (
+            &world.pods[a as usize].moving,
+            &world.pods[b as usize].moving,
+        );
+        (b.requests.cpu_millis, b.requests.memory_bytes, &a.key).cmp(&(
+            a.requests.cpu_millis,
+            a.requests.memory_bytes,
+            &b.key,
+        ))
+    });
+    let mut rank = vec![0u32; by_size.len()];
+    for (r, &k) in by_size.iter().enumerate() {
+        rank[k as usize] = r as u32;
+    }
+    let sim = Sim {
+        world,
+        opts,
+        target,
+        shapes: capacity::shapes(&world.pods),
+        rank,
+        order: sel
+            .next
+            .iter()
+            .map(|c| c.name.clone())
+            .chain(sel.queue.iter().cloned())
+            .map(|n| {
+                let cp = control_plane.contains(n.as_str());
+                (n, cp)
+            })
+            .collect(),
+        ready,
+    };
+    let run = sim.run(size, true);
+    let safe = if opts.strategy == Strategy::AllAtOnce {
+        None
+    } else {
+        let known = (
+            size,
+            run.blocked_at.is_none() && run.pending_at_end.is_empty(),
+        );
+        sim.largest_safe(considered, known)
+    };
+    let seconds = run.steps.iter().map(|s| s.seconds).sum();
+    Simulation {
+        schema: SCHEMA,
+        target: target.to_string(),
+        strategy: opts.strategy,
+        batch_size: size.min(considered.max(1)),
+        downtime: opts.strategy == Strategy::AllAtOnce
+            || batch::takes_every_worker(size, considered),
+        completes: run.blocked_at.is_none(),
+        blocked_at: run.blocked_at,
+        pending_at_end: run.pending_at_end,
+        steps: run.steps,
+        skipped: sel
+            .skipped
+            .iter()
+            .map(|(n, r)| SkippedNode {
+                node: n.clone(),
+                reason: r.clone(),
+            })
+            .collect(),
+        at_target: sel.at_target,
+        largest_safe_max_unavailable: safe,
+        estimate: Estimate {
+            seconds,
+            pod_ready_seconds: ready,
+            source,
+        },
+        not_modelled: NOT_MODELLED.to_vec(),
+        notes: world.notes.clone(),
+    }
+}
+
+/// How long a replacement takes to become Ready, and where that figure comes from.
+fn readiness(world: &World, flag: Option<Duration>) -> (&'static str, u64) {
+    if let Some(d) = flag {
+        return ("flag", d.as_secs());
+    }
+    let mut seen: Vec<u64> = world
+        .pods
+        .iter()
+        .filter(|p| p.facts.controller_kind.is_some() && !p.facts.is_daemonset())
+        .filter_map(|p| p.ready_after)
+        // A pod Ready long after it was made flapped or waited: not a start-up time.
+        .filter(|&s| s <= 600)
+        .collect();
+    if seen.is_empty() {
+        return ("default", DEFAULT_READY.as_secs());
+    }
+    seen.sort_unstable();
+    ("observed", seen[seen.len() / 2].max(1))
+}
+
+impl AsRef<Moving> for SimPod {
+    fn as_ref(&self) -> &Moving {
+        &self.moving
+    }
+}
+
+/// One simulation's fixed inputs: the world, the options, the node order, each pod's shape.
+struct Sim<'a> {
+    world: &'a World,
+    opts: &'a Options,
+    target: &'a Version,
+    shapes: Vec<u32>,
+    /// Each pod's place in the order a step places leaving pods (largest first).
+    rank: Vec<u32>,
+    /// drain-next's order (name, control plane?), from [`order::select`].
+    order: Vec<(String, bool)>,
+    /// Seconds for a replacement to become Ready.
+    ready: u64,
+}
+
+struct Run {
+    steps: Vec<Step>,
+    blocked_at: Option<usize>,
+    /// After the last step: pods with no node (drain-next finishes; they stay Pending).
+    pending_at_end: Vec<String>,
+}
+
+/// A pod leaving a node in a step: the node, the pod's index in the world.
+type Leaving = (String, u32);
+
+/// Budget index -> how many of its pods a step evicts.
+type Evicted = BTreeMap<usize, usize>;
+
+impl Sim<'_> {
+    fn pod(&self, i: u32) -> &SimPod {
+        &self.world.pods[i as usize]
+    }
+
+    /// The largest batch below every worker whose rollout completes with every pod placed.
+    /// A larger batch only takes more room and more of each budget at once, so the answer is
+    /// searched: `known` is the shown run's (batch size, safe?); each round then tries two
+    /// sizes at once, one per thread, and keeps the third of the range that holds the answer.
+    fn largest_safe(&self, considered: usize, known: (usize, bool)) -> Option<usize> {
+        let safe = |k: usize| {
+            let r = self.run(k, false);
+            r.blocked_at.is_none() && r.pending_at_end.is_empty()
+        };
+        // Every worker at once is downtime, never "safe".
+        let top = considered.saturating_sub(1).max(1);
+        let (mut lo, mut hi) = match known {
+            (k, true) if k <= top => (k, top),
+            (k, false) if k <= 1 => return None,
+            (k, false) => (1, (k - 1).min(top)),
+            (_, true) => (1, top),
+        };
+        if lo == 1 && known != (1, true) && !safe(1) {
+            return None;
+        }
+        while lo < hi {
+            if hi - lo == 1 {
+                if safe(hi) {
+                    lo = hi;
+                } else {
+                    hi = lo;
+                }
+                continue;
+            }
+            let third = (hi - lo).div_ceil(3);
+            let (a, b) = (lo + third, (lo + 2 * third).min(hi));
+            let (safe_a, safe_b) = std::thread::scope(|s| {
+                let other = s.spawn(|| safe(b));
+                let here = safe(a);
+                (here, other.join().unwrap_or(false))
+            });
+            if safe_b {
+                lo = b;
+            } else if safe_a {
+                (lo, hi) = (a, b - 1);
+            } else {
+                hi = a - 1;
+            }
+        }
+        Some(lo)
+    }
+
+    /// One rollout with batches of `size`; `record`: keep every move (the prediction shown),
+    /// else only those with no node (the searches for the largest safe batch).
+    fn run(&self, size: usize, record: bool) -> Run {
+        let mut placer = self.placer();
+        let mut steps = Vec::new();
+        // `fill` takes a prefix of the order: the rest starts at `at`.
+        let mut at = 0;
+        while at < self.order.len() {
+            let fresh = batch::fill(&self.order[at..], size, false, false);
+            if fresh.is_empty() {
+                break;
+            }
+            at += fresh.len();
+            let (mut step, stranded) =
+                self.drain_step(&mut placer, &fresh, steps.len() + 1, record);
+            if step.blocked.is_none() {
+                for n in &fresh {
+                    if let Some(i) = placer.index_of(n) {
+                        // In place: back at the target and schedulable. Replace: gone.
+                        placer.set_open(i, self.opts.strategy != Strategy::Replace);
+                    }
+                }
+                // In place, the pods with nowhere else to go wait for their node to come back.
+                for (node, k) in stranded {
+                    let key = self.pod(k).moving.key.clone();
+                    match placer.place(k) {
+                        Ok(_) => step.down_until_back.push(key),
+                        Err(why) => {
+                            step.blocked.get_or_insert(Blocked {
+                                kind: "noRoom",
+                                node,
+                                subject: key,
+                                reason: format!(
+                                    "would find no node even with the step's nodes back ({why}): its replacement stays Pending and the validation before the next node stops the rollout"
+                                ),
+                                stops: "afterDrain",
+                            });
+                        }
+                    }
+                }
+            }
+            // After the last step no validation runs: drain-next finishes, the pods stay
+            // Pending.
+            let after = step
+                .blocked
+                .as_ref()
+                .is_some_and(|b| b.stops == "afterDrain");
+            if at >= self.order.len() && after {
+                let mut pending: Vec<String> = step
+                    .moves
+                    .iter()
+                    .filter(|m| m.to.is_none())
+                    .map(|m| format!("{} ({})", m.pod, m.why.as_deref().unwrap_or_default()))
+                    .collect();
+                if pending.is_empty() {
+                    pending = step
+                        .blocked
+                        .iter()
+                        .map(|b| format!("{} ({})", b.subject, b.reason))
+                        .collect();
+                }
+                step.blocked = None;
+                steps.push(step);
+                return Run {
+                    steps,
+                    blocked_at: None,
+                    pending_at_end: pending,
+                };
+            }
+            let blocked = step.blocked.is_some();
+            steps.push(step);
+            if blocked {
+                let at = steps.len();
+                return Run {
+                    steps,
+                    blocked_at: Some(at),
+                    pending_at_end: vec![],
+                };
+            }
+        }
+        Run {
+            steps,
+            blocked_at: None,
+            pending_at_end: vec![],
+        }
+    }
+
+    /// Every node as a destination (closed unless it can take pods; for replace, the nodes
+    /// at the target preferred), every running pod on its node.
+    fn placer(&self) -> Placer<'_, SimPod> {
+        let unknown_room = Resources {
+            cpu_millis: u64::MAX / 4,
+            memory_bytes: u64::MAX / 4,
+            pods: u64::MAX / 4,
+        };
+        let world = self.world;
+        let dests: Vec<Destination> = world
+            .nodes
+            .iter()
+            .map(|n| Destination {
+                name: n.name.clone(),
+                labels: n.labels.clone(),
+                taints: n.taints.clone(),
+                free: n.allocatable.unwrap_or(unknown_room),
+            })
+            .collect();
+        let mut placer = Placer::new(dests, &world.pods, &self.shapes);
+        for (i, n) in world.nodes.iter().enumerate() {
+            placer.set_open(i, n.can_take_pods());
+            // Replace taints the old nodes PreferNoSchedule: pods prefer the nodes at the
+            // target and land on old ones only when those have no room (to move again).
+            let at_target = order::at_target(&n.kubelet_version, self.target) == Some(true);
+            placer.set_preferred(i, self.opts.strategy != Strategy::Replace || at_target);
+        }
+        for (k, p) in world.pods.iter().enumerate() {
+            if p.facts.is_finished() || p.facts.deleting {
+                continue;
+            }
+            if let Some(i) = p.facts.node.as_deref().and_then(|n| placer.index_of(n)) {
+                placer.occupy(i, k as u32, false);
+            }
+        }
+        placer
+    }
+
+    /// The drain's verdict for pod `k`, or `None` when a drain leaves it where it is (it
+    /// does not move on drains, is outside the drain's scope, or the filters skip it).
+    fn verdict(&self, k: u32) -> Option<Verdict> {
+        let p = self.pod(k);
+        let (opts, f) = (&self.opts.drain, &p.facts);
+        if !f.moves_on_drain() || !opts.scope.contains(&f.namespace, &p.moving.labels) {
+            return None;
+        }
+        match preflight::verdict(
+            f,
+            None,
+            &opts.filter,
+            &self.world.pdbs,
+            !opts.disable_eviction,
+        ) {
+            Verdict::Skip(_) => None,
+            v => Some(v),
+        }
+    }
+
+    /// Drain the step's nodes: preflight, budgets, placement. The step, and the pods that
+    /// found no node.
+    fn drain_step(
+        &self,
+        placer: &mut Placer<'_, SimPod>,
+        nodes: &[String],
+        number: usize,
+        record: bool,
+    ) -> (Step, Vec<Leaving>) {
+        let mut step = Step {
+            step: number,
+            nodes: nodes.to_vec(),
+            moves: vec![],
+            turns: vec![],
+            seconds: 0,
+            down_until_back: vec![],
+            blocked: None,
+        };
+        let (leaving, evicted) = match self.leaving(placer, nodes) {
+            Ok(found) => found,
+            Err(blocked) => {
+                step.blocked = Some(*blocked);
+                return (step, vec![]);
+            }
+        };
+        let rounds = match self.rounds(&leaving, &evicted, nodes) {
+            Ok((rounds, turns)) => {
+                step.turns = turns;
+                rounds
+            }
+            Err(blocked) => {
+                step.blocked = Some(*blocked);
+                return (step, vec![]);
+            }
+        };
+        self.place_leaving(placer, nodes, leaving, step, rounds, record)
+    }
+
+    /// Which pods leave the step's nodes (closing them), and how many each budget sees
+    /// evicted, before anything moves; or what refuses the drain before it starts.
+    fn leaving(
+        &self,
+        placer: &mut Placer<'_, SimPod>,
+        nodes: &[String],
+    ) -> Result<(Vec<Leaving>, Evicted), Box<Blocked>> {
+        let (world, opts) = (self.world, self.opts);
+        let mut leaving: Vec<Leaving> = Vec::new();
+        let mut evicted: BTreeMap<usize, usize> = BTreeMap::new();
+        for node in nodes {
+            let Some(i) = placer.index_of(node) else {
+                continue;
+            };
+            placer.set_open(i, false);
+            for &k in placer.pods_on(i) {
+                let Some(verdict) = self.verdict(k) else {
+                    continue;
+                };
+                let p = self.pod(k);
+                let block = |kind: &'static str, subject: String, reason: String| Blocked {
+                    kind,
+                    node: node.clone(),
+                    subject,
+                    reason,
+                    stops: "beforeDrain",
+                };
+                match verdict {
+                    Verdict::Block(reasons) if !opts.drain.ignore_blockers => {
+                        let why: Vec<&str> = reasons.iter().map(|r| r.describe()).collect();
+                        return Err(Box::new(block(
+                            "preflight",
+                            p.moving.key.clone(),
+                            why.join("; "),
+                        )));
+                    }
+                    Verdict::Refused(pdbs) if !opts.drain.ignore_blockers => {
+                        let names: Vec<String> =
+                            pdbs.iter().map(|&b| world.pdbs[b].key()).collect();
+                        return Err(Box::new(block(
+                            "preflight",
+                            p.moving.key.clone(),
+                            format!(
+                                "covered by several PodDisruptionBudgets ({}): the Eviction API refuses it (500)",
+                                names.join(", ")
+                            ),
+                        )));
+                    }
+                    Verdict::WaitsOn(b) => {
+                        if let Budget::Never(why) = world.pdbs[b].budget() {
+                            if !opts.drain.ignore_blockers {
+                                return Err(Box::new(block(
+                                    "budget",
+                                    world.pdbs[b].key(),
+                                    format!(
+                                        "never allows an eviction: {why} (pod {})",
+                                        p.moving.key
+                                    ),
+                                )));
+                            }
+                        }
+                        *evicted.entry(b).or_default() += 1;
+                    }
+                    _ => {}
+                }
+                leaving.push((node.clone(), k));
+            }
+        }
+        Ok((leaving, evicted))
+    }
+
+    /// Budgets: how many rounds of evictions the step needs (the budgets that need more
+    /// than one), or the budget that allows none now and stops the drain.
+    fn rounds(
+        &self,
+        leaving: &[Leaving],
+        evicted: &Evicted,
+        nodes: &[String],
+    ) -> Result<(usize, Vec<Turns>), Box<Blocked>> {
+        let world = self.world;
+        let mut turns = Vec::new();
+        let mut rounds = usize::from(!leaving.is_empty());
+        for (&b, &count) in evicted {
+            let pdb = &world.pdbs[b];
+            match pdb.budget() {
+                Budget::Allows(n) => {
+                    let r = count.div_ceil(usize::try_from(n).unwrap_or(1).max(1));
+                    rounds = rounds.max(r);
+                    if r > 1 {
+                        turns.push(Turns {
+                            pdb: pdb.key(),
+                            evicted: count,
+                            allows: n,
+                            rounds: r,
+                        });
+                    }
+                }
+                Budget::ZeroNow | Budget::Never(_) => {
+                    let node = leaving
+                        .iter()
+                        .find(|(_, k)| self.pod(*k).facts.pdbs == [b])
+                        .map_or_else(|| nodes.join(", "), |(n, _)| n.clone());
+                    return Err(Box::new(Blocked {
+                        kind: "budget",
+                        node,
+                        subject: pdb.key(),
+                        reason: format!(
+                            "allows no disruption now ({}): its unhealthy pods hold it at zero; the drain waits until they are Ready",
+                            pdb.numbers()
+                        ),
+                        stops: "duringDrain",
+                    }));
+                }
+            }
+        }
+        Ok((rounds, turns))
+    }
+
+    /// Take the leaving pods off the step's nodes and place them, largest first: the
+    /// moves, the time, and what stops the rollout when some find no node.
+    fn place_leaving(
+        &self,
+        placer: &mut Placer<'_, SimPod>,
+        nodes: &[String],
+        mut leaving: Vec<Leaving>,
+        mut step: Step,
+        rounds: usize,
+        record: bool,
+    ) -> (Step, Vec<Leaving>) {
+        let opts = self.opts;
+        // Placement: the leaving pods taken off, then placed, largest first.
+        let gone: BTreeSet<u32> = leaving.iter().map(|(_, k)| *k).collect();
+        for node in nodes {
+            if let Some(i) = placer.index_of(node) {
+                placer.vacate(i, |k| gone.contains(&k));
+            }
+        }
+        leaving.sort_by_key(|(_, k)| self.rank[*k as usize]);
+        let mut stranded: Vec<Leaving> = Vec::new();
+        // drain-next's capacity preview (replace) counts only the nodes at the target.
+        let previewed = opts.strategy == Strategy::Replace && !opts.ignore_capacity;
+        let mut off_target: Vec<Leaving> = Vec::new();
+        for (node, k) in leaving {
+            let key = || self.pod(k).moving.key.clone();
+            match placer.place(k) {
+                Ok((i, preferred)) => {
+                    if previewed && !preferred {
+                        off_target.push((node.clone(), k));
+                    }
+                    if record {
+                        step.moves.push(Move {
+                            pod: key(),
+                            from: node,
+                            to: Some(placer.destinations()[i].name.clone()),
+                            why: None,
+                        })
+                    }
+                }
+                Err(why) => {
+                    step.moves.push(Move {
+                        pod: key(),
+                        from: node.clone(),
+                        to: None,
+                        why: Some(why),
+                    });
+                    stranded.push((node, k));
+                }
+            }
+        }
+        step.moves.sort_by(|a, b| a.pod.cmp(&b.pod));
+        step.seconds = rounds as u64 * self.ready;
+        if let Some((node, k)) = off_target.first().filter(|_| stranded.is_empty()) {
+            step.blocked = Some(Blocked {
+                kind: "noRoom",
+                node: node.clone(),
+                subject: self.pod(*k).moving.key.clone(),
+                reason: format!(
+                    "{} pod(s) would find no node at the target (they would land on old nodes and move again): drain-next's capacity preview refuses the step, nothing touched (add nodes at the target, or pass --ignore-capacity)",
+                    off_target.len()
+                ),
+                stops: "beforeDrain",
+            });
+        }
+        if !stranded.is_empty() {
+            step.blocked = self.stranded_stop(&step, &stranded);
+        }
+        (step, stranded)
+    }
+
+    /// Pods with no node after a step's drain: what drain-next would do.
+    /// - `--strategy replace` (unless `--ignore-capacity`): its capacity preview refuses the
+    ///   step, nothing touched.
+    /// - A budget whose stranded pods outnumber what it allows never recovers while their
+    ///   replacements are Pending: the drain cannot finish (deadlock: the node cannot be
+    ///   upgraded until it is drained).
+    /// - Otherwise the drain finishes; in place, the replacements wait for the node to come
+    ///   back (decided by the caller, once the node is open again); replaced nodes never
+    ///   come back, so the validation before the next node stops the rollout.
+    fn stranded_stop(&self, step: &Step, stranded: &[Leaving]) -> Option<Blocked> {
+        let (world, opts) = (self.world, self.opts);
+        let (node, first) = &stranded[0];
+        let first = &self.pod(*first).moving.key;
+        let why = step
+            .moves
+            .iter()
+            .find(|m| &m.pod == first)
+            .and_then(|m| m.why.clone())
+            .unwrap_or_default();
+        let total = stranded.len();
+        let stop = |reason: String, stops: &'static str| Blocked {
+            kind: "noRoom",
+            node: node.clone(),
+            subject: first.clone(),
+            reason,
+            stops,
+        };
+        if opts.strategy == Strategy::Replace && !opts.ignore_capacity {
+            return Some(stop(
+                format!("{total} pod(s) would find no node at the target ({why}): drain-next's capacity preview refuses the step, nothing touched (add nodes at the target)"),
+                "beforeDrain",
+            ));
+        }
+        let mut per_pdb: BTreeMap<usize, usize> = BTreeMap::new();
+        for (_, k) in stranded {
+            if let [b] = self.pod(*k).facts.pdbs.as_slice() {
+                *per_pdb.entry(*b).or_default() += 1;
+            }
+        }
+        let stuck = per_pdb.iter().find_map(|(&b, &n)| {
+            let allows = match world.pdbs[b].budget() {
+                Budget::Allows(a) => usize::try_from(a).unwrap_or(0),
+                _ => 0,
+            };
+            (n > allows).then(|| (world.pdbs[b].key(), n, allows))
+        });
+        if let Some((pdb, n, allows)) = stuck {
+            return Some(stop(
+                format!("{total} pod(s) would find no node ({why}); {n} of them are under PDB {pdb}, which allows {allows} at a time, so its budget never recovers and the drain cannot finish"),
+                "duringDrain",
+            ));
+        }
+        (opts.strategy == Strategy::Replace).then(|| stop(
+            format!("{total} pod(s) would find no node ({why}): the drain finishes, their replacements stay Pending, and the validation before the next node stops the rollout"),
+            "afterDrain",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drain::model::DrainOptions;
+    use crate::facts::node::fixture::{control_plane, worker};
+    use crate::facts::pdb::IntOrPercent;
+    use crate::facts::version::v;
+
+    fn opts() -> Options {
+        Options {
+            node: None,
+            selector: None,
+            to: None,
+            allow_another: false,
+            uncordon_upgraded: false,
+            strategy: Strategy::OneAtATime,
+            max_unavailable: None,
+            accept_downtime: false,
+            delete_node: false,
+            validate: None,
+            ignore_capacity: false,
+            allow_newer_than_apiserver: false,
+            wait_for_lock: None,
+            drain: DrainOptions::default(),
+        }
+    }
+
+    fn room(n: NodeFacts, cpu: u64) -> NodeFacts {
+        NodeFacts {
+            allocatable: Some(Resources {
+                cpu_millis: cpu,
+                memory_bytes: 64 << 30,
+                pods: 110,
+            }),
+            ..n
+        }
+    }
+
+    fn pod(name: &str, node: &str, app: &str, cpu: u64) -> SimPod {
+        let labels: std::sync::Arc<BTreeMap<String, String>> =
+            std::sync::Arc::new([("app".to_string(), app.to_string())].into());
+        SimPod {
+            facts: PodFacts {
+                namespace: "shop".into(),
+                name: name.into(),
+                node: Some(node.into()),
+                phase: "Running".into(),
+                ready: true,
+                controller_kind: Some("ReplicaSet".into()),
+                controller_name: Some(format!("{app}-rs")),
+                ..PodFacts::default()
+            },
+            moving: Moving {
+                key: format!("shop/{name}"),
+                namespace: "shop".into(),
+                labels,
+                requests: Resources {
+                    cpu_millis: cpu,
+                    memory_bytes: 0,
+                    pods: 1,
+                },
+                ..Moving::default()
+            },
+            ready_after: Some(12),
+        }
+    }
+
+    fn pdb(app: &str, allowed: i32, max_unavailable: i32) -> PdbFacts {
+        PdbFacts {
+            namespace: "shop".into(),
+            name: app.into(),
+            selector: crate::facts::selector::parse(&format!("app={app}")).unwrap(),
+            max_unavailable: Some(IntOrPercent::Int(max_unavailable)),
+            expected_pods: 3,
+            current_healthy: 3,
+            desired_healthy: 3 - max_unavailable,
+            disruptions_allowed: allowed,
+            observed: true,
+            ..PdbFacts::default()
+        }
+    }
+
+    fn world(nodes: Vec<NodeFacts>, mut pods: Vec<SimPod>, pdbs: Vec<PdbFacts>) -> World {
+        for p in &mut pods {
+            p.facts.pdbs = PdbFacts::covering(&pdbs, &p.facts.namespace, &p.moving.labels);
+        }
+        World {
+            nodes,
+            pods,
+            pdbs,
+            notes: vec![],
+        }
+    }
+
+    fn three_workers(cpu: u64) -> Vec<NodeFacts> {
+        let cp = NodeFacts {
+            taints: vec!["node-role.kubernetes.io/control-plane:NoSchedule".into()],
+            ..control_plane("cp", "v1.36.3")
+        };
+        vec![
+            room(cp, 4000),
+            room(worker("w-1", "v1.36.3"), cpu),
+            room(worker("w-2", "v1.36.3"), cpu),
+            room(worker("w-3", "v1.36.3"), cpu),
+        ]
+    }
+
+    #[test]
+    fn a_roomy_pool_completes_in_drain_next_order() {
+        let pods = vec![
+            pod("web-0", "w-1", "web", 500),
+            pod("web-1", "w-2", "web", 500),
+            pod("web-2", "w-3", "web", 500),
+        ];
+        let w = world(three_workers(4000), pods, vec![pdb("web", 1, 1)]);
+        let s = simulate(&w, &opts(), &v("v1.37.2"), None, None);
+        assert!(s.completes, "{s:?}");
+        let order: Vec<&str> = s.steps.iter().map(|s| s.nodes[0].as_str()).collect();
+        assert_eq!(order, ["cp", "w-1", "w-2", "w-3"]);
+        // w-1's pod moves to an open node, never to w-1 itself.
+        let m = &s.steps[1].moves[0];
+        assert_eq!((m.pod.as_str(), m.from.as_str()), ("shop/web-0", "w-1"));
+        assert!(m.to.as_deref().is_some_and(|t| t != "w-1"), "{m:?}");
+        assert_eq!(s.estimate.pod_ready_seconds, 12);
+        assert_eq!(s.estimate.source, "observed");
+        assert_eq!(
+            s.largest_safe_max_unavailable,
+            Some(2),
+            "two workers at once: their pods fit on the third"
+        );
+        assert!(!s.downtime);
+    }
+
+    #[test]
+    fn a_budget_that_never_allows_blocks_before_the_drain() {
+        let pods = vec![pod("db-0", "w-2", "db", 100)];
+        let mut strict = pdb("db", 0, 0);
+        strict.max_unavailable = Some(IntOrPercent::Int(0));
+        let w = world(three_workers(4000), pods, vec![strict]);
+        let s = simulate(&w, &opts(), &v("v1.37.2"), None, None);
+        assert!(!s.completes);
+        assert_eq!(s.blocked_at, Some(3), "cp, w-1, then w-2 blocks");
+        let b = s.steps[2].blocked.as_ref().unwrap();
+        assert_eq!(
+            (b.kind, b.node.as_str(), b.subject.as_str(), b.stops),
+            ("budget", "w-2", "shop/db", "beforeDrain")
+        );
+        assert_eq!(s.largest_safe_max_unavailable, None);
+    }
+
+    #[test]
+    fn pods_with_nowhere_to_go() {
+        // Each worker has room for one 3-CPU pod: w-1's pod has no other node.
+        let pods = vec![
+            pod("big-0", "w-1", "big", 3000),
+            pod("big-1", "w-2", "big", 3000),
+            pod("big-2", "w-3", "big", 3000),
+        ];
+        let w = world(three_workers(4000), pods.clone(), vec![]);
+        // In place: it waits, down, for its node to come back; the rollout completes.
+        let s = simulate(&w, &opts(), &v("v1.37.2"), None, None);
+        assert!(s.completes, "{s:?}");
+        assert_eq!(s.steps[1].down_until_back, ["shop/big-0"]);
+        // Replace: drain-next's capacity preview refuses the step.
+        let mut nodes = three_workers(4000);
+        nodes.push(room(worker("new-1", "v1.37.2"), 4000));
+        let w = world(nodes, pods, vec![]);
+        let replace = Options {
+            strategy: Strategy::Replace,
+            ..opts()
+        };
+        let s = simulate(&w, &replace, &v("v1.37.2"), None, None);
+        assert_eq!(
+            s.blocked_at,
+            Some(3),
+            "w-1 onto new-1, then w-2 has nowhere"
+        );
+        let b = s.steps[2].blocked.as_ref().unwrap();
+        assert_eq!(
+            (b.kind, b.node.as_str(), b.stops),
+            ("noRoom", "w-2", "beforeDrain")
+        );
+        // Two pods of a budget that allows one, both stranded: the drain cannot finish.
+        let pods = vec![
+            pod("pair-0", "w-1", "pair", 1500),
+            pod("pair-1", "w-1", "pair", 1500),
+            pod("fill-2", "w-2", "fill", 3000),
+            pod("fill-3", "w-3", "fill", 3000),
+        ];
+        let w = world(three_workers(4000), pods, vec![pdb("pair", 1, 1)]);
+        let s = simulate(
+            &w,
+            &opts(),
+            &v("v1.37.2"),
+            None,
+            Some(Duration::from_secs(5)),
+        );
+        assert_eq!(s.blocked_at, Some(2));
+        let b = s.steps[1].blocked.as_ref().unwrap();
+        assert_eq!((b.kind, b.stops), ("noRoom", "duringDrain"), "{}", b.reason);
+        assert!(b.reason.contains("never recovers"), "{}", b.reason);
+        assert_eq!(s.estimate.source, "flag");
+    }
+
+    #[test]
+    fn batches_take_turns_on_shared_budgets_and_all_at_once_is_downtime() {
+        let pods = vec![
+            pod("web-0", "w-1", "web", 100),
+            pod("web-1", "w-2", "web", 100),
+            pod("web-2", "w-3", "web", 100),
+        ];
+        let mut nodes = three_workers(4000);
+        nodes.push(room(worker("w-4", "v1.37.2"), 4000));
+        let w = world(nodes, pods, vec![pdb("web", 1, 1)]);
+        let two = Options {
+            max_unavailable: Some(IntOrPercent::Int(2)),
+            ..opts()
+        };
+        let s = simulate(&w, &two, &v("v1.37.2"), None, Some(Duration::from_secs(10)));
+        assert!(s.completes);
+        assert_eq!(s.steps[1].nodes, ["w-1", "w-2"]);
+        assert_eq!(s.steps[1].turns.len(), 1, "{:?}", s.steps[1]);
+        assert_eq!(s.steps[1].seconds, 20, "two rounds of 10 s");
+        let all = Options {
+            strategy: Strategy::AllAtOnce,
+            accept_downtime: true,
+            ..opts()
+        };
+        assert!(simulate(&w, &all, &v("v1.37.2"), None, None).downtime);
+    }
+
+    #[test]
+    fn replace_moves_pods_only_onto_nodes_at_the_target() {
+        let pods = vec![pod("web-0", "w-1", "web", 100)];
+        let mut nodes = three_workers(4000);
+        nodes.push(room(worker("new-1", "v1.37.2"), 4000));
+        let w = world(nodes, pods, vec![]);
+        let replace = Options {
+            strategy: Strategy::Replace,
+            ..opts()
+        };
+        let s = simulate(&w, &replace, &v("v1.37.2"), None, None);
+        assert!(s.completes);
+        let moved: Vec<&Move> = s.steps.iter().flat_map(|s| &s.moves).collect();
+        assert_eq!(
+            moved.len(),
+            1,
+            "replaced nodes are gone: the pod moves once"
+        );
+        assert_eq!(moved[0].to.as_deref(), Some("new-1"));
+    }
+}

@@ -1,0 +1,447 @@
+//! `simulate` against the truth, on both backends: for each generated pool (budget shapes ×
+//! room × strategy) the prediction is made first, then the real `drain-next` rollout runs on
+//! the same cluster (in-place upgrades simulated as in `live_rollout.rs`), and the prediction
+//! is held against what happened: the order of the nodes, whether it completed, and where and
+//! how it stopped (the node, and drain-next's exit code there). `simulate` itself writes
+//! nothing: on the test server no mutating request arrives; on the real control plane it runs
+//! as a read-only user (`tests/live_rbac.rs`).
+//!
+//! Each scenario prints `simulate-vs-rollout: <scenario> <backend>: match` (or the
+//! mismatch), the figures the closing note reports.
+
+mod backend;
+
+use backend::{real_version, Backend, Live, Setup};
+use kube_testserver::builders;
+use kube_testserver::k8s_openapi::api::core::v1::{Pod, ResourceRequirements};
+use kube_testserver::k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube_testserver::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube_testserver::Cluster;
+use serde_json::Value;
+use std::time::Duration;
+
+const OLD: &str = "v1.36.3";
+
+/// A ReplicaSet pod of `app` on `node`, requesting `cpu` millicores.
+fn pod(ns: &str, name: &str, node: &str, app: &str, cpu: u64) -> Pod {
+    let mut p = builders::pod(ns, name, node)
+        .owner("ReplicaSet", &format!("{app}-rs"))
+        .labels(&[("app", app)])
+        .build();
+    if cpu > 0 {
+        if let Some(c) = p.spec.as_mut().and_then(|s| s.containers.first_mut()) {
+            c.resources = Some(ResourceRequirements {
+                requests: Some([("cpu".to_string(), Quantity(format!("{cpu}m")))].into()),
+                ..ResourceRequirements::default()
+            });
+        }
+    }
+    p
+}
+
+/// What the rollout did: the nodes drained in order, and where it stopped (node, exit code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Outcome {
+    order: Vec<String>,
+    completed: bool,
+    stopped: Option<(String, i32)>,
+    /// Controller-owned pods left Pending when it completed.
+    pending_at_end: bool,
+}
+
+/// The prediction, as an [`Outcome`]: drain-next's exit code where it stops (`beforeDrain`
+/// and `duringDrain` are the drain's exit 2; `afterDrain` is the next run's validation, 5).
+fn predicted(sim: &Value) -> Outcome {
+    let steps = sim["steps"].as_array().cloned().unwrap_or_default();
+    let mut order = Vec::new();
+    let mut stopped = None;
+    for s in &steps {
+        let nodes: Vec<String> = s["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.as_str().map(str::to_string))
+            .collect();
+        match s.get("blocked") {
+            Some(b) if !b.is_null() => {
+                let node = b["node"].as_str().unwrap_or_default().to_string();
+                match b["stops"].as_str() {
+                    Some("afterDrain") => {
+                        order.extend(nodes);
+                        stopped = Some((String::new(), 5));
+                    }
+                    _ => stopped = Some((node, 2)),
+                }
+            }
+            _ => order.extend(nodes),
+        }
+    }
+    Outcome {
+        order,
+        completed: sim["completes"] == true,
+        stopped,
+        pending_at_end: sim["pendingAtEnd"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty()),
+    }
+}
+
+/// drain-next run until it finishes or stops (one at a time, in-place upgrades simulated;
+/// replace drains for removal), as [`Outcome`].
+fn rollout(live: &Live, extra: &[&str]) -> Outcome {
+    let mut out = Outcome {
+        order: vec![],
+        completed: false,
+        stopped: None,
+        pending_at_end: false,
+    };
+    for _ in 0..60 {
+        let mut args = vec![
+            "drain-next",
+            "--uncordon-upgraded",
+            "--timeout",
+            "20s",
+            "--validate-timeout",
+            "20s",
+            "-o",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let r = live.run(&args);
+        match r.code {
+            0 => {
+                let nodes: Vec<String> = r.json()["nodes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|n| n.as_str().map(str::to_string))
+                    .collect();
+                if nodes.is_empty() {
+                    out.completed = true;
+                    // Give the scheduler a moment, then count what it could not place.
+                    std::thread::sleep(Duration::from_secs(3));
+                    out.pending_at_end = live.pods().iter().any(|p| {
+                        p.metadata.deletion_timestamp.is_none()
+                            && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Pending")
+                    });
+                    return out;
+                }
+                out.order.extend(nodes);
+            }
+            4 => std::thread::sleep(Duration::from_millis(300)),
+            code @ (2 | 5) => {
+                let j = r.json();
+                let node = if code == 5 {
+                    String::new()
+                } else {
+                    j["node"]
+                        .as_str()
+                        .or_else(|| j["nodes"][0].as_str())
+                        .map(str::to_string)
+                        // Stopped before draining: the node named in the reason.
+                        .or_else(|| live_node_in(j["reason"].as_str().unwrap_or_default(), live))
+                        .unwrap_or_default()
+                };
+                out.stopped = Some((node, code));
+                return out;
+            }
+            other => panic!("drain-next exit {other}: {}", r.all()),
+        }
+    }
+    panic!("drain-next did not finish in 60 runs: {out:?}");
+}
+
+/// The first node of the cluster named in `text`.
+fn live_node_in(text: &str, live: &Live) -> Option<String> {
+    let mut names: Vec<String> = live
+        .pods()
+        .iter()
+        .filter_map(|p| p.spec.as_ref().and_then(|s| s.node_name.clone()))
+        .collect();
+    names.extend(["w-1", "w-2", "w-3", "old-1", "old-2"].map(String::from));
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|n| text.contains(n.as_str()))
+        .min_by_key(|n| text.find(n.as_str()))
+}
+
+/// Predict, prove nothing was written, roll out, compare; print the verdict line.
+fn compare(live: &Live, scenario: &str, flags: &[&str], want: &Outcome) {
+    let before = live.sim().map(|s| s.counters());
+    let mut args = vec!["simulate", "-o", "json"];
+    args.extend_from_slice(flags);
+    let s = live.run(&args);
+    assert!(matches!(s.code, 0..=2), "{}", s.all());
+    let sim = s.json();
+    assert_eq!(
+        s.code == 2,
+        sim["completes"] == false,
+        "exit code follows the verdict"
+    );
+    if let (Some(server), Some(before)) = (live.sim(), before) {
+        let after = server.counters();
+        let writes: Vec<_> = after
+            .iter()
+            .filter(|((verb, _), _)| !matches!(verb.as_str(), "get" | "list" | "watch"))
+            .filter(|(k, n)| before.get(*k).copied().unwrap_or(0) < **n)
+            .collect();
+        assert!(writes.is_empty(), "simulate wrote: {writes:?}");
+    }
+    let prediction = predicted(&sim);
+    assert_eq!(
+        &prediction, want,
+        "the prediction, from the data and the policy: {sim}"
+    );
+    let truth = rollout(live, flags);
+    let verdict = if prediction == truth {
+        "match".to_string()
+    } else {
+        format!("MISMATCH: predicted {prediction:?}, rollout {truth:?}")
+    };
+    println!(
+        "simulate-vs-rollout: {scenario} {:?}: {verdict}",
+        live.backend
+    );
+    assert_eq!(
+        prediction, truth,
+        "{scenario}: prediction against the rollout"
+    );
+    assert_eq!(live.pdb_violations(), 0);
+}
+
+fn start(backend: Backend, c: Cluster) -> Live {
+    Live::start_with(
+        backend,
+        c,
+        Setup {
+            kubelet_upgrade: Some((real_version(), Duration::from_millis(1500))),
+            ready_delay: Some(Duration::from_millis(200)),
+        },
+    )
+}
+
+fn three(c: &mut Cluster) {
+    for w in ["w-1", "w-2", "w-3"] {
+        c.add_node(builders::node(w, OLD));
+    }
+}
+
+/// Budgets that allow one each, room everywhere: the rollout completes, oldest kubelet
+/// first, then by name.
+fn completes_in_order(backend: Backend) {
+    let mut c = Cluster::new();
+    three(&mut c);
+    c.add_node(builders::node("w-0", "v1.36.1"));
+    for (i, n) in ["w-0", "w-1", "w-2", "w-3"].iter().enumerate() {
+        c.add_pod(pod("shop", &format!("web-{i}"), n, "web", 100));
+        c.add_pod(pod("shop", &format!("api-{i}"), n, "api", 100));
+    }
+    c.add_pdb(builders::pdb_max_unavailable(
+        "shop",
+        "web",
+        &[("app", "web")],
+        IntOrString::Int(1),
+    ));
+    c.add_pdb(builders::pdb_max_unavailable(
+        "shop",
+        "api",
+        &[("app", "api")],
+        IntOrString::Int(1),
+    ));
+    let live = start(backend, c);
+    let want = Outcome {
+        order: ["w-0", "w-1", "w-2", "w-3"].map(String::from).to_vec(),
+        completed: true,
+        stopped: None,
+        pending_at_end: false,
+    };
+    compare(
+        &live,
+        "completes-in-order",
+        &["--to", &real_version()],
+        &want,
+    );
+}
+both!(completes_in_order);
+
+/// A budget that can never allow an eviction (minAvailable 1 of its one pod) on the second
+/// node: the rollout drains the first, then stops before the second, touching nothing.
+fn a_budget_that_never_allows(backend: Backend) {
+    let mut c = Cluster::new();
+    three(&mut c);
+    c.add_pod(pod("shop", "web-0", "w-1", "web", 100));
+    c.add_pod(pod("pay", "ledger-0", "w-2", "ledger", 100));
+    c.add_pdb(builders::pdb_min_available(
+        "pay",
+        "ledger",
+        &[("app", "ledger")],
+        IntOrString::Int(1),
+    ));
+    let live = start(backend, c);
+    let want = Outcome {
+        order: vec!["w-1".into()],
+        completed: false,
+        stopped: Some(("w-2".into(), 2)),
+        pending_at_end: false,
+    };
+    compare(
+        &live,
+        "budget-never-allows",
+        &["--to", &real_version()],
+        &want,
+    );
+    assert!(
+        !live.cordoned("w-2"),
+        "stopped before the drain: w-2 untouched"
+    );
+}
+both!(a_budget_that_never_allows);
+
+/// Two pods of a budget that allows one on the first node, no room for either elsewhere
+/// (the others are full): the first eviction's replacement stays Pending, the budget never
+/// recovers, the drain cannot finish (exit 2 at its --timeout).
+fn no_room_under_a_budget(backend: Backend) {
+    let mut c = Cluster::new();
+    three(&mut c);
+    c.add_pod(pod("shop", "pair-0", "w-1", "pair", 1500));
+    c.add_pod(pod("shop", "pair-1", "w-1", "pair", 1500));
+    c.add_pod(pod("shop", "fill-2", "w-2", "fill", 3500));
+    c.add_pod(pod("shop", "fill-3", "w-3", "fill", 3500));
+    c.add_pdb(builders::pdb_max_unavailable(
+        "shop",
+        "pair",
+        &[("app", "pair")],
+        IntOrString::Int(1),
+    ));
+    let live = start(backend, c);
+    let want = Outcome {
+        order: vec![],
+        completed: false,
+        stopped: Some(("w-1".into(), 2)),
+        pending_at_end: false,
+    };
+    compare(
+        &live,
+        "no-room-under-a-budget",
+        &["--to", &real_version()],
+        &want,
+    );
+}
+both!(no_room_under_a_budget);
+
+/// Replace: one new node with room for one of the two big pods: the first old node moves
+/// onto it, drain-next's capacity preview refuses the second (exit 2, nothing touched).
+fn replace_runs_out_of_room(backend: Backend) {
+    let mut c = Cluster::new();
+    c.add_node(builders::node("old-1", OLD));
+    c.add_node(builders::node("old-2", OLD));
+    c.add_node(builders::node("new-1", &real_version()));
+    c.add_pod(pod("shop", "big-0", "old-1", "big", 3000));
+    c.add_pod(pod("shop", "big-1", "old-2", "big", 3000));
+    let live = Live::start(backend, c);
+    let want = Outcome {
+        order: vec!["old-1".into()],
+        completed: false,
+        stopped: Some(("old-2".into(), 2)),
+        pending_at_end: false,
+    };
+    compare(
+        &live,
+        "replace-runs-out-of-room",
+        &["--to", &real_version(), "--strategy", "replace"],
+        &want,
+    );
+    assert!(!live.cordoned("old-2"), "the preview touched nothing");
+}
+both!(replace_runs_out_of_room);
+
+/// Batches of two (`--max-unavailable 2`) over four workers whose budget allows one: two
+/// steps of two nodes; the budget only makes evictions take turns, the rollout completes.
+fn batches_of_two(backend: Backend) {
+    let mut c = Cluster::new();
+    for w in ["w-1", "w-2", "w-3", "w-4"] {
+        c.add_node(builders::node(w, OLD));
+    }
+    for (i, n) in ["w-1", "w-2", "w-3", "w-4"].iter().enumerate() {
+        c.add_pod(pod("shop", &format!("web-{i}"), n, "web", 100));
+    }
+    c.add_pdb(builders::pdb_max_unavailable(
+        "shop",
+        "web",
+        &[("app", "web")],
+        IntOrString::Int(1),
+    ));
+    let live = start(backend, c);
+    let want = Outcome {
+        order: ["w-1", "w-2", "w-3", "w-4"].map(String::from).to_vec(),
+        completed: true,
+        stopped: None,
+        pending_at_end: false,
+    };
+    compare(
+        &live,
+        "batches-of-two",
+        &["--to", &real_version(), "--max-unavailable", "2"],
+        &want,
+    );
+}
+both!(batches_of_two);
+
+/// Required pod anti-affinity (hostname) decides: replace with `--ignore-capacity`, one new
+/// node. The first db pod moves there; the second may not join it, so it lands on the last
+/// old node (PreferNoSchedule is a preference) and, when that one is drained, has nowhere to
+/// go: drain-next finishes every node and leaves it Pending (no validation after the last).
+fn anti_affinity_strands_a_replacement(backend: Backend) {
+    use kube_testserver::k8s_openapi::api::core::v1::{Affinity, PodAffinityTerm, PodAntiAffinity};
+    use kube_testserver::k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+    let mut c = Cluster::new();
+    for w in ["old-1", "old-2", "old-3"] {
+        c.add_node(builders::node(w, OLD));
+    }
+    c.add_node(builders::node("new-1", &real_version()));
+    for (i, n) in ["old-1", "old-2"].iter().enumerate() {
+        let mut p = pod("shop", &format!("db-{i}"), n, "db", 100);
+        if let Some(s) = p.spec.as_mut() {
+            s.affinity = Some(Affinity {
+                pod_anti_affinity: Some(PodAntiAffinity {
+                    required_during_scheduling_ignored_during_execution: Some(vec![
+                        PodAffinityTerm {
+                            topology_key: "kubernetes.io/hostname".into(),
+                            label_selector: Some(LabelSelector {
+                                match_labels: Some([("app".to_string(), "db".to_string())].into()),
+                                ..LabelSelector::default()
+                            }),
+                            ..PodAffinityTerm::default()
+                        },
+                    ]),
+                    ..PodAntiAffinity::default()
+                }),
+                ..Affinity::default()
+            });
+        }
+        c.add_pod(p);
+    }
+    c.add_pod(pod("shop", "web-0", "old-3", "web", 100));
+    let live = Live::start(backend, c);
+    let want = Outcome {
+        order: ["old-1", "old-2", "old-3"].map(String::from).to_vec(),
+        completed: true,
+        stopped: None,
+        pending_at_end: true,
+    };
+    compare(
+        &live,
+        "anti-affinity-strands-a-replacement",
+        &[
+            "--to",
+            &real_version(),
+            "--strategy",
+            "replace",
+            "--ignore-capacity",
+        ],
+        &want,
+    );
+}
+both!(anti_affinity_strands_a_replacement);
