@@ -145,6 +145,27 @@ fn unhealthy_pods_and_always_allow(backend: Backend) {
             assert_eq!(r.code, 2, "IfHealthyBudget: {}", r.all());
             assert_eq!(r.json()["outcome"], "timed-out", "{}", r.all());
             assert_eq!(live.pods_on("w-1").len(), 4);
+            // The first rung of the ladder: the budget's arithmetic as the server reports it,
+            // the pods holding it at zero, and the advice that applies (the pods waiting
+            // are not Ready themselves).
+            let j = r.json();
+            let held = &j["heldBy"][0];
+            assert_eq!(held["pdb"], "shop/db", "{}", r.all());
+            assert_eq!(
+                held["numbers"],
+                "minAvailable 3; healthy 2/4, desired 3, disruptionsAllowed 0",
+                "{}",
+                r.all()
+            );
+            let not_ready = held["notReady"].to_string();
+            for p in ["shop/db-0 (on w-1)", "shop/db-1 (on w-1)"] {
+                assert!(not_ready.contains(p), "{p}: {not_ready}");
+            }
+            assert!(!not_ready.contains("db-2"), "{not_ready}");
+            let advice = held["advice"].as_str().unwrap_or_default();
+            assert!(advice.contains("AlwaysAllow"), "{advice}");
+            let message = j["message"].as_str().unwrap_or_default();
+            assert!(message.contains("PDB shop/db: minAvailable 3"), "{message}");
         }
         assert_eq!(live.pdb_violations(), 0);
     }

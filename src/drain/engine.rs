@@ -15,12 +15,15 @@ use crate::drain::ui::Ui;
 use crate::drain::{api, outcome, removal};
 use crate::facts::dry_run::DryRun;
 use crate::facts::pdb::{PdbFacts, PdbVersion};
+use crate::facts::pod::PodFacts;
 use crate::facts::progress::{schedulable_patch, Annotation, Progress, ProgressState};
+use crate::facts::selector::Requirement;
 use crate::findings::bounded;
 use crate::policy::filters::{self, SkipReason};
 use crate::policy::preflight::{self, Verdict};
-use k8s_openapi::api::core::v1::Node;
-use kube::api::{Api, Patch, PatchParams};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use std::collections::BTreeMap;
 use std::time::Instant;
 use tokio::sync::watch;
@@ -130,6 +133,16 @@ pub async fn drain_node(
             lost = true;
         }
     }
+    if summary.outcome == Outcome::TimedOut && !lost {
+        // The first rung of the blocked-drain ladder: why each budget still said no.
+        let held = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            held_budgets(client, &seen.pods, &summary.remaining),
+        )
+        .await
+        .unwrap_or_default();
+        outcome::explain_held(&mut summary, held);
+    }
     if summary.outcome == Outcome::Drained && !seen.outside_scope.is_empty() {
         outcome::partial(&mut summary, seen.outside_scope, opts);
     }
@@ -145,6 +158,53 @@ pub async fn drain_node(
         let _ = api::write_progress(client, node, &record, run.record_limit()).await;
     }
     Ok(summary)
+}
+
+/// At a timeout: each budget the pods still on the node wait on (the first five), read again
+/// with the pods it selects, and why it still allows no eviction. One that cannot be read is
+/// left out: the timeout message already names it.
+async fn held_budgets(
+    client: &kube::Client,
+    pods: &[LivePod],
+    remaining: &[String],
+) -> Vec<HeldBudget> {
+    // Budget -> whether a pod still on the node waiting on it is itself not Ready.
+    let mut budgets: BTreeMap<&String, bool> = BTreeMap::new();
+    for p in pods.iter().filter(|p| remaining.contains(&p.key())) {
+        for name in p.pdb_names.iter() {
+            *budgets.entry(name).or_default() |= !p.facts.ready;
+        }
+    }
+    let mut held = Vec::new();
+    for (name, stuck_not_ready) in budgets.into_iter().take(5) {
+        let Some((ns, n)) = name.split_once('/') else {
+            continue;
+        };
+        let Ok(pdb) = Api::<PodDisruptionBudget>::namespaced(client.clone(), ns)
+            .get(n)
+            .await
+        else {
+            continue;
+        };
+        let facts = PdbFacts::from_pdb(&pdb, PdbVersion::V1);
+        let sel = &facts.selector;
+        let understood = !sel
+            .requirements
+            .iter()
+            .any(|r| matches!(r, Requirement::Invalid(_)));
+        let selects_any = sel.everything || !sel.requirements.is_empty();
+        let selected = if understood && selects_any {
+            let lp = ListParams::default().labels(&sel.to_string());
+            match Api::<Pod>::namespaced(client.clone(), ns).list(&lp).await {
+                Ok(list) => list.items.iter().map(PodFacts::from_pod).collect(),
+                Err(_) => vec![],
+            }
+        } else {
+            vec![]
+        };
+        held.push(outcome::held_budget(&facts, &selected, stuck_not_ready));
+    }
+    held
 }
 
 /// The budgets (`ns/name`) selecting the pods this drain evicts, once each: what the

@@ -145,6 +145,21 @@ pub struct PdbBlocker {
     pub pods: Vec<String>,
 }
 
+/// A budget that still held the drain when it timed out: its arithmetic, the pods it
+/// selects that are not Ready (what holds it at zero), and what would let the drain go on.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct HeldBudget {
+    /// `ns/name`.
+    pub pdb: String,
+    /// e.g. `minAvailable 3; healthy 2/4, desired 3, disruptionsAllowed 0`.
+    pub numbers: String,
+    /// Its pods that are not Ready, `ns/name (on NODE)`.
+    pub not_ready: Vec<String>,
+    /// What would let the drain go on.
+    pub advice: String,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct FailedPod {
@@ -175,6 +190,9 @@ pub struct DrainSummary {
     pub failed: Vec<FailedPod>,
     /// Pods still on the node that had to go (interrupt / timeout).
     pub remaining: Vec<String>,
+    /// Timed out waiting on budgets: why each still allowed no eviction.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held_by: Vec<HeldBudget>,
     /// drain-next with `-n`/`--pod-selector`: pods outside that scope that a full drain would
     /// remove, still on the node (then the outcome is `partial`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -206,6 +224,7 @@ impl DrainSummary {
             pdb_blockers: vec![],
             failed: vec![],
             remaining: vec![],
+            held_by: vec![],
             outside_scope: vec![],
             eviction_requests: 0,
             too_many_requests: 0,

@@ -1,9 +1,11 @@
 //! How a drain ended, from what each pod's removal did: the lists in the summary, the
 //! outcome and the one message that says it (pure: no I/O).
 
-use crate::drain::model::{DrainOptions, DrainSummary, FailedPod, Outcome};
+use crate::drain::model::{DrainOptions, DrainSummary, FailedPod, HeldBudget, Outcome};
 use crate::drain::removal::{PodEnd, Removed};
 use crate::facts::dry_run::DryRun;
+use crate::facts::pdb::{Budget, PdbFacts, UnhealthyPolicy};
+use crate::facts::pod::PodFacts;
 use crate::findings::bounded;
 use std::time::Instant;
 
@@ -65,6 +67,65 @@ fn tally(summary: &mut DrainSummary, removed: Removed) -> Tally {
         }
     }
     t
+}
+
+/// Why budget `pdb` still held the drain at the timeout (the first rung of the blocked-drain
+/// ladder): its numbers, the pods it selects that are not Ready (`selected`: its pods, read
+/// at the timeout) and the advice that applies. `stuck_not_ready`: a pod still on the node
+/// waiting on it is itself not Ready.
+pub fn held_budget(pdb: &PdbFacts, selected: &[PodFacts], stuck_not_ready: bool) -> HeldBudget {
+    let not_ready: Vec<String> = selected
+        .iter()
+        .filter(|p| !p.ready && !p.deleting && !p.is_finished())
+        .map(|p| match p.node.as_deref() {
+            Some(n) => format!("{} (on {n})", p.key()),
+            None => format!("{} (not scheduled)", p.key()),
+        })
+        .collect();
+    let key = pdb.key();
+    let advice = match pdb.budget() {
+        _ if stuck_not_ready && pdb.unhealthy_policy != UnhealthyPolicy::AlwaysAllow => format!(
+            "the pods waiting on it are not Ready themselves, and under the default unhealthyPodEvictionPolicy (IfHealthyBudget) a not-Ready pod is evicted only while the budget is met: with AlwaysAllow (Kubernetes 1.27+) they would go at once: kubectl patch pdb {} -n {} --type merge -p '{{\"spec\":{{\"unhealthyPodEvictionPolicy\":\"AlwaysAllow\"}}}}'",
+            pdb.name, pdb.namespace
+        ),
+        Budget::Never(why) => format!(
+            "it can never allow an eviction ({why}): change the budget or scale the workload up"
+        ),
+        _ if !pdb.observed => "the disruption controller has not observed it (is kube-controller-manager running?): nothing can be evicted under it until it does".to_string(),
+        Budget::ZeroNow if !not_ready.is_empty() => format!(
+            "its {} not-Ready pod(s) hold it at zero: it allows an eviction again once they are Ready (or replaced); fix them, or scale the workload up",
+            not_ready.len()
+        ),
+        Budget::ZeroNow => "it allows no disruption now: pods it expects are missing (a replacement not yet created or scheduled?); it recovers when they are Ready".to_string(),
+        Budget::Allows(n) => format!(
+            "it allows {n} now: its pods recovered after the timeout; rerun to continue, or give a longer --timeout"
+        ),
+    };
+    HeldBudget {
+        pdb: key,
+        numbers: pdb.numbers(),
+        not_ready,
+        advice,
+    }
+}
+
+/// Add the budgets' explanations to a timed-out drain's message.
+pub(super) fn explain_held(summary: &mut DrainSummary, held: Vec<HeldBudget>) {
+    for h in &held {
+        let pods = if h.not_ready.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; not Ready: {}",
+                bounded(&h.not_ready, crate::findings::NAMES_SHOWN)
+            )
+        };
+        summary.message.push_str(&format!(
+            "\n  PDB {}: {}{pods}\n    {}",
+            h.pdb, h.numbers, h.advice
+        ));
+    }
+    summary.held_by = held;
 }
 
 /// The drain stopped (timed out or failed) while the API server was unreachable: an API
@@ -203,4 +264,103 @@ pub(super) fn conclude(
     summary.outcome = outcome;
     summary.message = message;
     summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::pdb::tests::pdb;
+    use crate::facts::pdb::IntOrPercent::Int;
+
+    fn pod(name: &str, node: Option<&str>, ready: bool) -> PodFacts {
+        PodFacts {
+            namespace: "app".into(),
+            name: name.into(),
+            node: node.map(str::to_string),
+            phase: "Running".into(),
+            ready,
+            ..PodFacts::default()
+        }
+    }
+
+    /// minAvailable 3 of 4 with two not Ready: healthy 2, desired 3, none allowed.
+    fn held_at_zero() -> PdbFacts {
+        let mut b = pdb(Some(Int(3)), None, 4, 0);
+        b.current_healthy = 2;
+        b
+    }
+
+    #[test]
+    fn the_budget_held_at_zero_names_its_not_ready_pods_and_the_advice_that_applies() {
+        let pods = [
+            pod("web-0", Some("w-1"), false),
+            pod("web-1", Some("w-2"), true),
+            pod("web-2", None, false),
+            pod("web-3", Some("w-1"), true),
+        ];
+        // The pods waiting on it are Ready: only fixing the others helps.
+        let h = held_budget(&held_at_zero(), &pods, false);
+        assert_eq!(h.pdb, "app/web");
+        assert_eq!(
+            h.numbers,
+            "minAvailable 3; healthy 2/4, desired 3, disruptionsAllowed 0"
+        );
+        assert_eq!(
+            h.not_ready,
+            ["app/web-0 (on w-1)", "app/web-2 (not scheduled)"]
+        );
+        assert!(
+            h.advice
+                .starts_with("its 2 not-Ready pod(s) hold it at zero"),
+            "{}",
+            h.advice
+        );
+        // A not-Ready pod waits on it: AlwaysAllow would let it go, and the command says how.
+        let h = held_budget(&held_at_zero(), &pods, true);
+        assert!(
+            h.advice.contains("unhealthyPodEvictionPolicy"),
+            "{}",
+            h.advice
+        );
+        assert!(
+            h.advice.contains("kubectl patch pdb web -n app"),
+            "{}",
+            h.advice
+        );
+        // Already AlwaysAllow: that advice does not apply.
+        let mut always = held_at_zero();
+        always.unhealthy_policy = UnhealthyPolicy::AlwaysAllow;
+        let h = held_budget(&always, &pods, true);
+        assert!(!h.advice.contains("kubectl patch"), "{}", h.advice);
+    }
+
+    #[test]
+    fn other_reasons_a_budget_says_no() {
+        // Can never allow one: minAvailable equal to the expected pods.
+        let never = pdb(Some(Int(4)), None, 4, 0);
+        let h = held_budget(&never, &[], false);
+        assert!(
+            h.advice.starts_with("it can never allow an eviction"),
+            "{}",
+            h.advice
+        );
+        // Not yet observed by the disruption controller.
+        let mut unseen = pdb(None, Some(Int(1)), 4, 0);
+        unseen.observed = false;
+        let h = held_budget(&unseen, &[], false);
+        assert!(h.advice.contains("has not observed it"), "{}", h.advice);
+        // Zero with every pod Ready: a pod it expects is missing.
+        let missing = pdb(None, Some(Int(1)), 4, 0);
+        let h = held_budget(&missing, &[pod("web-0", Some("w-1"), true)], false);
+        assert!(h.not_ready.is_empty());
+        assert!(
+            h.advice.contains("pods it expects are missing"),
+            "{}",
+            h.advice
+        );
+        // Recovered by the time it was read again.
+        let recovered = pdb(None, Some(Int(1)), 4, 1);
+        let h = held_budget(&recovered, &[], false);
+        assert!(h.advice.starts_with("it allows 1 now"), "{}", h.advice);
+    }
 }
