@@ -126,7 +126,8 @@ impl From<&crate::client::error::ClientError> for Code {
 
 /// drain-next's reasons to stop: nothing to do is success; a node still in progress is 4;
 /// an unsettled cluster 5; a signal 130; the others (only skipped nodes left, no
-/// destination or room for `--strategy replace`, a blocked all-at-once batch) 2.
+/// destination or room for `--strategy replace`, a blocked all-at-once batch, every node left
+/// blocked with `--on-blocked=skip`) 2.
 impl From<&crate::rollout::plan::StopReason> for Code {
     fn from(r: &crate::rollout::plan::StopReason) -> Self {
         use crate::rollout::plan::StopReason as R;
@@ -135,9 +136,11 @@ impl From<&crate::rollout::plan::StopReason> for Code {
             R::InProgress(_) => Code::InProgress,
             R::Unsettled(_) => Code::Unsettled,
             R::Interrupted(_) => Code::Interrupted,
-            R::OnlySkipped(_) | R::NoDestination(_) | R::NoCapacity(_) | R::WouldBlock(_) => {
-                Code::Violations
-            }
+            R::OnlySkipped(_)
+            | R::NoDestination(_)
+            | R::NoCapacity(_)
+            | R::WouldBlock(_)
+            | R::AllBlocked(_) => Code::Violations,
         }
     }
 }

@@ -302,6 +302,13 @@ fn node_findings(inv: &Inventory) -> Vec<Finding> {
                 p.time,
                 n.name
             ),
+            Some(Standing::Blocked) => format!(
+                "drain-next passed it over as blocked ({}; {}, {}): it stays cordoned; `kubectl upgrade drain-next {}` tries it again",
+                p.reason.as_deref().unwrap_or("no reason recorded"),
+                p.by(),
+                p.time,
+                n.name
+            ),
             Some(Standing::AwaitingUpgrade) => format!(
                 "drain-next in progress: drained for {goal} ({}, {}); upgrade it, then `kubectl upgrade uncordon {}`",
                 p.by(), p.time, n.name

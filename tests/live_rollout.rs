@@ -328,3 +328,82 @@ fn validation_stops_on_a_pending_replacement(backend: Backend) {
     assert!(!live.cordoned("w-2"), "nothing touched");
 }
 both!(validation_stops_on_a_pending_replacement);
+
+/// `--on-blocked=skip`: w-1's drain times out on a budget its own not-Ready pods hold at
+/// zero; drain-next leaves it cordoned, recorded `blocked` with the reason and labelled, and
+/// goes on with w-2 in the same run; status shows w-1 blocked. Without --timeout the flag is
+/// a usage error. (`--no-validate`: the budget is unhealthy before the rollout starts, which
+/// the validation before the first node refuses; that a blocked node's budget does not hold
+/// the validation afterwards is `status::unsettled`'s unit test.)
+fn on_blocked_skip_goes_on_with_the_next_node(backend: Backend) {
+    let mut c = Cluster::new();
+    for w in ["w-1", "w-2", "w-3"] {
+        c.add_node(builders::node(w, OLD));
+    }
+    for i in 0..4 {
+        let mut b = builders::pod("shop", &format!("db-{i}"), "w-1")
+            .owner("ReplicaSet", "db-rs")
+            .labels(&[("app", "db")]);
+        if i < 2 {
+            b = b.not_ready();
+        }
+        c.add_pod(b.build());
+    }
+    c.add_pdb(builders::pdb_min_available(
+        "shop",
+        "db",
+        &[("app", "db")],
+        IntOrString::Int(3),
+    ));
+    spread(&mut c, "shop", "web", &["w-2"]);
+    let live = Live::start(backend, c);
+    let r = live.run(&["drain-next", "--on-blocked=skip"]);
+    assert_eq!(r.code, 64, "{}", r.all());
+    assert!(r.stderr.contains("--timeout"), "{}", r.all());
+    let r = live.run(&[
+        "drain-next",
+        "--on-blocked=skip",
+        "--timeout",
+        "6s",
+        "--no-validate",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let j = r.json();
+    assert_eq!(j["passedOver"][0]["node"], "w-1", "{}", r.all());
+    let reason = j["passedOver"][0]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("PDB shop/db"), "{reason}");
+    assert_eq!(j["node"], "w-2", "{}", r.all());
+    assert_eq!(j["drain"]["outcome"], "drained", "{}", r.all());
+    // w-1: cordoned, recorded blocked with the reason, labelled; its pods still there.
+    assert!(live.cordoned("w-1"));
+    let record = live.progress("w-1").expect("w-1's record");
+    assert_eq!(record["state"], "blocked", "{record}");
+    assert!(
+        record["reason"].to_string().contains("PDB shop/db"),
+        "{record}"
+    );
+    let labels = live
+        .node("w-1")
+        .and_then(|n| n.metadata.labels)
+        .unwrap_or_default();
+    assert_eq!(
+        labels.get("kubectl-upgrade.io/blocked").map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(live.pods_on("w-1").len(), 4);
+    assert!(live.pods_on("w-2").is_empty());
+    let s = live.run(&["status", "-o", "json"]);
+    let w1 = s.json()["pools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["nodes"].as_array().cloned().unwrap_or_default())
+        .find(|n| n["name"] == "w-1")
+        .unwrap_or_default();
+    assert_eq!(w1["state"], "blocked", "{}", s.all());
+    assert!(w1["detail"].to_string().contains("passed over"), "{w1}");
+    assert_eq!(live.pdb_violations(), 0);
+}
+both!(on_blocked_skip_goes_on_with_the_next_node);

@@ -7,7 +7,7 @@ use crate::exit::{CliError, Code};
 use crate::facts::pdb::IntOrPercent;
 use crate::facts::selector::Selector;
 use crate::policy::batch;
-use crate::rollout::plan::{NodeEnd, Options, Strategy, Verdict};
+use crate::rollout::plan::{NodeEnd, OnBlocked, Options, Strategy, Verdict};
 use crate::rollout::run::{self, Env, Ran};
 use crate::signals::Stop;
 use clap::{Args, ValueEnum};
@@ -129,8 +129,21 @@ pub struct DrainNextArgs {
     /// kubelet newer than kube-apiserver: upgrade the control plane first).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub allow_newer_than_apiserver: bool,
+    /// When a node's drain times out (--timeout): stop there (exit 2, the next run resumes
+    /// it), or skip: leave it cordoned, labelled kubectl-upgrade.io/blocked and recorded
+    /// 'blocked' with the reason, go on with the next node, and come back to blocked nodes
+    /// once no other is left.
+    #[arg(long, value_enum, default_value_t = OnBlockedArg::Stop, value_name = "stop|skip")]
+    pub on_blocked: OnBlockedArg,
     #[command(flatten)]
     pub flags: DrainFlags,
+}
+
+/// `--on-blocked` (see [`OnBlocked`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnBlockedArg {
+    Stop,
+    Skip,
 }
 
 /// `--strategy` (see [`Strategy`]).
@@ -178,6 +191,10 @@ impl DrainNextArgs {
             ignore_capacity: self.ignore_capacity,
             allow_newer_than_apiserver: self.allow_newer_than_apiserver,
             wait_for_lock: self.flags.wait_for_lock,
+            on_blocked: match self.on_blocked {
+                OnBlockedArg::Stop => OnBlocked::Stop,
+                OnBlockedArg::Skip => OnBlocked::Skip,
+            },
             drain: self.flags.options(global, strategy.writer(), None),
         };
         opts.check().map_err(CliError::usage)?;

@@ -107,6 +107,7 @@ impl SimulateArgs {
             ignore_capacity: self.ignore_capacity,
             allow_newer_than_apiserver: true,
             wait_for_lock: None,
+            on_blocked: Default::default(),
             drain: DrainOptions {
                 filter: FilterOptions {
                     force: self.force,

@@ -23,6 +23,7 @@ pub fn stamped(state: ProgressState, target: Option<Version>, command: Writer) -
         user: current_user(),
         pdbs: None,
         started: None,
+        reason: None,
     }
 }
 

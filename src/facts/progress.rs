@@ -16,6 +16,11 @@ pub const ANNOTATION: &str = "kubectl-upgrade.io/drain-progress";
 /// room on the new nodes, pods may still land on old ones rather than stay Pending.
 pub const REPLACE_TAINT: &str = "kubectl-upgrade.io/scheduled-for-replacement";
 
+/// Label (value `true`) on a node drain-next passed over as blocked (`--on-blocked=skip`),
+/// so `kubectl get nodes -l kubectl-upgrade.io/blocked` finds them; the reason is in the
+/// progress record. Every other record write (and its removal) takes the label off.
+pub const BLOCKED_LABEL: &str = "kubectl-upgrade.io/blocked";
+
 /// Where a drain of this node got to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -32,6 +37,10 @@ pub enum ProgressState {
     Partial,
     /// The drain stopped on an error or timeout; the node stays cordoned.
     Failed,
+    /// drain-next `--on-blocked=skip`: the drain timed out on what blocks it (the record's
+    /// `reason`); the node stays cordoned and the rollout went on without it; it is come back
+    /// to once no other node is left.
+    Blocked,
 }
 
 impl ProgressState {
@@ -43,6 +52,7 @@ impl ProgressState {
             ProgressState::Drained => "drained",
             ProgressState::Partial => "partial",
             ProgressState::Failed => "failed",
+            ProgressState::Blocked => "blocked",
         }
     }
 }
@@ -98,6 +108,9 @@ pub struct Progress {
     /// written before it was kept (then `time` stands in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started: Option<String>,
+    /// `blocked`: what blocked the drain, one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Progress {
@@ -232,6 +245,7 @@ fn legacy(text: &str) -> Option<Progress> {
         user: user.to_string(),
         pdbs: None,
         started: None,
+        reason: None,
     })
 }
 
@@ -267,12 +281,23 @@ pub fn progress_patch(annotation: Annotation) -> serde_json::Value {
 }
 
 fn annotation_patch(annotation: Annotation) -> Option<serde_json::Value> {
-    let value = match annotation {
+    let (value, blocked) = match annotation {
         Annotation::Keep => return None,
-        Annotation::Set(p) => serde_json::Value::String(p.to_json()),
-        Annotation::Clear => serde_json::Value::Null,
+        Annotation::Set(p) => (
+            serde_json::Value::String(p.to_json()),
+            p.state == ProgressState::Blocked,
+        ),
+        Annotation::Clear => (serde_json::Value::Null, false),
     };
-    Some(serde_json::json!({ "annotations": { ANNOTATION: value } }))
+    let label = if blocked {
+        serde_json::Value::String("true".into())
+    } else {
+        serde_json::Value::Null
+    };
+    Some(serde_json::json!({
+        "annotations": { ANNOTATION: value },
+        "labels": { BLOCKED_LABEL: label },
+    }))
 }
 
 /// A record as the annotation holds it, for tests.
@@ -285,6 +310,7 @@ pub fn record(state: ProgressState, target: Option<&str>, command: Writer) -> Op
             time: "2026-01-01T00:00:00Z".into(),
             command,
             user: "alice".into(),
+            reason: None,
             pdbs: None,
             started: None,
         }
@@ -334,7 +360,7 @@ mod tests {
         );
         assert_eq!(
             schedulable_patch(false, Annotation::Clear),
-            serde_json::json!({"spec":{"unschedulable":null},"metadata":{"annotations":{ANNOTATION:null}}})
+            serde_json::json!({"spec":{"unschedulable":null},"metadata":{"annotations":{ANNOTATION:null},"labels":{BLOCKED_LABEL:null}}})
         );
         let raw = record(ProgressState::Cordoned, None, Writer::Drain).unwrap();
         let Record::Valid(p) = Record::read(Some(&raw)) else {
@@ -349,5 +375,19 @@ mod tests {
             progress_patch(Annotation::Set(&p))["metadata"]["annotations"][ANNOTATION],
             serde_json::Value::String(p.to_json())
         );
+        // The blocked label goes with a blocked record, and comes off with any other.
+        assert_eq!(
+            with["metadata"]["labels"][BLOCKED_LABEL],
+            serde_json::Value::Null
+        );
+        let mut blocked = p.clone();
+        blocked.state = ProgressState::Blocked;
+        blocked.reason = Some("PDB app/web allows no disruption".into());
+        let patch = progress_patch(Annotation::Set(&blocked));
+        assert_eq!(patch["metadata"]["labels"][BLOCKED_LABEL], "true");
+        let back = patch["metadata"]["annotations"][ANNOTATION]
+            .as_str()
+            .unwrap();
+        assert_eq!(Record::read(Some(back)), Record::Valid(blocked));
     }
 }

@@ -177,6 +177,10 @@ pub fn old_nodes(
 pub enum Standing {
     /// Drain started but did not finish (interrupted or failed): drain-next resumes it.
     Unfinished,
+    /// Passed over as blocked (`--on-blocked=skip`): still cordoned; with that flag it does
+    /// not hold the next node and is come back to once no other node is left, without it
+    /// drain-next resumes it like an unfinished drain.
+    Blocked,
     /// Drained, still cordoned, not yet back Ready at the target: the upgrade is in progress.
     AwaitingUpgrade,
     /// Drained, Ready and at the target but still cordoned: ready to uncordon.
@@ -190,7 +194,7 @@ impl Standing {
     /// Its drain finished (drained, awaiting or past its upgrade, or for removal): what the
     /// validation between nodes counts from.
     pub fn drain_finished(&self) -> bool {
-        !matches!(self, Standing::Unfinished)
+        !matches!(self, Standing::Unfinished | Standing::Blocked)
     }
 }
 
@@ -216,6 +220,7 @@ pub fn standing(
         | ProgressState::Draining
         | ProgressState::Failed
         | ProgressState::Partial => Standing::Unfinished,
+        ProgressState::Blocked => Standing::Blocked,
         ProgressState::Drained => {
             if n.ready && goal.and_then(|g| at_target(&n.kubelet_version, g)) == Some(true) {
                 Standing::Upgraded

@@ -62,13 +62,32 @@ pub struct Options {
     pub ignore_capacity: bool,
     pub allow_newer_than_apiserver: bool,
     pub wait_for_lock: Option<Duration>,
+    /// What a drain that times out does to the rollout (`--on-blocked`).
+    pub on_blocked: OnBlocked,
     /// Each node's drain; its `target` is set once the target is known.
     pub drain: DrainOptions,
+}
+
+/// `--on-blocked`: what a node whose drain times out does to the rollout.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OnBlocked {
+    /// Stop there (exit 2); the node stays cordoned and the next run resumes it.
+    #[default]
+    Stop,
+    /// Leave it cordoned and recorded `blocked` with the reason, go on with the next node,
+    /// and come back to blocked nodes once no other node is left.
+    Skip,
 }
 
 impl Options {
     /// Combinations that make no sense, refused before anything is read (a usage error).
     pub fn check(&self) -> Result<(), String> {
+        if self.on_blocked == OnBlocked::Skip && self.drain.timeout.is_none() {
+            return Err("--on-blocked=skip passes a node over when its drain times out: give --timeout (how long to try each node, e.g. --timeout 15m)".into());
+        }
+        if self.on_blocked == OnBlocked::Skip && self.strategy == Strategy::AllAtOnce {
+            return Err("--on-blocked=skip goes on with the next node; --strategy all-at-once has no next node (drop one of them)".into());
+        }
         let all_at_once = self.strategy == Strategy::AllAtOnce;
         if self.delete_node && self.strategy != Strategy::Replace {
             return Err(
@@ -112,6 +131,8 @@ pub enum StopReason {
     Unsettled(String),
     /// A signal (or the lost lock) stopped the run before anything was touched.
     Interrupted(String),
+    /// `--on-blocked=skip`: every node left was passed over as blocked in this run.
+    AllBlocked(String),
 }
 
 impl StopReason {
@@ -125,7 +146,8 @@ impl StopReason {
             | StopReason::NoCapacity(m)
             | StopReason::WouldBlock(m)
             | StopReason::Unsettled(m)
-            | StopReason::Interrupted(m) => m,
+            | StopReason::Interrupted(m)
+            | StopReason::AllBlocked(m) => m,
         }
     }
 }
@@ -181,6 +203,9 @@ pub struct View<'a> {
     /// The names `-l` selects, `None` without one.
     pub selected: Option<&'a BTreeSet<String>>,
     pub target: &'a Version,
+    /// Nodes passed over as blocked earlier in this run (`--on-blocked=skip`): not tried
+    /// again before the next run.
+    pub passed_over: &'a BTreeSet<String>,
 }
 
 impl View<'_> {
@@ -246,10 +271,17 @@ pub fn without_destination(opts: &Options, view: &View) -> Option<StopReason> {
 /// go alone. `Err`: a named node that does not exist.
 pub fn next(opts: &Options, view: &View, size: usize) -> Result<Pick, String> {
     let target = view.target;
-    let in_progress: Vec<&(String, Standing, Progress)> = view
+    let skip = opts.on_blocked == OnBlocked::Skip;
+    let open: Vec<&(String, Standing, Progress)> = view
         .standing
         .iter()
         .filter(|(_, st, _)| !matches!(st, Standing::Upgraded | Standing::ForRemoval))
+        .collect();
+    // With --on-blocked=skip a blocked node does not hold the next one.
+    let in_progress: Vec<&(String, Standing, Progress)> = open
+        .iter()
+        .copied()
+        .filter(|(_, st, _)| !(skip && *st == Standing::Blocked))
         .collect();
     let resume = |(name, st, p): &(String, Standing, Progress)| Chosen {
         name: name.clone(),
@@ -257,14 +289,17 @@ pub fn next(opts: &Options, view: &View, size: usize) -> Result<Pick, String> {
         resumed: true,
     };
     if let Some(named) = opts.node.as_deref() {
-        if let Some(r) = in_progress.iter().find(|(n, _, _)| n == named) {
+        if let Some(r) = open.iter().find(|(n, _, _)| n == named) {
             return Ok(Pick::decided(Decision::Drain(vec![resume(r)])));
         }
     }
     let unfinished: Vec<&(String, Standing, Progress)> = in_progress
         .iter()
         .copied()
-        .filter(|(_, st, _)| opts.node.is_none() && *st == Standing::Unfinished)
+        .filter(|(_, st, _)| {
+            opts.node.is_none()
+                && (*st == Standing::Unfinished || (!skip && *st == Standing::Blocked))
+        })
         .collect();
     let resumed: Vec<Chosen> = match unfinished.first() {
         None => vec![],
@@ -348,7 +383,28 @@ pub fn next(opts: &Options, view: &View, size: usize) -> Result<Pick, String> {
             resumed: false,
         });
     }
-    let decision = if chosen.is_empty() {
+    let blocked: Vec<&(String, Standing, Progress)> = open
+        .iter()
+        .copied()
+        .filter(|(_, st, _)| skip && opts.node.is_none() && *st == Standing::Blocked)
+        .collect();
+    let decision = if chosen.is_empty() && !blocked.is_empty() {
+        // No other node left: come back to the blocked ones (not those passed over in this
+        // run: they were just tried).
+        match blocked
+            .iter()
+            .find(|(n, _, _)| !view.passed_over.contains(n))
+        {
+            Some(b) => Decision::Drain(vec![resume(b)]),
+            None => {
+                let names: Vec<String> = blocked.iter().map(|(n, _, _)| n.clone()).collect();
+                Decision::Stop(StopReason::AllBlocked(format!(
+                    "every node left is blocked ({}): they stay cordoned with the reason in their progress record (`kubectl upgrade status`); clear what blocks them, then rerun drain-next",
+                    bounded(&names, crate::findings::NAMES_SHOWN)
+                )))
+            }
+        }
+    } else if chosen.is_empty() {
         Decision::Stop(nothing_to_drain(opts.node.as_deref(), &sel, target))
     } else {
         Decision::Drain(chosen)
@@ -399,6 +455,12 @@ fn batch_reason(opts: &Options, view: &View, name: &str) -> String {
 /// Why drain-next picks a node it drained before.
 fn resume_reason(st: &Standing, p: &Progress, target: &Version) -> String {
     match st {
+        Standing::Blocked => format!(
+            "coming back to it: {} passed it over as blocked at {} ({})",
+            p.by(),
+            p.time,
+            p.reason.as_deref().unwrap_or("no reason recorded")
+        ),
         Standing::Unfinished => format!(
             "resuming: its drain by {} stopped in state '{}' at {}",
             p.by(),
@@ -425,6 +487,11 @@ fn another_in_progress(
         .map(|(n, st, p)| {
             let goal = p.target.as_ref().unwrap_or(target);
             match st {
+                Standing::Blocked => format!(
+                    "{n} (passed over as blocked at {}: {}; retry it with `kubectl upgrade drain-next {n}`, or pass --on-blocked=skip to go on without it)",
+                    p.time,
+                    p.reason.as_deref().unwrap_or("no reason recorded")
+                ),
                 Standing::Unfinished => format!(
                     "{n} (its drain stopped in state '{}' at {}: finish it with `kubectl upgrade drain-next {n}`, upgrade it to {goal}, then `kubectl upgrade uncordon {n}`)",
                     p.state.as_str(),
@@ -683,6 +750,10 @@ pub struct StepReport {
     /// Why the run stopped early: a signal (`interrupted (SIGTERM)`) or the lock lost.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// `--on-blocked=skip`: nodes whose drain timed out in this run, left cordoned and
+    /// recorded `blocked` with the reason, before the run went on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub passed_over: Vec<SkippedNode>,
 }
 
 impl StepReport {
@@ -704,8 +775,41 @@ impl StepReport {
             tainted: vec![],
             took_over_lock: None,
             stopped: None,
+            passed_over: vec![],
         }
     }
+}
+
+/// `--on-blocked=skip`: the nodes of a run's batch whose drain timed out, each with the
+/// one-line reason its record keeps (the first budget that held it, else the drain's own
+/// line). Empty without the flag, in a dry run, or when nothing timed out.
+pub fn blocked_to_skip(opts: &Options, ends: &[NodeEnd]) -> Vec<SkippedNode> {
+    if opts.on_blocked != OnBlocked::Skip || opts.drain.dry_run.is_dry() {
+        return vec![];
+    }
+    ends.iter()
+        .filter_map(|end| match end {
+            NodeEnd::Ran { summary, .. } if summary.outcome == Outcome::TimedOut => {
+                let reason = match summary.held_by.first() {
+                    Some(h) => format!(
+                        "timed out: PDB {} allows no eviction ({})",
+                        h.pdb, h.numbers
+                    ),
+                    None => summary
+                        .message
+                        .lines()
+                        .next()
+                        .unwrap_or("timed out")
+                        .to_string(),
+                };
+                Some(SkippedNode {
+                    node: summary.node.clone(),
+                    reason,
+                })
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -731,6 +835,7 @@ mod tests {
             ignore_capacity: false,
             allow_newer_than_apiserver: false,
             wait_for_lock: None,
+            on_blocked: OnBlocked::Stop,
             drain: DrainOptions::default(),
         }
     }
@@ -744,6 +849,7 @@ mod tests {
             user: "ops".into(),
             pdbs: None,
             started: None,
+            reason: None,
         }
     }
 
@@ -830,6 +936,7 @@ mod tests {
                 standing,
                 selected: None,
                 target: &t,
+                passed_over: &BTreeSet::new(),
             };
             let got = next(&o, &view, size).unwrap();
             assert_eq!(names(&got), want, "{what}");
@@ -844,6 +951,7 @@ mod tests {
             standing: &none,
             selected: Some(&workers),
             target: &t,
+            passed_over: &BTreeSet::new(),
         };
         let got = next(&opts(), &view, 2).unwrap();
         assert_eq!(names(&got), vec![("w-old", false), ("w-a", false)]);
@@ -860,6 +968,7 @@ mod tests {
                 standing,
                 selected: None,
                 target: &t,
+                passed_over: &BTreeSet::new(),
             };
             match next(o, &view, 1).unwrap().decision {
                 Decision::Stop(r) => r,
@@ -912,6 +1021,7 @@ mod tests {
             standing: &none,
             selected: None,
             target: &t,
+            passed_over: &BTreeSet::new(),
         };
         let ghost = Options {
             node: Some("ghost".into()),
@@ -934,6 +1044,7 @@ mod tests {
             standing: &[],
             selected: None,
             target: &t,
+            passed_over: &BTreeSet::new(),
         };
         assert_eq!(batch_size(&opts(), &view), Ok(1));
         let half = Options {
@@ -1020,9 +1131,159 @@ mod tests {
                 standing: &[],
                 selected: None,
                 target: &t,
+                passed_over: &BTreeSet::new(),
             };
             assert_eq!(without_destination(&replace, &view).is_some(), stops);
             assert!(without_destination(&opts(), &view).is_none());
         }
+    }
+}
+
+#[cfg(test)]
+mod on_blocked {
+    use super::*;
+    use crate::facts::node::fixture::worker as node;
+    use crate::facts::progress::ProgressState;
+    use crate::facts::version::v;
+
+    fn skip() -> Options {
+        let drain = DrainOptions {
+            timeout: Some(Duration::from_secs(60)),
+            ..DrainOptions::default()
+        };
+        Options {
+            node: None,
+            selector: None,
+            to: None,
+            allow_another: false,
+            uncordon_upgraded: false,
+            strategy: Strategy::OneAtATime,
+            max_unavailable: None,
+            accept_downtime: false,
+            delete_node: false,
+            validate: None,
+            ignore_capacity: false,
+            allow_newer_than_apiserver: false,
+            wait_for_lock: None,
+            on_blocked: OnBlocked::Skip,
+            drain,
+        }
+    }
+
+    fn blocked(name: &str) -> (String, Standing, Progress) {
+        (
+            name.to_string(),
+            Standing::Blocked,
+            Progress {
+                state: ProgressState::Blocked,
+                target: Some(v("v1.33.2")),
+                time: "2026-12-01T10:00:00Z".into(),
+                command: Writer::DrainNext,
+                user: "ops".into(),
+                pdbs: Some(vec!["shop/db".into()]),
+                started: None,
+                reason: Some("timed out: PDB shop/db allows no eviction".into()),
+            },
+        )
+    }
+
+    fn pick(
+        o: &Options,
+        nodes: &[NodeFacts],
+        standing: &[(String, Standing, Progress)],
+        passed: &[&str],
+    ) -> Decision {
+        let t = v("v1.33.2");
+        let passed: BTreeSet<String> = passed.iter().map(|s| s.to_string()).collect();
+        let view = View {
+            nodes,
+            standing,
+            selected: None,
+            target: &t,
+            passed_over: &passed,
+        };
+        next(o, &view, 1).unwrap().decision
+    }
+
+    fn cordoned(name: &str, kubelet: &str) -> NodeFacts {
+        NodeFacts {
+            unschedulable: true,
+            ..node(name, kubelet)
+        }
+    }
+
+    #[test]
+    fn skip_needs_a_timeout_and_a_next_node() {
+        let mut o = skip();
+        assert!(o.check().is_ok());
+        o.drain.timeout = None;
+        assert!(o.check().unwrap_err().contains("--timeout"));
+        let mut o = skip();
+        o.strategy = Strategy::AllAtOnce;
+        o.accept_downtime = true;
+        assert!(o.check().unwrap_err().contains("all-at-once"));
+    }
+
+    #[test]
+    fn a_blocked_node_does_not_hold_the_next_and_is_come_back_to_at_the_end() {
+        let nodes = [cordoned("w-1", "v1.32.5"), node("w-2", "v1.32.5")];
+        let standing = [blocked("w-1")];
+        // With skip: the next node, not the blocked one.
+        match pick(&skip(), &nodes, &standing, &[]) {
+            Decision::Drain(c) => assert_eq!((c[0].name.as_str(), c[0].resumed), ("w-2", false)),
+            d => panic!("{d:?}"),
+        }
+        // Without it: the blocked node is resumed like an unfinished drain.
+        let stop = Options {
+            on_blocked: OnBlocked::Stop,
+            ..skip()
+        };
+        match pick(&stop, &nodes, &standing, &[]) {
+            Decision::Drain(c) => assert_eq!((c[0].name.as_str(), c[0].resumed), ("w-1", true)),
+            d => panic!("{d:?}"),
+        }
+        // No other node left: come back to it, saying why.
+        let rest = [cordoned("w-1", "v1.32.5"), node("w-2", "v1.33.2")];
+        match pick(&skip(), &rest, &standing, &[]) {
+            Decision::Drain(c) => {
+                assert_eq!((c[0].name.as_str(), c[0].resumed), ("w-1", true));
+                assert!(c[0].reason.contains("coming back to it"), "{}", c[0].reason);
+                assert!(c[0].reason.contains("PDB shop/db"), "{}", c[0].reason);
+            }
+            d => panic!("{d:?}"),
+        }
+        // Passed over in this very run: not tried again; every node left is blocked.
+        match pick(&skip(), &rest, &standing, &["w-1"]) {
+            Decision::Stop(StopReason::AllBlocked(m)) => assert!(m.contains("w-1"), "{m}"),
+            d => panic!("{d:?}"),
+        }
+    }
+
+    #[test]
+    fn only_timed_out_drains_are_passed_over() {
+        let summary = |node: &str, outcome: Outcome| {
+            let mut s = DrainSummary::new(node, crate::facts::dry_run::DryRun::None);
+            s.outcome = outcome;
+            s.message = format!("{node}: first line\nsecond");
+            NodeEnd::Ran {
+                summary: Box::new(s),
+                next: None,
+                delete_failed: false,
+            }
+        };
+        let ends = [
+            summary("w-1", Outcome::TimedOut),
+            summary("w-2", Outcome::Drained),
+            summary("w-3", Outcome::Failed),
+        ];
+        let got = blocked_to_skip(&skip(), &ends);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].node, "w-1");
+        assert_eq!(got[0].reason, "w-1: first line");
+        let stop = Options {
+            on_blocked: OnBlocked::Stop,
+            ..skip()
+        };
+        assert!(blocked_to_skip(&stop, &ends).is_empty());
     }
 }

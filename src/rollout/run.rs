@@ -61,12 +61,42 @@ pub async fn drain_next(opts: &Options, env: &Env<'_>) -> Result<Ran, ClientErro
         env.say,
     )
     .await?;
-    let mut report = StepReport::new(&target, opts.strategy);
-    report.took_over_lock = lock.as_ref().and_then(|l| l.took_over.clone());
-    let verdict = step(opts, env, &target, lock.as_ref(), &mut report).await;
+    // `--on-blocked=skip`: a step whose nodes all timed out is recorded and the run goes on
+    // with the next node (at most once per node).
+    let mut passed_over: Vec<plan::SkippedNode> = Vec::new();
+    let (mut report, verdict) = loop {
+        let mut report = StepReport::new(&target, opts.strategy);
+        report.took_over_lock = lock.as_ref().and_then(|l| l.took_over.clone());
+        let skipped: BTreeSet<String> = passed_over.iter().map(|s| s.node.clone()).collect();
+        let verdict = step(opts, env, &target, lock.as_ref(), &mut report, &skipped).await;
+        let Ok(Verdict::Drains(ends)) = verdict else {
+            break (report, verdict);
+        };
+        let blocked = plan::blocked_to_skip(opts, &ends);
+        if blocked.is_empty() || env.stop.reason().is_some() {
+            break (report, Ok(Verdict::Drains(ends)));
+        }
+        for b in &blocked {
+            record_blocked(env, b, &ends, &target, opts.strategy).await;
+        }
+        let all_blocked = blocked.len() == ends.len();
+        let names: BTreeSet<&String> = blocked.iter().map(|b| &b.node).collect();
+        passed_over.extend(blocked.iter().cloned());
+        if !all_blocked {
+            // The others of the batch drained: this run ends with them.
+            let ends = ends
+                .into_iter()
+                .filter(
+                    |e| !matches!(e, NodeEnd::Ran { summary, .. } if names.contains(&summary.node)),
+                )
+                .collect();
+            break (report, Ok(Verdict::Drains(ends)));
+        }
+    };
     if let Some(lock) = lock {
         lock.release().await;
     }
+    report.passed_over = passed_over;
     let verdict = verdict?;
     if let Verdict::Stopped(r) = &verdict {
         report.reason = r.message().to_string();
@@ -125,12 +155,50 @@ impl Pods<'_> {
 }
 
 /// Pick, check and drain the next node(s); the report says what happened.
+/// Record a node passed over as blocked: still cordoned, its progress record `blocked` with
+/// the reason (and the budgets that held it, which then do not hold the validation), the
+/// blocked label on. Best effort, like every progress write.
+async fn record_blocked(
+    env: &Env<'_>,
+    blocked: &plan::SkippedNode,
+    ends: &[NodeEnd],
+    target: &Version,
+    strategy: Strategy,
+) {
+    let held: Vec<String> = ends
+        .iter()
+        .filter_map(|e| match e {
+            NodeEnd::Ran { summary, .. } if summary.node == blocked.node => {
+                Some(summary.held_by.iter().map(|h| h.pdb.clone()))
+            }
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let mut record = nodes::stamped(
+        ProgressState::Blocked,
+        Some(target.clone()),
+        strategy.writer(),
+    )
+    .with_pdbs(held);
+    record.reason = Some(blocked.reason.clone());
+    let client = &env.conn.client;
+    let _ = nodes::write_progress(client, &blocked.node, Some(&record), DryRun::None).await;
+    (env.say)(&format!(
+        "passed over {} (--on-blocked=skip): {}; it stays cordoned, labelled {}=true, and is come back to once no other node is left",
+        blocked.node,
+        blocked.reason,
+        crate::facts::progress::BLOCKED_LABEL
+    ));
+}
+
 async fn step(
     opts: &Options,
     env: &Env<'_>,
     target: &Version,
     lock: Option<&RolloutLock>,
     report: &mut StepReport,
+    passed_over: &BTreeSet<String>,
 ) -> Result<Verdict, ClientError> {
     let (conn, say) = (env.conn, env.say);
     let mut all: Vec<NodeFacts> = nodes::list(conn, None)
@@ -164,6 +232,7 @@ async fn step(
         standing: &standing,
         selected: selected.as_ref(),
         target,
+        passed_over,
     };
     if let Some(r) = plan::without_destination(opts, &view) {
         return Ok(Verdict::Stopped(r));

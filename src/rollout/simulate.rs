@@ -856,6 +856,7 @@ mod tests {
             ignore_capacity: false,
             allow_newer_than_apiserver: false,
             wait_for_lock: None,
+            on_blocked: Default::default(),
             drain: DrainOptions::default(),
         }
     }

@@ -212,6 +212,13 @@ fn node_status(n: &NodeFacts, target: &Version, ctx: &Context) -> NodeStatus {
         }
         if let Some(st) = order::standing(n, p, Some(target)) {
             (s.state, s.detail) = match (st, p.state) {
+                (Standing::Blocked, _) => (
+                    State::Blocked,
+                    format!(
+                        "blocked: {}; passed over (--on-blocked=skip) and left cordoned: drain-next comes back to it once no other node is left, or name it",
+                        p.reason.as_deref().unwrap_or("no reason recorded")
+                    ),
+                ),
                 (_, ProgressState::Failed) => (
                     State::Blocked,
                     "its drain failed and it stays cordoned: see why, then rerun drain-next (it resumes)".into(),
@@ -468,10 +475,18 @@ pub fn unsettled(
     touched: Option<&std::collections::BTreeSet<String>>,
 ) -> Vec<String> {
     let mut out = awaiting_uncordon(standing);
+    // A budget that held a node passed over as blocked was unhealthy already: that is why
+    // the node was passed over; it does not hold the next one.
+    let held: std::collections::BTreeSet<&String> = standing
+        .iter()
+        .filter(|(_, st, _)| *st == Standing::Blocked)
+        .flat_map(|(_, _, p)| p.pdbs.iter().flatten())
+        .collect();
     for p in pdbs
         .iter()
         .filter(|p| p.observed && p.current_healthy < p.desired_healthy)
         .filter(|p| touched.is_none_or(|t| t.contains(&p.key())))
+        .filter(|p| !held.contains(&p.key()))
     {
         out.push(format!(
             "PDB {} has {} healthy pod(s) of {} desired: its pods have not come back yet",
@@ -686,6 +701,7 @@ mod tests {
             user: "alice".into(),
             pdbs: None,
             started: None,
+            reason: None,
         };
         let standing = vec![
             (
@@ -770,6 +786,21 @@ mod tests {
         let p = unsettled(&named[1..], &budgets, &[], None, Some(&touched));
         assert_eq!(p.len(), 1, "{p:#?}");
         assert!(p[0].contains("app/api") && !p[0].contains("app/web"));
+        // A node passed over as blocked (--on-blocked=skip): the budgets that held it were
+        // unhealthy already and do not hold the next node; the others still do.
+        let with_blocked = vec![(
+            "w-3".to_string(),
+            Standing::Blocked,
+            record("2026-12-04T11:00:00Z").with_pdbs(vec!["app/web".into()]),
+        )];
+        let p = unsettled(&with_blocked, &budgets, &[], None, None);
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(p[0].contains("app/api"), "{p:#?}");
+        assert_eq!(
+            last_touched(&with_blocked),
+            None,
+            "a blocked drain is not finished"
+        );
         // A drain awaiting its node's upgrade has finished too; its replacements were made
         // after it began (its `started`), in whole seconds like creationTimestamp.
         let awaiting = vec![(
