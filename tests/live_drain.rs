@@ -193,3 +193,92 @@ fn server_dry_run_changes_nothing(backend: Backend) {
     assert!(live.progress("w-1").is_none());
 }
 both!(server_dry_run_changes_nothing);
+
+/// `--delete-blocking-after`: the pods whose eviction their budget still refuses after that
+/// long are deleted (exactly those: a pod no budget holds is evicted as usual), said in the
+/// output and kept in the progress record; the drain finishes. Refused combinations are
+/// usage errors.
+fn delete_blocking_after_deletes_exactly_the_blocked_pods(backend: Backend) {
+    let mut c = Cluster::new();
+    workers(&mut c);
+    for i in 0..3 {
+        c.add_pod(
+            builders::pod("shop", &format!("db-{i}"), "w-1")
+                .owner("ReplicaSet", "db-rs")
+                .labels(&[("app", "db")])
+                .build(),
+        );
+    }
+    c.add_pdb(builders::pdb_max_unavailable(
+        "shop",
+        "db",
+        &[("app", "db")],
+        IntOrString::Int(0),
+    ));
+    c.add_pod(
+        builders::pod("shop", "web-0", "w-1")
+            .owner("ReplicaSet", "web-rs")
+            .labels(&[("app", "web")])
+            .build(),
+    );
+    let live = Live::start(backend, c);
+    for bad in [
+        &["--delete-blocking-after", "10s", "--timeout", "5s"][..],
+        &["--delete-blocking-after", "5s", "--disable-eviction"][..],
+    ] {
+        let mut args = vec!["drain", "w-1"];
+        args.extend_from_slice(bad);
+        let r = live.run(&args);
+        assert_eq!(r.code, 64, "{args:?}: {}", r.all());
+        assert!(!live.cordoned("w-1"), "nothing touched");
+    }
+    let r = live.run(&[
+        "drain",
+        "w-1",
+        "--ignore-blockers",
+        "--delete-blocking-after",
+        "3s",
+        "--timeout",
+        "60s",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let j = r.json();
+    assert_eq!(j["outcome"], "drained", "{}", r.all());
+    let mut deleted: Vec<String> = j["deletedBlocking"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    deleted.sort();
+    assert_eq!(
+        deleted,
+        ["shop/db-0", "shop/db-1", "shop/db-2"],
+        "{}",
+        r.all()
+    );
+    assert_eq!(
+        j["evicted"],
+        serde_json::json!(["shop/web-0"]),
+        "{}",
+        r.all()
+    );
+    assert!(
+        j["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--delete-blocking-after"),
+        "{}",
+        r.all()
+    );
+    assert!(live.pods_on("w-1").is_empty());
+    let record = live.progress("w-1").expect("record");
+    assert_eq!(
+        record["deletedBlocking"].as_array().map(Vec::len),
+        Some(3),
+        "{record}"
+    );
+}
+both!(delete_blocking_after_deletes_exactly_the_blocked_pods);

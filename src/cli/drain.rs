@@ -179,6 +179,11 @@ pub struct DrainFlags {
     /// Skip pods deleted more than this many seconds ago (0: wait for them).
     #[arg(long, default_value_t = 0, value_name = "SECONDS")]
     pub skip_wait_for_delete_timeout: u64,
+    /// Delete (bypassing its PodDisruptionBudget) each pod whose eviction a budget still
+    /// refuses this long after the drain began (e.g. 30m); only those pods. Needs the role
+    /// kubectl-upgrade-drain-delete; must be shorter than --timeout.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub delete_blocking_after: Option<Duration>,
     /// DELETE pods instead of evicting them. Bypasses every PodDisruptionBudget.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub disable_eviction: bool,
@@ -236,6 +241,7 @@ impl DrainFlags {
             grace_period: u32::try_from(self.grace_period).ok(),
             timeout: (!self.timeout.is_zero()).then_some(self.timeout),
             disable_eviction: self.disable_eviction,
+            delete_blocking_after: self.delete_blocking_after,
             ignore_blockers: self.ignore_blockers,
             concurrency: usize::from(self.concurrency),
             dry_run: DryRunArg::mode(self.dry_run),
@@ -444,10 +450,11 @@ pub(super) async fn take_lock(
 const STOPPING: &str = "stopping new evictions, evictions in flight finish; the node stays cordoned (rerun the same command to resume)";
 
 pub async fn run_drain(args: &DrainArgs, global: &Global) -> Result<Code, CliError> {
+    let opts = args.flags.options(global, Writer::Drain, None);
+    opts.check().map_err(CliError::usage)?;
     let conn = global.connect.connect_no_retry().await?;
     let names = node_names(&conn, &args.nodes, args.selector.as_ref()).await?;
     let stop = Stop::on_signals(STOPPING);
-    let opts = args.flags.options(global, Writer::Drain, None);
     let lock = take_lock(&conn, opts.dry_run, args.flags.wait_for_lock, &stop).await?;
     let drained = drain_each(&conn, &names, &opts, lock.as_ref(), &stop).await;
     if let Some(lock) = lock {

@@ -24,6 +24,7 @@ pub fn stamped(state: ProgressState, target: Option<Version>, command: Writer) -
         pdbs: None,
         started: None,
         reason: None,
+        deleted_blocking: None,
     }
 }
 

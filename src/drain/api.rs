@@ -323,9 +323,10 @@ pub(super) async fn check_access(
     client: &kube::Client,
     node: &str,
     namespaces: std::collections::BTreeSet<&str>,
-    disable_eviction: bool,
+    opts: &crate::drain::model::DrainOptions,
     ui: &Ui,
 ) -> Result<(), ClientError> {
+    let disable_eviction = opts.disable_eviction;
     let mut wanted = vec![Permission {
         verb: "patch",
         resource: "nodes",
@@ -341,6 +342,16 @@ pub(super) async fn check_access(
             namespace: Some(ns.to_string()),
             name: None,
         });
+        if opts.delete_blocking_after.is_some() {
+            // Asked up front: finding out at the deadline would be too late.
+            wanted.push(Permission {
+                verb: "delete",
+                resource: "pods",
+                subresource: None,
+                namespace: Some(ns.to_string()),
+                name: None,
+            });
+        }
     }
     match access::first_denied(client, &wanted).await {
         Ok(None) => Ok(()),

@@ -90,7 +90,7 @@ pub async fn drain_node(
         .iter()
         .map(|&i| seen.pods[i].facts.namespace.as_str())
         .collect();
-    api::check_access(client, node, namespaces, opts.disable_eviction, &run.ui).await?;
+    api::check_access(client, node, namespaces, opts, &run.ui).await?;
     print_plan(&run.ui, node, &seen.pods, &plan, opts);
     if opts.dry_run == DryRun::Client {
         client_dry_run(&mut summary, &seen.pods, &plan, opts);
@@ -154,7 +154,10 @@ pub async fn drain_node(
             Outcome::Partial => ProgressState::Partial,
             _ => ProgressState::Failed,
         };
-        let record = run.progress(state).with_pdbs(touched);
+        let record = run
+            .progress(state)
+            .with_pdbs(touched)
+            .with_deleted_blocking(&summary.deleted_blocking);
         let _ = api::write_progress(client, node, &record, run.record_limit()).await;
     }
     Ok(summary)

@@ -63,6 +63,9 @@ pub struct DrainOptions {
     pub timeout: Option<Duration>,
     /// Delete instead of evicting (bypasses PDBs).
     pub disable_eviction: bool,
+    /// `--delete-blocking-after`: delete the pods whose eviction a budget still refuses this
+    /// long after the drain began (exactly those; bypasses their PDBs).
+    pub delete_blocking_after: Option<Duration>,
     /// Go ahead despite PDBs that never allow eviction / pods under several PDBs.
     pub ignore_blockers: bool,
     /// Eviction/delete requests in flight at once.
@@ -81,6 +84,25 @@ pub struct DrainOptions {
     pub list_plan: bool,
 }
 
+impl DrainOptions {
+    /// Combinations that make no sense, refused before anything is read (a usage error).
+    pub fn check(&self) -> Result<(), String> {
+        let Some(after) = self.delete_blocking_after else {
+            return Ok(());
+        };
+        if self.disable_eviction {
+            return Err("--disable-eviction already deletes every pod; --delete-blocking-after deletes only those a budget still refuses after a while (drop one of them)".into());
+        }
+        if after.is_zero() {
+            return Err("--delete-blocking-after 0s would delete every pod a budget refuses at once: give how long to try evictions first, e.g. --delete-blocking-after 10m".into());
+        }
+        if self.timeout.is_some_and(|t| t <= after) {
+            return Err("--delete-blocking-after must be shorter than --timeout (the drain would end before anything is deleted)".into());
+        }
+        Ok(())
+    }
+}
+
 impl Default for DrainOptions {
     fn default() -> Self {
         DrainOptions {
@@ -89,6 +111,7 @@ impl Default for DrainOptions {
             grace_period: None,
             timeout: None,
             disable_eviction: false,
+            delete_blocking_after: None,
             ignore_blockers: false,
             concurrency: 8,
             dry_run: DryRun::None,
@@ -190,6 +213,10 @@ pub struct DrainSummary {
     pub failed: Vec<FailedPod>,
     /// Pods still on the node that had to go (interrupt / timeout).
     pub remaining: Vec<String>,
+    /// `--delete-blocking-after`: pods deleted because a budget still refused their eviction
+    /// that long after the drain began (also in `deleted`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deleted_blocking: Vec<String>,
     /// Timed out waiting on budgets: why each still allowed no eviction.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub held_by: Vec<HeldBudget>,
@@ -225,6 +252,7 @@ impl DrainSummary {
             failed: vec![],
             remaining: vec![],
             held_by: vec![],
+            deleted_blocking: vec![],
             outside_scope: vec![],
             eviction_requests: 0,
             too_many_requests: 0,

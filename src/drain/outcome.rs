@@ -25,6 +25,7 @@ fn tally(summary: &mut DrainSummary, removed: Removed) -> Tally {
     let mut t = Tally::default();
     summary.eviction_requests = removed.requests;
     summary.too_many_requests = removed.too_many;
+    summary.deleted_blocking = removed.deleted_blocking;
     for r in removed.results {
         let Some((pod, how, accepted, end)) = r else {
             summary.failed.push(FailedPod {
@@ -51,6 +52,11 @@ fn tally(summary: &mut DrainSummary, removed: Removed) -> Tally {
                 summary.failed.push(FailedPod { pod: key, error: e });
             }
             PodEnd::Failed(e) => summary.failed.push(FailedPod { pod: key, error: e }),
+            // Turned into a DELETE by the removal itself; never an end.
+            PodEnd::StillBlocking => summary.failed.push(FailedPod {
+                pod: key,
+                error: "still blocked by its budget".into(),
+            }),
             PodEnd::TimedOut => {
                 t.timed_out = true;
                 t.stuck.push(if pod.pdb_names.is_empty() {
@@ -126,6 +132,19 @@ pub(super) fn explain_held(summary: &mut DrainSummary, held: Vec<HeldBudget>) {
         ));
     }
     summary.held_by = held;
+}
+
+/// The pods `--delete-blocking-after` deleted, said after the drain's line.
+fn deleted_blocking_note(deleted: &[String], opts: &DrainOptions) -> String {
+    match opts.delete_blocking_after {
+        Some(after) if !deleted.is_empty() => format!(
+            "\n  deleted {} pod(s) whose budget still refused their eviction after {} (--delete-blocking-after; their PDBs were bypassed): {}",
+            deleted.len(),
+            crate::findings::duration_text(after),
+            bounded(deleted, crate::findings::NAMES_SHOWN)
+        ),
+        _ => String::new(),
+    }
 }
 
 /// The drain stopped (timed out or failed) while the API server was unreachable: an API
@@ -252,12 +271,13 @@ pub(super) fn conclude(
         (
             Outcome::Drained,
             format!(
-                "{node} drained: {} evicted, {} deleted, {} already terminating, {} skipped, in {:.1}s; the node stays cordoned until you uncordon it",
+                "{node} drained: {} evicted, {} deleted, {} already terminating, {} skipped, in {:.1}s; the node stays cordoned until you uncordon it{}",
                 summary.evicted.len(),
                 summary.deleted.len(),
                 summary.waited.len(),
                 summary.skipped.len(),
-                summary.elapsed_seconds
+                summary.elapsed_seconds,
+                deleted_blocking_note(&summary.deleted_blocking, opts)
             ),
         )
     };

@@ -43,6 +43,8 @@ pub(super) enum PodEnd {
     Failed(String),
     TimedOut,
     Interrupted,
+    /// `--delete-blocking-after`: a budget still refuses its eviction past that time.
+    StillBlocking,
 }
 
 pub(super) struct Ctx {
@@ -55,6 +57,10 @@ pub(super) struct Ctx {
     pub(super) stop: watch::Receiver<bool>,
     pub(super) stop_tx: watch::Sender<bool>,
     pub(super) deadline: Option<Instant>,
+    /// `--delete-blocking-after`: from this instant a budget's refusal deletes the pod.
+    pub(super) delete_blocking_at: Option<Instant>,
+    /// The pods deleted so (`ns/name`).
+    pub(super) deleted_blocking: Mutex<Vec<String>>,
     pub(super) fatal: Mutex<Option<ClientError>>,
     pub(super) requests: AtomicU64,
     pub(super) too_many: AtomicU64,
@@ -463,6 +469,11 @@ async fn budget_refused(
     } else {
         pod.pdb_names.to_string()
     };
+    if ctx.opts.dry_run == DryRun::None
+        && ctx.delete_blocking_at.is_some_and(|t| Instant::now() >= t)
+    {
+        return Some(Err(PodEnd::StillBlocking));
+    }
     if ctx.opts.dry_run == DryRun::Server {
         return Some(Err(PodEnd::DryRun(Err(format!(
             "would wait: PDB {pdb} allows no disruption now ({detail})"
@@ -577,6 +588,7 @@ pub(super) async fn remove_pod(ctx: Arc<Ctx>, pod: LivePod, how: Removal) -> Pod
                 ctx.ui.event(Event::Gone { pod: pod.key() });
                 return (pod, how, false, PodEnd::Gone);
             }
+            Err(PodEnd::StillBlocking) => return delete_blocking(&ctx, pod).await,
             Err(end) => {
                 if let PodEnd::Failed(e) = &end {
                     ctx.ui.event(Event::Failed {
@@ -593,6 +605,41 @@ pub(super) async fn remove_pod(ctx: Arc<Ctx>, pod: LivePod, how: Removal) -> Pod
         ctx.ui.event(Event::Gone { pod: pod.key() });
     }
     (pod, how, accepted, end)
+}
+
+/// `--delete-blocking-after`: DELETE a pod whose eviction a budget still refuses past that
+/// time (this pod only), say so, then wait for it like any other.
+async fn delete_blocking(ctx: &Ctx, pod: LivePod) -> PodResult {
+    let key = pod.key();
+    let (answer, _) = classify(send(ctx, &pod, Removal::Delete).await, &pod);
+    match answer {
+        Answer::Accepted => {
+            if let Ok(mut d) = ctx.deleted_blocking.lock() {
+                d.push(key.clone());
+            }
+            ctx.ui.event(Event::Accepted {
+                pod: key,
+                how: "deleted (its budget still refused it: --delete-blocking-after)",
+            });
+        }
+        Answer::Gone => {
+            ctx.ui.event(Event::Gone { pod: key });
+            return (pod, Removal::Delete, false, PodEnd::Gone);
+        }
+        other => {
+            let error = format!("--delete-blocking-after could not delete it: {other:?}");
+            ctx.ui.event(Event::Failed {
+                pod: key,
+                error: error.clone(),
+            });
+            return (pod, Removal::Delete, false, PodEnd::Failed(error));
+        }
+    }
+    let end = wait_gone(ctx, &pod).await;
+    if matches!(end, PodEnd::Gone) {
+        ctx.ui.event(Event::Gone { pod: pod.key() });
+    }
+    (pod, Removal::Delete, true, end)
 }
 
 /// What to do with each pod that has to go. Completed pods are evicted too, like kubectl
@@ -643,6 +690,8 @@ pub(super) struct Removed {
     pub(super) requests: u64,
     pub(super) too_many: u64,
     pub(super) fatal: Option<ClientError>,
+    /// `--delete-blocking-after`: the pods deleted because a budget still refused them.
+    pub(super) deleted_blocking: Vec<String>,
 }
 
 /// Remove every pod of `work` with bounded concurrency, the pods (and, when a PDB can hold
@@ -700,6 +749,8 @@ pub(super) async fn remove_all(
         stop: stop_rx,
         stop_tx,
         deadline: setup.deadline,
+        delete_blocking_at: opts.delete_blocking_after.map(|d| Instant::now() + d),
+        deleted_blocking: Mutex::new(Vec::new()),
         fatal: Mutex::new(None),
         requests: AtomicU64::new(0),
         too_many: AtomicU64::new(0),
@@ -721,7 +772,13 @@ pub(super) async fn remove_all(
     ctx.ui.finish();
     background.shutdown().await;
     let fatal = ctx.fatal.lock().ok().and_then(|mut f| f.take());
+    let deleted_blocking = ctx
+        .deleted_blocking
+        .lock()
+        .map(|mut d| std::mem::take(&mut *d))
+        .unwrap_or_default();
     Removed {
+        deleted_blocking,
         results: slots,
         requests: ctx.requests.load(Ordering::Relaxed),
         too_many: ctx.too_many.load(Ordering::Relaxed),

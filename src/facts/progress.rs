@@ -111,6 +111,9 @@ pub struct Progress {
     /// `blocked`: what blocked the drain, one line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// `--delete-blocking-after`: the pods deleted because a budget still refused them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_blocking: Option<Vec<String>>,
 }
 
 impl Progress {
@@ -123,6 +126,14 @@ impl Progress {
     /// When the drain began: `started`, else the record's time.
     pub fn began(&self) -> &str {
         self.started.as_deref().unwrap_or(&self.time)
+    }
+
+    /// The same record naming the pods `--delete-blocking-after` deleted (none: unchanged).
+    pub fn with_deleted_blocking(mut self, pods: &[String]) -> Progress {
+        if !pods.is_empty() {
+            self.deleted_blocking = Some(pods.to_vec());
+        }
+        self
     }
 
     /// The same record naming the budgets its drain touched.
@@ -188,6 +199,8 @@ mod target_text {
 /// hand edit, another tool, a newer format). An unreadable record is never treated as absent:
 /// `uncordon` and `drain-next` refuse to act on it without being told to.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// One per node read, short-lived and matched at once: boxing the record would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Record {
     Absent,
     Valid(Progress),
@@ -246,6 +259,7 @@ fn legacy(text: &str) -> Option<Progress> {
         pdbs: None,
         started: None,
         reason: None,
+        deleted_blocking: None,
     })
 }
 
@@ -311,6 +325,7 @@ pub fn record(state: ProgressState, target: Option<&str>, command: Writer) -> Op
             command,
             user: "alice".into(),
             reason: None,
+            deleted_blocking: None,
             pdbs: None,
             started: None,
         }

@@ -82,6 +82,7 @@ pub enum OnBlocked {
 impl Options {
     /// Combinations that make no sense, refused before anything is read (a usage error).
     pub fn check(&self) -> Result<(), String> {
+        self.drain.check()?;
         if self.on_blocked == OnBlocked::Skip && self.drain.timeout.is_none() {
             return Err("--on-blocked=skip passes a node over when its drain times out: give --timeout (how long to try each node, e.g. --timeout 15m)".into());
         }
@@ -850,6 +851,7 @@ mod tests {
             pdbs: None,
             started: None,
             reason: None,
+            deleted_blocking: None,
         }
     }
 
@@ -1183,6 +1185,7 @@ mod on_blocked {
                 pdbs: Some(vec!["shop/db".into()]),
                 started: None,
                 reason: Some("timed out: PDB shop/db allows no eviction".into()),
+                deleted_blocking: None,
             },
         )
     }

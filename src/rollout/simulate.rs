@@ -687,13 +687,33 @@ impl Sim<'_> {
                         .iter()
                         .find(|(_, k)| self.pod(*k).facts.pdbs == [b])
                         .map_or_else(|| nodes.join(", "), |(n, _)| n.clone());
+                    // What a drain's timeout would say of it: the same explanation.
+                    let selected: Vec<crate::facts::pod::PodFacts> = world
+                        .pods
+                        .iter()
+                        .filter(|p| p.facts.pdbs.contains(&b))
+                        .map(|p| p.facts.clone())
+                        .collect();
+                    let stuck_not_ready = leaving.iter().any(|(_, k)| {
+                        let f = &self.pod(*k).facts;
+                        f.pdbs.contains(&b) && !f.ready
+                    });
+                    let held = crate::drain::outcome::held_budget(pdb, &selected, stuck_not_ready);
+                    let not_ready = if held.not_ready.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; not Ready: {}",
+                            crate::findings::bounded(&held.not_ready, crate::findings::NAMES_SHOWN)
+                        )
+                    };
                     return Err(Box::new(Blocked {
                         kind: "budget",
                         node,
                         subject: pdb.key(),
                         reason: format!(
-                            "allows no disruption now ({}): its unhealthy pods hold it at zero; the drain waits until they are Ready",
-                            pdb.numbers()
+                            "allows no disruption now ({}){not_ready}: the drain waits at most --timeout; {}",
+                            held.numbers, held.advice
                         ),
                         stops: "duringDrain",
                     }));
@@ -982,6 +1002,39 @@ mod tests {
             ("budget", "w-2", "shop/db", "beforeDrain")
         );
         assert_eq!(s.largest_safe_max_unavailable, None);
+    }
+
+    /// A budget held at zero by its not-Ready pods: the drain would wait out --timeout; the
+    /// prediction says so during the drain, with the explanation a timed-out drain gives.
+    #[test]
+    fn a_budget_held_at_zero_stops_during_the_drain_and_says_why() {
+        let mut pods = vec![
+            pod("db-0", "w-2", "db", 100),
+            pod("db-1", "w-3", "db", 100),
+            pod("db-2", "w-3", "db", 100),
+        ];
+        pods[0].facts.ready = false;
+        // maxUnavailable 1 of 4 expected: 3 desired, 2 healthy (one not Ready, one missing).
+        let mut held = pdb("db", 0, 1);
+        (
+            held.expected_pods,
+            held.desired_healthy,
+            held.current_healthy,
+        ) = (4, 3, 2);
+        let w = world(three_workers(4000), pods, vec![held]);
+        let s = simulate(&w, &opts(), &v("v1.37.2"), None, None);
+        assert!(!s.completes);
+        let b = s.steps[2].blocked.as_ref().unwrap();
+        assert_eq!(
+            (b.kind, b.node.as_str(), b.subject.as_str(), b.stops),
+            ("budget", "w-2", "shop/db", "duringDrain")
+        );
+        assert!(
+            b.reason.contains("not Ready: shop/db-0 (on w-2)"),
+            "{}",
+            b.reason
+        );
+        assert!(b.reason.contains("AlwaysAllow"), "{}", b.reason);
     }
 
     #[test]

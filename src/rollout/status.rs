@@ -702,6 +702,7 @@ mod tests {
             pdbs: None,
             started: None,
             reason: None,
+            deleted_blocking: None,
         };
         let standing = vec![
             (
