@@ -1,6 +1,7 @@
 //! Drains with PodDisruptionBudgets on both backends (kube-testserver and the real control
 //! plane): budgets waited for with 0 violations, a pod under two budgets (the Eviction API's
-//! 500), unhealthy pods and `unhealthyPodEvictionPolicy: AlwaysAllow`, `--dry-run=server`.
+//! 500), unhealthy pods and `unhealthyPodEvictionPolicy: AlwaysAllow`, `--dry-run=server`,
+//! and the blocked-drain ladder's rungs (`--delete-blocking-after`, volumes detaching).
 
 mod backend;
 
@@ -282,3 +283,89 @@ fn delete_blocking_after_deletes_exactly_the_blocked_pods(backend: Backend) {
     );
 }
 both!(delete_blocking_after_deletes_exactly_the_blocked_pods);
+
+/// A VolumeAttachment (cluster-scoped, `storage.k8s.io/v1`) on `node`, made through the API
+/// on the real control plane, in the test server's store otherwise.
+fn attach(live: &Live, name: &str, node: &str) {
+    let va = serde_json::json!({
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "VolumeAttachment",
+        "metadata": {"name": name},
+        "spec": {
+            "attacher": "csi.example.com",
+            "nodeName": node,
+            "source": {"persistentVolumeName": format!("pv-{name}")}
+        }
+    });
+    if let Some(s) = live.sim() {
+        s.with_state(|c| c.add_object("storage.k8s.io/v1", "volumeattachments", va));
+    } else if let Some(r) = live.real() {
+        use kube_testserver::k8s_openapi::api::storage::v1::VolumeAttachment;
+        let va: VolumeAttachment = serde_json::from_value(va).expect("a VolumeAttachment");
+        let api: kube::Api<VolumeAttachment> = kube::Api::all(r.plane.client.clone());
+        r.plane
+            .block_on(api.create(&Default::default(), &va))
+            .expect("VolumeAttachment created");
+    }
+}
+
+fn detach(live: &Live, name: &str) {
+    if let Some(s) = live.sim() {
+        s.with_state(|c| c.remove_object("storage.k8s.io/v1", "volumeattachments", "", name));
+    } else if let Some(r) = live.real() {
+        use kube_testserver::k8s_openapi::api::storage::v1::VolumeAttachment;
+        let api: kube::Api<VolumeAttachment> = kube::Api::all(r.plane.client.clone());
+        r.plane
+            .block_on(api.delete(name, &Default::default()))
+            .expect("VolumeAttachment deleted");
+    }
+}
+
+/// The fourth rung: a node whose pods are gone counts as drained only once its
+/// VolumeAttachments are released (`--volume-detach-timeout`); one still attached at that
+/// limit leaves the drain unfinished (exit 2, named, record `failed`); one released while
+/// waiting lets it finish. An attachment on another node is not waited for.
+fn volumes_must_detach_before_a_node_counts_as_drained(backend: Backend) {
+    let mut c = Cluster::new();
+    workers(&mut c);
+    replicas(&mut c, "shop", "web", 2, "w-1");
+    let live = Live::start(backend, c);
+    attach(&live, "va-w1", "w-1");
+    attach(&live, "va-w2", "w-2");
+    let r = live.run(&[
+        "drain",
+        "w-1",
+        "--volume-detach-timeout",
+        "3s",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    let j = r.json();
+    assert_eq!(j["outcome"], "timed-out", "{}", r.all());
+    assert_eq!(
+        j["volumesAttached"],
+        serde_json::json!(["va-w1"]),
+        "{}",
+        r.all()
+    );
+    assert!(live.pods_on("w-1").is_empty(), "the pods went first");
+    assert_eq!(live.progress("w-1").expect("record")["state"], "failed");
+    // Released while the rerun waits: it finishes.
+    let child = live.spawn(&[
+        "drain",
+        "w-1",
+        "--volume-detach-timeout",
+        "60s",
+        "-o",
+        "json",
+    ]);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    detach(&live, "va-w1");
+    let r = backend::wait_output(child, std::time::Duration::from_secs(60));
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(r.json()["outcome"], "nothing-to-do", "{}", r.all());
+    assert_eq!(live.progress("w-1").expect("record")["state"], "drained");
+    detach(&live, "va-w2");
+}
+both!(volumes_must_detach_before_a_node_counts_as_drained);

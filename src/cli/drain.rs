@@ -184,6 +184,11 @@ pub struct DrainFlags {
     /// kubectl-upgrade-drain-delete; must be shorter than --timeout.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub delete_blocking_after: Option<Duration>,
+    /// Once the pods are gone, wait up to this long for the node's VolumeAttachments to be
+    /// released before it counts as drained (Cluster API's rule: a node is not deleted under
+    /// a mounted disk); still attached then: not drained, exit 2. 0s: do not wait.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub volume_detach_timeout: Duration,
     /// DELETE pods instead of evicting them. Bypasses every PodDisruptionBudget.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub disable_eviction: bool,
@@ -242,6 +247,8 @@ impl DrainFlags {
             timeout: (!self.timeout.is_zero()).then_some(self.timeout),
             disable_eviction: self.disable_eviction,
             delete_blocking_after: self.delete_blocking_after,
+            volume_detach_timeout: (!self.volume_detach_timeout.is_zero())
+                .then_some(self.volume_detach_timeout),
             ignore_blockers: self.ignore_blockers,
             concurrency: usize::from(self.concurrency),
             dry_run: DryRunArg::mode(self.dry_run),

@@ -23,6 +23,7 @@ use crate::policy::filters::{self, SkipReason};
 use crate::policy::preflight::{self, Verdict};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::VolumeAttachment;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -146,6 +147,9 @@ pub async fn drain_node(
     if summary.outcome == Outcome::Drained && !seen.outside_scope.is_empty() {
         outcome::partial(&mut summary, seen.outside_scope, opts);
     }
+    if summary.outcome == Outcome::Drained && !lost {
+        volumes_released(&run, &mut summary).await;
+    }
     // Interrupted: the record stays "draining", which is what it is (resumable); the server
     // lost: nothing can be recorded (the record says "draining", status says "stopped").
     if opts.dry_run == DryRun::None && summary.outcome != Outcome::Interrupted && !lost {
@@ -161,6 +165,59 @@ pub async fn drain_node(
         let _ = api::write_progress(client, node, &record, run.record_limit()).await;
     }
     Ok(summary)
+}
+
+/// Before a node counts as drained: its VolumeAttachments released (Cluster API's rule: a
+/// node is not deleted under a mounted disk), polled every second up to
+/// `--volume-detach-timeout`. Still attached then: the drain is not finished (the summary
+/// says which). A server that does not serve them, or a user who may not list them, gets a
+/// note and is not waited for.
+async fn volumes_released(run: &Run<'_>, summary: &mut DrainSummary) {
+    let Some(limit) = run.opts.volume_detach_timeout else {
+        return;
+    };
+    let node = run.node;
+    let api: Api<VolumeAttachment> = Api::all(run.client.clone());
+    let until = Instant::now() + limit;
+    let mut said = false;
+    loop {
+        let attached: Vec<String> = match api.list(&ListParams::default()).await {
+            Ok(list) => list
+                .items
+                .iter()
+                .filter(|va| va.spec.node_name == node)
+                .filter_map(|va| va.metadata.name.clone())
+                .collect(),
+            // Not served: no volumes to wait for.
+            Err(kube::Error::Api(s)) if s.code == 404 => return,
+            Err(kube::Error::Api(s)) if s.code == 403 => {
+                run.ui.say(format!(
+                    "{node}: note: VolumeAttachments cannot be listed ({}); not waiting for volumes to detach",
+                    s.message
+                ));
+                return;
+            }
+            // Unreadable for now: try again within the limit.
+            Err(_) => vec!["(unreadable)".to_string()],
+        };
+        if attached.is_empty() {
+            return;
+        }
+        if Instant::now() >= until {
+            outcome::volumes_still_attached(summary, attached, limit);
+            return;
+        }
+        if !said {
+            run.ui.say(format!(
+                "{node}: waiting up to {} for {} VolumeAttachment(s) to be released: {}",
+                crate::findings::duration_text(limit),
+                attached.len(),
+                bounded(&attached, crate::findings::NAMES_SHOWN)
+            ));
+            said = true;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 /// At a timeout: each budget the pods still on the node wait on (the first five), read again
@@ -586,8 +643,14 @@ async fn nothing_to_remove(run: &Run<'_>, summary: &mut DrainSummary) {
             "{node} cordoned; no pods to remove ({} skipped)",
             summary.skipped.len()
         );
+        volumes_released(run, summary).await;
         // Nothing removed, no budget touched.
-        let record = run.progress(ProgressState::Drained).with_pdbs(vec![]);
+        let state = if summary.outcome == Outcome::NothingToDo {
+            ProgressState::Drained
+        } else {
+            ProgressState::Failed
+        };
+        let record = run.progress(state).with_pdbs(vec![]);
         let _ = api::write_progress(run.client, node, &record, run.record_limit()).await;
     }
 }

@@ -66,6 +66,9 @@ pub struct DrainOptions {
     /// `--delete-blocking-after`: delete the pods whose eviction a budget still refuses this
     /// long after the drain began (exactly those; bypasses their PDBs).
     pub delete_blocking_after: Option<Duration>,
+    /// How long a drained node's VolumeAttachments may take to be released before the drain
+    /// counts as not finished; `None` (`0s`): not waited for.
+    pub volume_detach_timeout: Option<Duration>,
     /// Go ahead despite PDBs that never allow eviction / pods under several PDBs.
     pub ignore_blockers: bool,
     /// Eviction/delete requests in flight at once.
@@ -112,6 +115,7 @@ impl Default for DrainOptions {
             timeout: None,
             disable_eviction: false,
             delete_blocking_after: None,
+            volume_detach_timeout: Some(Duration::from_secs(300)),
             ignore_blockers: false,
             concurrency: 8,
             dry_run: DryRun::None,
@@ -217,6 +221,10 @@ pub struct DrainSummary {
     /// that long after the drain began (also in `deleted`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub deleted_blocking: Vec<String>,
+    /// VolumeAttachments still on the node when the wait for them ended (then the drain is
+    /// not finished).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes_attached: Vec<String>,
     /// Timed out waiting on budgets: why each still allowed no eviction.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub held_by: Vec<HeldBudget>,
@@ -253,6 +261,7 @@ impl DrainSummary {
             remaining: vec![],
             held_by: vec![],
             deleted_blocking: vec![],
+            volumes_attached: vec![],
             outside_scope: vec![],
             eviction_requests: 0,
             too_many_requests: 0,

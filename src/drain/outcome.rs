@@ -134,6 +134,25 @@ pub(super) fn explain_held(summary: &mut DrainSummary, held: Vec<HeldBudget>) {
     summary.held_by = held;
 }
 
+/// The pods are gone but the node's VolumeAttachments were not released within
+/// `--volume-detach-timeout`: the drain is not finished (the node stays cordoned; a rerun
+/// resumes and waits again).
+pub(super) fn volumes_still_attached(
+    summary: &mut DrainSummary,
+    attached: Vec<String>,
+    limit: std::time::Duration,
+) {
+    summary.outcome = Outcome::TimedOut;
+    summary.message = format!(
+        "{}: its pods are gone but {} VolumeAttachment(s) were not released within {} (--volume-detach-timeout): {}; the node does not count as drained and stays cordoned (a node deleted now would go under a mounted disk): check the CSI driver's detach, then rerun",
+        summary.node,
+        attached.len(),
+        crate::findings::duration_text(limit),
+        bounded(&attached, crate::findings::NAMES_SHOWN)
+    );
+    summary.volumes_attached = attached;
+}
+
 /// The pods `--delete-blocking-after` deleted, said after the drain's line.
 fn deleted_blocking_note(deleted: &[String], opts: &DrainOptions) -> String {
     match opts.delete_blocking_after {

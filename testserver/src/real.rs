@@ -832,6 +832,10 @@ pub async fn reset(client: &Client) {
         .map(|n| (n.clone(), &all))
         .chain(SYSTEM_NAMESPACES.iter().map(|n| (n.to_string(), &lp)))
         .collect();
+    // VolumeAttachments a scenario made (cluster-scoped; only scenarios make them here).
+    let _ = Api::<k8s_openapi::api::storage::v1::VolumeAttachment>::all(client.clone())
+        .delete_collection(&dp, &all)
+        .await;
     for (ns, sel) in &scopes {
         let c = client.clone();
         let _ = Api::<ReplicaSet>::namespaced(c.clone(), ns)

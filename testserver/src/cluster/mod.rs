@@ -494,6 +494,26 @@ impl Cluster {
         r.objects.insert((ns.unwrap_or_default(), name), obj);
     }
 
+    /// Removes an object [`Cluster::add_object`] added (`ns` empty: cluster-scoped); whether
+    /// it was there.
+    pub fn remove_object(
+        &mut self,
+        api_version: &str,
+        resource: &str,
+        ns: &str,
+        name: &str,
+    ) -> bool {
+        let (group, _) = api_version.split_once('/').unwrap_or(("", api_version));
+        self.rv += 1;
+        self.generic
+            .get_mut(&(group.to_string(), resource.to_string()))
+            .is_some_and(|r| {
+                r.objects
+                    .remove(&(ns.to_string(), name.to_string()))
+                    .is_some()
+            })
+    }
+
     /// Also serves `resource` of `group` at `version`; with `removed_in` (e.g. `1.32`) that
     /// version is deprecated: reads answer `Warning: 299` and count in
     /// `apiserver_requested_deprecated_apis`.
