@@ -388,6 +388,8 @@ pub fn next(opts: &Options, view: &View, size: usize) -> Result<Pick, String> {
         .iter()
         .copied()
         .filter(|(_, st, _)| skip && opts.node.is_none() && *st == Standing::Blocked)
+        // Only nodes the user selected are come back to.
+        .filter(|(n, _, _)| view.selected.is_none_or(|s| s.contains(n)))
         .collect();
     let decision = if chosen.is_empty() && !blocked.is_empty() {
         // No other node left: come back to the blocked ones (not those passed over in this
@@ -1196,12 +1198,22 @@ mod on_blocked {
         standing: &[(String, Standing, Progress)],
         passed: &[&str],
     ) -> Decision {
+        pick_in(o, nodes, standing, passed, None)
+    }
+
+    fn pick_in(
+        o: &Options,
+        nodes: &[NodeFacts],
+        standing: &[(String, Standing, Progress)],
+        passed: &[&str],
+        selected: Option<&BTreeSet<String>>,
+    ) -> Decision {
         let t = v("v1.33.2");
         let passed: BTreeSet<String> = passed.iter().map(|s| s.to_string()).collect();
         let view = View {
             nodes,
             standing,
-            selected: None,
+            selected,
             target: &t,
             passed_over: &passed,
         };
@@ -1255,6 +1267,13 @@ mod on_blocked {
             }
             d => panic!("{d:?}"),
         }
+        // A blocked node outside -l is never come back to.
+        let other_pool: BTreeSet<String> = ["w-2".to_string()].into();
+        let d = pick_in(&skip(), &rest, &standing, &[], Some(&other_pool));
+        assert!(
+            matches!(d, Decision::Stop(StopReason::NothingToDo(_))),
+            "{d:?}"
+        );
         // Passed over in this very run: not tried again; every node left is blocked.
         match pick(&skip(), &rest, &standing, &["w-1"]) {
             Decision::Stop(StopReason::AllBlocked(m)) => assert!(m.contains("w-1"), "{m}"),
