@@ -94,20 +94,14 @@ impl SimulateArgs {
             ));
         }
         Ok(Options {
-            node: None,
             selector: self.selector.clone(),
             to,
-            allow_another: false,
-            uncordon_upgraded: false,
             strategy,
             max_unavailable: self.max_unavailable,
             accept_downtime: true,
-            delete_node: false,
             validate: None,
             ignore_capacity: self.ignore_capacity,
             allow_newer_than_apiserver: true,
-            wait_for_lock: None,
-            on_blocked: Default::default(),
             drain: DrainOptions {
                 filter: FilterOptions {
                     force: self.force,
@@ -122,6 +116,7 @@ impl SimulateArgs {
                 ignore_blockers: self.ignore_blockers,
                 ..DrainOptions::default()
             },
+            ..Options::default()
         })
     }
 }

@@ -68,6 +68,30 @@ pub struct Options {
     pub drain: DrainOptions,
 }
 
+/// drain-next's defaults (as with no flag): one at a time, validation up to 5 minutes, stop
+/// when blocked; the drain's own defaults.
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            node: None,
+            selector: None,
+            to: None,
+            allow_another: false,
+            uncordon_upgraded: false,
+            strategy: Strategy::OneAtATime,
+            max_unavailable: None,
+            accept_downtime: false,
+            delete_node: false,
+            validate: Some(Duration::from_secs(300)),
+            ignore_capacity: false,
+            allow_newer_than_apiserver: false,
+            wait_for_lock: None,
+            on_blocked: OnBlocked::Stop,
+            drain: DrainOptions::default(),
+        }
+    }
+}
+
 /// `--on-blocked`: what a node whose drain times out does to the rollout.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum OnBlocked {
@@ -824,23 +848,7 @@ mod tests {
     use crate::facts::version::v;
 
     fn opts() -> Options {
-        Options {
-            node: None,
-            selector: None,
-            to: None,
-            allow_another: false,
-            uncordon_upgraded: false,
-            strategy: Strategy::OneAtATime,
-            max_unavailable: None,
-            accept_downtime: false,
-            delete_node: false,
-            validate: Some(Duration::from_secs(300)),
-            ignore_capacity: false,
-            allow_newer_than_apiserver: false,
-            wait_for_lock: None,
-            on_blocked: OnBlocked::Stop,
-            drain: DrainOptions::default(),
-        }
+        Options::default()
     }
 
     fn progress(state: ProgressState, target: &str) -> Progress {
@@ -1156,21 +1164,10 @@ mod on_blocked {
             ..DrainOptions::default()
         };
         Options {
-            node: None,
-            selector: None,
-            to: None,
-            allow_another: false,
-            uncordon_upgraded: false,
-            strategy: Strategy::OneAtATime,
-            max_unavailable: None,
-            accept_downtime: false,
-            delete_node: false,
             validate: None,
-            ignore_capacity: false,
-            allow_newer_than_apiserver: false,
-            wait_for_lock: None,
             on_blocked: OnBlocked::Skip,
             drain,
+            ..Options::default()
         }
     }
 

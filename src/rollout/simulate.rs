@@ -856,28 +856,14 @@ impl Sim<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drain::model::DrainOptions;
     use crate::facts::node::fixture::{control_plane, worker};
     use crate::facts::pdb::IntOrPercent;
     use crate::facts::version::v;
 
     fn opts() -> Options {
         Options {
-            node: None,
-            selector: None,
-            to: None,
-            allow_another: false,
-            uncordon_upgraded: false,
-            strategy: Strategy::OneAtATime,
-            max_unavailable: None,
-            accept_downtime: false,
-            delete_node: false,
             validate: None,
-            ignore_capacity: false,
-            allow_newer_than_apiserver: false,
-            wait_for_lock: None,
-            on_blocked: Default::default(),
-            drain: DrainOptions::default(),
+            ..Options::default()
         }
     }
 
