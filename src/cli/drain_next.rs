@@ -168,14 +168,7 @@ impl DrainNextArgs {
     /// The flags as the rollout's typed options; a malformed `--to` or a combination that
     /// makes no sense is refused here (64), before anything is read.
     pub fn options(&self, global: &Global) -> Result<Options, CliError> {
-        let to = match &self.to {
-            Some(t) => Some(crate::facts::version::parse(t).map_err(|e| {
-                CliError::usage(format!(
-                    "cannot read target version '{t}' ({e}); use e.g. --to v1.33.2"
-                ))
-            })?),
-            None => None,
-        };
+        let to = crate::cli::parse_rollout_target(self.to.as_deref())?;
         let strategy = Strategy::from(self.strategy);
         let opts = Options {
             node: self.node.clone(),

@@ -16,6 +16,21 @@ use drain::{CordonArgs, DrainArgs, UncordonArgs};
 use drain_next::DrainNextArgs;
 
 /// Write a command's output; `| head` closing the pipe early is not an error.
+/// The rollout commands' `--to` (drain-next, simulate, status): a full version, or a usage
+/// error saying why and what to give.
+pub fn parse_rollout_target(
+    to: Option<&str>,
+) -> Result<Option<crate::facts::version::Version>, crate::exit::CliError> {
+    to.map(|t| {
+        crate::facts::version::parse(t).map_err(|e| {
+            crate::exit::CliError::usage(format!(
+                "cannot read target version '{t}' ({e}); use e.g. --to v1.33.2"
+            ))
+        })
+    })
+    .transpose()
+}
+
 pub fn write_stdout(text: &str) -> Result<(), crate::exit::CliError> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();

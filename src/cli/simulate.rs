@@ -79,26 +79,16 @@ pub struct SimulateArgs {
 
 impl SimulateArgs {
     fn options(&self, global: &Global) -> Result<Options, CliError> {
-        let to = match &self.to {
-            Some(t) => Some(crate::facts::version::parse(t).map_err(|e| {
-                CliError::usage(format!(
-                    "cannot read target version '{t}' ({e}); use e.g. --to v1.33.2"
-                ))
-            })?),
-            None => None,
-        };
+        let to = crate::cli::parse_rollout_target(self.to.as_deref())?;
         let strategy = Strategy::from(self.strategy);
-        if strategy == Strategy::AllAtOnce && self.max_unavailable.is_some() {
-            return Err(CliError::usage(
-                "--max-unavailable sizes rolling batches; --strategy all-at-once takes every selected worker (drop one of them)",
-            ));
-        }
-        Ok(Options {
+        let opts = Options {
             selector: self.selector.clone(),
             to,
             strategy,
             max_unavailable: self.max_unavailable,
-            accept_downtime: true,
+            // A prediction shows downtime rather than refusing it; this only keeps drain-next's
+            // rule that --max-unavailable and all-at-once do not go together.
+            accept_downtime: strategy == Strategy::AllAtOnce || self.max_unavailable.is_some(),
             validate: None,
             ignore_capacity: self.ignore_capacity,
             allow_newer_than_apiserver: true,
@@ -117,7 +107,9 @@ impl SimulateArgs {
                 ..DrainOptions::default()
             },
             ..Options::default()
-        })
+        };
+        opts.check().map_err(CliError::usage)?;
+        Ok(opts)
     }
 }
 
@@ -185,4 +177,41 @@ fn selected(world: &World, sel: Option<&Selector>) -> Result<Option<BTreeSet<Str
         )));
     }
     Ok(Some(names))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::Cli;
+    use clap::Parser;
+
+    fn options(args: &[&str]) -> Result<crate::rollout::plan::Options, String> {
+        let mut argv = vec!["kubectl-upgrade", "simulate"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        let crate::cli::Command::Simulate(s) = cli.command else {
+            panic!("not simulate")
+        };
+        s.options(&cli.global).map_err(|e| e.to_string())
+    }
+
+    /// drain-next's combination rules and `--to` parser, not a copy of them.
+    #[test]
+    fn flags_are_refused_as_drain_next_refuses_them() {
+        let all = options(&["--strategy", "all-at-once", "--max-unavailable", "2"]);
+        assert!(all
+            .unwrap_err()
+            .contains("--max-unavailable sizes rolling batches"));
+        assert!(options(&["--to", "banana"])
+            .unwrap_err()
+            .contains("use e.g. --to v1.33.2"));
+        // Every strategy alone, and a batch size, are predictions it makes.
+        for ok in [
+            &["--strategy", "all-at-once"][..],
+            &["--max-unavailable", "3"][..],
+            &["--strategy", "replace", "--to", "v1.34.0"][..],
+            &[][..],
+        ] {
+            assert!(options(ok).is_ok(), "{ok:?}");
+        }
+    }
 }

@@ -70,14 +70,7 @@ fn render(r: &Rollout, output: OutputFormat, colour: bool) -> Result<String, Cli
 }
 
 pub async fn run(args: &StatusArgs, global: &Global) -> Result<Code, CliError> {
-    let to = match &args.to {
-        Some(t) => Some(crate::facts::version::parse(t).map_err(|_| {
-            CliError::usage(format!(
-                "cannot read target version '{t}'; use e.g. --to v1.33.2"
-            ))
-        })?),
-        None => None,
-    };
+    let to = crate::cli::parse_rollout_target(args.to.as_deref())?;
     if args.interval.is_zero() {
         return Err(CliError::usage("--interval must be more than 0, e.g. 2s"));
     }
