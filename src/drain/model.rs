@@ -187,6 +187,19 @@ pub struct HeldBudget {
     pub advice: String,
 }
 
+impl HeldBudget {
+    /// `; not Ready: ns/a (on w-1), ...` (bounded), or nothing when all its pods are Ready.
+    pub fn not_ready_text(&self) -> String {
+        if self.not_ready.is_empty() {
+            return String::new();
+        }
+        format!(
+            "; not Ready: {}",
+            crate::findings::bounded(&self.not_ready, crate::findings::NAMES_SHOWN)
+        )
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct FailedPod {

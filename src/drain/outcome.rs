@@ -118,17 +118,12 @@ pub fn held_budget(pdb: &PdbFacts, selected: &[PodFacts], stuck_not_ready: bool)
 /// Add the budgets' explanations to a timed-out drain's message.
 pub(super) fn explain_held(summary: &mut DrainSummary, held: Vec<HeldBudget>) {
     for h in &held {
-        let pods = if h.not_ready.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "; not Ready: {}",
-                bounded(&h.not_ready, crate::findings::NAMES_SHOWN)
-            )
-        };
         summary.message.push_str(&format!(
-            "\n  PDB {}: {}{pods}\n    {}",
-            h.pdb, h.numbers, h.advice
+            "\n  PDB {}: {}{}\n    {}",
+            h.pdb,
+            h.numbers,
+            h.not_ready_text(),
+            h.advice
         ));
     }
     summary.held_by = held;

@@ -699,21 +699,15 @@ impl Sim<'_> {
                         f.pdbs.contains(&b) && !f.ready
                     });
                     let held = crate::drain::outcome::held_budget(pdb, &selected, stuck_not_ready);
-                    let not_ready = if held.not_ready.is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            "; not Ready: {}",
-                            crate::findings::bounded(&held.not_ready, crate::findings::NAMES_SHOWN)
-                        )
-                    };
                     return Err(Box::new(Blocked {
                         kind: "budget",
                         node,
                         subject: pdb.key(),
                         reason: format!(
-                            "allows no disruption now ({}){not_ready}: the drain waits at most --timeout; {}",
-                            held.numbers, held.advice
+                            "allows no disruption now ({}){}: the drain waits at most --timeout; {}",
+                            held.numbers,
+                            held.not_ready_text(),
+                            held.advice
                         ),
                         stops: "duringDrain",
                     }));
