@@ -120,17 +120,7 @@ fn unhealthy_pods_and_always_allow(backend: Backend) {
     for always in [false, true] {
         let mut c = Cluster::new();
         workers(&mut c);
-        for i in 0..4 {
-            let mut b = builders::pod("shop", &format!("db-{i}"), "w-1")
-                .owner("ReplicaSet", "db-rs")
-                .labels(&[("app", "db")]);
-            if i < 2 {
-                b = b.not_ready();
-            }
-            c.add_pod(b.build());
-        }
-        let mut pdb =
-            builders::pdb_min_available("shop", "db", &[("app", "db")], IntOrString::Int(3));
+        let mut pdb = backend::db_held_at_zero(&mut c, "w-1");
         if always {
             if let Some(s) = pdb.spec.as_mut() {
                 s.unhealthy_pod_eviction_policy = Some("AlwaysAllow".into());

@@ -340,21 +340,8 @@ fn on_blocked_skip_goes_on_with_the_next_node(backend: Backend) {
     for w in ["w-1", "w-2", "w-3"] {
         c.add_node(builders::node(w, OLD));
     }
-    for i in 0..4 {
-        let mut b = builders::pod("shop", &format!("db-{i}"), "w-1")
-            .owner("ReplicaSet", "db-rs")
-            .labels(&[("app", "db")]);
-        if i < 2 {
-            b = b.not_ready();
-        }
-        c.add_pod(b.build());
-    }
-    c.add_pdb(builders::pdb_min_available(
-        "shop",
-        "db",
-        &[("app", "db")],
-        IntOrString::Int(3),
-    ));
+    let budget = backend::db_held_at_zero(&mut c, "w-1");
+    c.add_pdb(budget);
     spread(&mut c, "shop", "web", &["w-2"]);
     let live = Live::start(backend, c);
     let r = live.run(&["drain-next", "--on-blocked=skip"]);

@@ -394,8 +394,6 @@ both!(batches_of_two);
 /// old node (PreferNoSchedule is a preference) and, when that one is drained, has nowhere to
 /// go: drain-next finishes every node and leaves it Pending (no validation after the last).
 fn anti_affinity_strands_a_replacement(backend: Backend) {
-    use kube_testserver::k8s_openapi::api::core::v1::{Affinity, PodAffinityTerm, PodAntiAffinity};
-    use kube_testserver::k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
     let mut c = Cluster::new();
     for w in ["old-1", "old-2", "old-3"] {
         c.add_node(builders::node(w, OLD));
@@ -404,22 +402,7 @@ fn anti_affinity_strands_a_replacement(backend: Backend) {
     for (i, n) in ["old-1", "old-2"].iter().enumerate() {
         let mut p = pod("shop", &format!("db-{i}"), n, "db", 100);
         if let Some(s) = p.spec.as_mut() {
-            s.affinity = Some(Affinity {
-                pod_anti_affinity: Some(PodAntiAffinity {
-                    required_during_scheduling_ignored_during_execution: Some(vec![
-                        PodAffinityTerm {
-                            topology_key: "kubernetes.io/hostname".into(),
-                            label_selector: Some(LabelSelector {
-                                match_labels: Some([("app".to_string(), "db".to_string())].into()),
-                                ..LabelSelector::default()
-                            }),
-                            ..PodAffinityTerm::default()
-                        },
-                    ]),
-                    ..PodAntiAffinity::default()
-                }),
-                ..Affinity::default()
-            });
+            s.affinity = Some(builders::hostname_anti_affinity("app", "db"));
         }
         c.add_pod(p);
     }

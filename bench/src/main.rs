@@ -366,8 +366,6 @@ fn bench_check(launcher: &mut Launcher, nodes: usize, pods: usize, runs: usize) 
 /// reading the same cluster through the same reader: the difference is the prediction's own
 /// cost. A tenth of the pods carry a required pod anti-affinity (hostname) on their app.
 fn bench_simulate(launcher: &mut Launcher, nodes: usize, pods: usize, runs: usize) -> Result<()> {
-    use k8s_openapi::api::core::v1::{Affinity, PodAffinityTerm, PodAntiAffinity};
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
     let plugin = sibling("kubectl-upgrade")?.to_string_lossy().into_owned();
     let mut cluster = builders::big_cluster(nodes, pods);
     let mut anti = 0usize;
@@ -385,22 +383,7 @@ fn bench_simulate(launcher: &mut Launcher, nodes: usize, pods: usize, runs: usiz
             continue;
         }
         if let Some(s) = p.spec.as_mut() {
-            s.affinity = Some(Affinity {
-                pod_anti_affinity: Some(PodAntiAffinity {
-                    required_during_scheduling_ignored_during_execution: Some(vec![
-                        PodAffinityTerm {
-                            topology_key: "kubernetes.io/hostname".into(),
-                            label_selector: Some(LabelSelector {
-                                match_labels: Some([("app".to_string(), app.clone())].into()),
-                                ..LabelSelector::default()
-                            }),
-                            ..PodAffinityTerm::default()
-                        },
-                    ]),
-                    ..PodAntiAffinity::default()
-                }),
-                ..Affinity::default()
-            });
+            s.affinity = Some(builders::hostname_anti_affinity("app", &app));
         }
         cluster.add_pod(p);
         anti += 1;

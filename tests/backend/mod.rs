@@ -264,6 +264,28 @@ impl Live {
     }
 }
 
+/// Four ReplicaSet pods `shop/db-0..3` on `node`, the first two not Ready, and the budget
+/// `shop/db` (`minAvailable: 3`) they hold below its desired count: returned, not added, so
+/// a scenario can change it first.
+pub fn db_held_at_zero(c: &mut Cluster, node: &str) -> PodDisruptionBudget {
+    use kube_testserver::builders;
+    for i in 0..4 {
+        let mut b = builders::pod("shop", &format!("db-{i}"), node)
+            .owner("ReplicaSet", "db-rs")
+            .labels(&[("app", "db")]);
+        if i < 2 {
+            b = b.not_ready();
+        }
+        c.add_pod(b.build());
+    }
+    builders::pdb_min_available(
+        "shop",
+        "db",
+        &[("app", "db")],
+        kube_testserver::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(3),
+    )
+}
+
 /// The real control plane's release (what its /version answers).
 pub fn real_version() -> String {
     let path =

@@ -287,6 +287,25 @@ fn pdb(ns: &str, name: &str, selector: &[(&str, &str)]) -> PodDisruptionBudget {
     }
 }
 
+/// Required pod anti-affinity on the hostname: no two pods labelled `key=value` on one node.
+pub fn hostname_anti_affinity(key: &str, value: &str) -> k8s_openapi::api::core::v1::Affinity {
+    use k8s_openapi::api::core::v1::{Affinity, PodAffinityTerm, PodAntiAffinity};
+    Affinity {
+        pod_anti_affinity: Some(PodAntiAffinity {
+            required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
+                topology_key: "kubernetes.io/hostname".into(),
+                label_selector: Some(LabelSelector {
+                    match_labels: Some(map(&[(key, value)])),
+                    match_expressions: None,
+                }),
+                ..PodAffinityTerm::default()
+            }]),
+            ..PodAntiAffinity::default()
+        }),
+        ..Affinity::default()
+    }
+}
+
 /// A PDB with `minAvailable` (int or "N%") selecting `matchLabels`.
 pub fn pdb_min_available(
     ns: &str,
