@@ -341,6 +341,34 @@ fn volumes_must_detach_before_a_node_counts_as_drained(backend: Backend) {
     );
     assert!(live.pods_on("w-1").is_empty(), "the pods went first");
     assert_eq!(live.progress("w-1").expect("record")["state"], "failed");
+    // SIGTERM while waiting: interrupted at once (130), resumable, nothing recorded as drained.
+    #[cfg(unix)]
+    {
+        let child = live.spawn(&[
+            "drain",
+            "w-1",
+            "--volume-detach-timeout",
+            "60s",
+            "-o",
+            "json",
+        ]);
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        // SAFETY: a signal to the child this test spawned.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        let started = std::time::Instant::now();
+        let r = backend::wait_output(child, std::time::Duration::from_secs(30));
+        assert_eq!(r.code, 130, "{}", r.all());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "{}",
+            r.all()
+        );
+        assert_eq!(r.json()["outcome"], "interrupted", "{}", r.all());
+        // The record this run began with (cordoned: unfinished, resumed next), never drained.
+        assert_eq!(live.progress("w-1").expect("record")["state"], "cordoned");
+    }
     // Released while the rerun waits: it finishes.
     let child = live.spawn(&[
         "drain",

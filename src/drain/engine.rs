@@ -100,7 +100,7 @@ pub async fn drain_node(
     cordon(&run, seen.was_cordoned, &mut summary).await?;
     let work = removal::work_list(&plan, &seen.pods, opts);
     if work.is_empty() {
-        nothing_to_remove(&run, &mut summary).await;
+        nothing_to_remove(&run, &mut summary, cancel).await;
         return Ok(run.done(summary));
     }
     let touched = touched_pdbs(&seen.pods, &plan);
@@ -148,7 +148,7 @@ pub async fn drain_node(
         outcome::partial(&mut summary, seen.outside_scope, opts);
     }
     if summary.outcome == Outcome::Drained && !lost {
-        volumes_released(&run, &mut summary).await;
+        volumes_released(&run, &mut summary, cancel.clone()).await;
     }
     // Interrupted: the record stays "draining", which is what it is (resumable); the server
     // lost: nothing can be recorded (the record says "draining", status says "stopped").
@@ -171,8 +171,12 @@ pub async fn drain_node(
 /// node is not deleted under a mounted disk), polled every second up to
 /// `--volume-detach-timeout`. Still attached then: the drain is not finished (the summary
 /// says which). A server that does not serve them, or a user who may not list them, gets a
-/// note and is not waited for.
-async fn volumes_released(run: &Run<'_>, summary: &mut DrainSummary) {
+/// note and is not waited for. A signal ends the wait: interrupted, resumable.
+async fn volumes_released(
+    run: &Run<'_>,
+    summary: &mut DrainSummary,
+    mut cancel: watch::Receiver<bool>,
+) {
     let Some(limit) = run.opts.volume_detach_timeout else {
         return;
     };
@@ -216,7 +220,13 @@ async fn volumes_released(run: &Run<'_>, summary: &mut DrainSummary) {
             ));
             said = true;
         }
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = cancel.wait_for(|c| *c) => {
+                outcome::interrupted_waiting_for_volumes(summary, &attached, run.opts);
+                return;
+            }
+        }
     }
 }
 
@@ -632,7 +642,11 @@ async fn cordon(
 }
 
 /// Cordoned and nothing to remove: done (or, in a server dry run, accepted).
-async fn nothing_to_remove(run: &Run<'_>, summary: &mut DrainSummary) {
+async fn nothing_to_remove(
+    run: &Run<'_>,
+    summary: &mut DrainSummary,
+    cancel: watch::Receiver<bool>,
+) {
     let node = run.node;
     if run.opts.dry_run.is_dry() {
         summary.outcome = Outcome::DryRun;
@@ -643,14 +657,16 @@ async fn nothing_to_remove(run: &Run<'_>, summary: &mut DrainSummary) {
             "{node} cordoned; no pods to remove ({} skipped)",
             summary.skipped.len()
         );
-        volumes_released(run, summary).await;
-        // Nothing removed, no budget touched.
-        let state = if summary.outcome == Outcome::NothingToDo {
-            ProgressState::Drained
-        } else {
-            ProgressState::Failed
+        volumes_released(run, summary, cancel).await;
+        // Nothing removed, no budget touched; interrupted: the record stays as it is.
+        let state = match summary.outcome {
+            Outcome::NothingToDo => Some(ProgressState::Drained),
+            Outcome::Interrupted => None,
+            _ => Some(ProgressState::Failed),
         };
-        let record = run.progress(state).with_pdbs(vec![]);
-        let _ = api::write_progress(run.client, node, &record, run.record_limit()).await;
+        if let Some(state) = state {
+            let record = run.progress(state).with_pdbs(vec![]);
+            let _ = api::write_progress(run.client, node, &record, run.record_limit()).await;
+        }
     }
 }

@@ -148,6 +148,24 @@ pub(super) fn volumes_still_attached(
     summary.volumes_attached = attached;
 }
 
+/// A signal while waiting for the node's VolumeAttachments: the pods are gone, the node does
+/// not count as drained yet; a rerun resumes (and waits again).
+pub(super) fn interrupted_waiting_for_volumes(
+    summary: &mut DrainSummary,
+    attached: &[String],
+    opts: &DrainOptions,
+) {
+    summary.outcome = Outcome::Interrupted;
+    summary.resume = Some(opts.resume_command.clone());
+    summary.message = format!(
+        "interrupted while waiting for {} VolumeAttachment(s) on {} to be released ({}): its pods are gone, it stays cordoned and does not count as drained yet; resume with: {}",
+        attached.len(),
+        summary.node,
+        bounded(attached, crate::findings::NAMES_SHOWN),
+        opts.resume_command
+    );
+}
+
 /// The pods `--delete-blocking-after` deleted, said after the drain's line.
 fn deleted_blocking_note(deleted: &[String], opts: &DrainOptions) -> String {
     match opts.delete_blocking_after {
