@@ -101,6 +101,22 @@ impl Launcher {
         })
     }
 
+    /// Run the plugin's `args` with `-o json --kubeconfig K`: a report, so exit codes 0 to 2
+    /// (ok, warnings, findings) are results and anything else fails the benchmark.
+    fn report(&mut self, plugin: &str, args: &[&str], kubeconfig: &str) -> Result<Run> {
+        let mut argv: Vec<String> = std::iter::once(plugin)
+            .chain(args.iter().copied())
+            .chain(["-o", "json", "--kubeconfig", kubeconfig])
+            .map(str::to_string)
+            .collect();
+        let r = self.run(&argv)?;
+        if !(0..=2).contains(&r.code) {
+            argv[0] = "kubectl-upgrade".into();
+            bail!("`{}` failed with exit code {}", argv.join(" "), r.code);
+        }
+        Ok(r)
+    }
+
     fn run(&mut self, argv: &[String]) -> Result<Run> {
         use std::io::{BufRead, Write};
         writeln!(self.stdin, "{}", serde_json::to_string(argv)?)?;
@@ -321,18 +337,7 @@ fn bench_check(launcher: &mut Launcher, nodes: usize, pods: usize, runs: usize) 
         floor_walls.push(f.wall);
         floor_rss = floor_rss.max(f.max_rss_kb);
         let before = server.total_requests();
-        let c = launcher.run(&[
-            plugin.clone(),
-            "check".into(),
-            "--helm".into(),
-            "-o".into(),
-            "json".into(),
-            "--kubeconfig".into(),
-            kubeconfig.clone(),
-        ])?;
-        if !(0..=2).contains(&c.code) {
-            bail!("check failed with exit code {}", c.code);
-        }
+        let c = launcher.report(&plugin, &["check", "--helm"], &kubeconfig)?;
         println!(
             "  check run: {:.2?}, peak RSS {} MB, {} API requests",
             c.wall,
@@ -394,32 +399,10 @@ fn bench_simulate(launcher: &mut Launcher, nodes: usize, pods: usize, runs: usiz
     println!("simulate benchmark: {nodes} nodes, {pods} pods ({anti} with required pod anti-affinity), {pdbs} PDBs; every worker rolled to v1.34.0; {runs} run(s) each, median");
     let (mut sim_walls, mut sim_rss, mut read_walls, mut read_rss) = (vec![], 0, vec![], 0);
     for _ in 0..runs {
-        let c = launcher.run(&[
-            plugin.clone(),
-            "check".into(),
-            "-o".into(),
-            "json".into(),
-            "--kubeconfig".into(),
-            kubeconfig.clone(),
-        ])?;
-        if !(0..=2).contains(&c.code) {
-            bail!("check failed with exit code {}", c.code);
-        }
+        let c = launcher.report(&plugin, &["check"], &kubeconfig)?;
         read_walls.push(c.wall);
         read_rss = read_rss.max(c.max_rss_kb);
-        let s = launcher.run(&[
-            plugin.clone(),
-            "simulate".into(),
-            "--to".into(),
-            "v1.34.0".into(),
-            "-o".into(),
-            "json".into(),
-            "--kubeconfig".into(),
-            kubeconfig.clone(),
-        ])?;
-        if !(0..=2).contains(&s.code) {
-            bail!("simulate failed with exit code {}", s.code);
-        }
+        let s = launcher.report(&plugin, &["simulate", "--to", "v1.34.0"], &kubeconfig)?;
         println!(
             "  simulate run: {:.2?}, peak RSS {} MB (check: {:.2?})",
             s.wall,
