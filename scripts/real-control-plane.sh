@@ -245,7 +245,10 @@ port_free() {
 start() {
   local name="$1" log="$2"
   shift 2
-  "$@" >"$log" 2>&1 &
+  # The components talk to 127.0.0.1 only: no HTTP proxy of this machine's (a webhook or
+  # aggregated API call would otherwise leave through it).
+  env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy -u ALL_PROXY -u all_proxy \
+    "$@" >"$log" 2>&1 &
   echo "$name $!" >>"$DIR/pids"
 }
 
@@ -334,6 +337,9 @@ start_apiserver() {
   port_free "$port" || die "port $port is taken"
   mkdir -p "$DIR/$name"
   # Flags after envtest's defaults (controller-runtime) and hack/local-up-cluster.sh.
+  # --enable-aggregator-routing: webhooks (and aggregated APIs) are called at a ready
+  # endpoint's address from the EndpointSlices, not through the Service's DNS name, which
+  # has no resolver here (what many managed control planes do too).
   start "$name" "$DIR/logs/$name.log" "$bin/kube-apiserver" \
     --bind-address=127.0.0.1 --secure-port="$port" \
     --advertise-address=127.0.0.1 --endpoint-reconciler-type=none \
@@ -346,6 +352,7 @@ start_apiserver() {
     --service-account-key-file="$p/sa.pub" --service-account-signing-key-file="$p/sa.key" \
     --disable-admission-plugins=ServiceAccount \
     --enable-priority-and-fairness=true \
+    --enable-aggregator-routing=true \
     --audit-policy-file="$DIR/audit-policy.yaml" --audit-log-path="$DIR/logs/audit-$name.log" \
     --audit-log-maxsize=200 --audit-log-format=json \
     "${APISERVER_ARGS[@]}"

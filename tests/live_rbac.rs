@@ -241,6 +241,34 @@ fn cluster() -> Cluster {
         &[("app", "web")],
         IntOrString::Int(1),
     ));
+    // A webhook that fails closed on pod creation, scoped so that it never applies here
+    // (objectSelector), by a namespace label other than the name (so the namespaces are
+    // read), its Service's endpoints read: what the webhook check asks of the cluster.
+    c.add_object(
+        "v1",
+        "services",
+        serde_json::json!({
+            "metadata": {"name": "guard", "namespace": "shop"},
+            "spec": {"selector": {"app": "guard"}, "ports": [{"port": 443}]},
+        }),
+    );
+    c.add_object(
+        "admissionregistration.k8s.io/v1",
+        "validatingwebhookconfigurations",
+        serde_json::json!({
+            "metadata": {"name": "guard"},
+            "webhooks": [{
+                "name": "guard.kubectl-upgrade.test",
+                "admissionReviewVersions": ["v1"],
+                "sideEffects": "None",
+                "failurePolicy": "Fail",
+                "clientConfig": {"service": {"namespace": "shop", "name": "guard"}},
+                "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}],
+                "objectSelector": {"matchLabels": {"kubectl-upgrade.test/never": "true"}},
+                "namespaceSelector": {"matchExpressions": [{"key": "team", "operator": "NotIn", "values": ["none"]}]},
+            }],
+        }),
+    );
     c
 }
 

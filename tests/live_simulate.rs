@@ -428,3 +428,239 @@ fn anti_affinity_strands_a_replacement(backend: Backend) {
     );
 }
 both!(anti_affinity_strands_a_replacement);
+
+/// A ValidatingWebhookConfiguration (or Mutating) with one webhook that fails closed on
+/// `rules` (`CREATE` of the core group's `resources`), calling Service `guard/guard`.
+fn webhook(kind: &str, resources: &[&str], object_selector: Option<Value>) -> Value {
+    let mut hook = serde_json::json!({
+        "name": "guard.kubectl-upgrade.test",
+        "admissionReviewVersions": ["v1"],
+        "sideEffects": "None",
+        "failurePolicy": "Fail",
+        "timeoutSeconds": 2,
+        "clientConfig": {"service": {"namespace": "guard", "name": "guard", "path": "/check"}},
+        "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": resources}],
+    });
+    if let Some(sel) = object_selector {
+        hook["objectSelector"] = sel;
+    }
+    serde_json::json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": kind,
+        "metadata": {"name": "guard"},
+        "webhooks": [hook],
+    })
+}
+
+/// Service guard/guard selecting `app=guard` pods.
+fn guard_service(c: &mut Cluster) {
+    c.add_object(
+        "v1",
+        "services",
+        serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "guard", "namespace": "guard"},
+            "spec": {"selector": {"app": "guard"}, "ports": [{"port": 443, "targetPort": 8443}]},
+        }),
+    );
+}
+
+/// The drain findings of `check -o json` about the guard webhook.
+fn webhook_findings(live: &Live) -> Vec<Value> {
+    let r = live.run(&["check", "-o", "json"]);
+    r.json()["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| {
+            f["section"] == "drain"
+                && f["subject"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("webhook guard."))
+        })
+        .cloned()
+        .collect()
+}
+
+/// A webhook that fails closed on evictions, its Service without a single endpoint (its
+/// backend is gone): every eviction would be refused. check says so for every node with pods
+/// to move; simulate predicts the stop at the first such node; drain-next stops there before
+/// the cordon; and going ahead anyway (`drain --ignore-blockers`) shows the API server's own
+/// refusal.
+fn a_webhook_without_endpoints(backend: Backend) {
+    let mut c = Cluster::new();
+    three(&mut c);
+    c.add_pod(pod("shop", "web-0", "w-1", "web", 100));
+    c.add_pod(pod("shop", "web-1", "w-2", "web", 100));
+    c.add_pod(pod("guard", "other-0", "w-3", "other", 100));
+    guard_service(&mut c);
+    c.add_object(
+        "admissionregistration.k8s.io/v1",
+        "validatingwebhookconfigurations",
+        webhook("ValidatingWebhookConfiguration", &["pods/eviction"], None),
+    );
+    let live = start(backend, c);
+    let found = webhook_findings(&live);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["severity"], "violation");
+    let msg = found[0]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("guard/guard has no ready endpoint") && msg.contains("w-1, w-2, w-3"),
+        "{msg}"
+    );
+    let want = Outcome {
+        order: vec![],
+        completed: false,
+        stopped: Some(("w-1".into(), 2)),
+        pending_at_end: false,
+    };
+    compare(
+        &live,
+        "webhook-without-endpoints",
+        &["--to", &real_version()],
+        &want,
+    );
+    assert!(!live.cordoned("w-1"), "refused before the cordon");
+    // The refusal is the API server's: going ahead, the eviction fails on the webhook.
+    // Sent again until --timeout (a webhook may be down for a moment), then reported.
+    let r = live.run(&[
+        "drain",
+        "w-1",
+        "--ignore-blockers",
+        "--timeout",
+        "6s",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    let j = r.json();
+    assert_eq!(j["outcome"], "timed-out", "{}", r.all());
+    let message = j["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("refused by an admission webhook")
+            && message.contains("failed calling webhook \"guard.kubectl-upgrade.test\""),
+        "{}",
+        r.all()
+    );
+    println!("webhook refusal ({:?}): {message}", live.backend);
+    // A refusal is sent again until --timeout: fixed meanwhile (here: the configuration
+    // removed), the drain finishes.
+    let child = live.spawn(&[
+        "drain",
+        "w-2",
+        "--ignore-blockers",
+        "--timeout",
+        "60s",
+        "-o",
+        "json",
+    ]);
+    std::thread::sleep(Duration::from_secs(3));
+    live.remove_validating_webhook("guard");
+    let r = backend::wait_output(child, Duration::from_secs(90));
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(r.json()["outcome"], "drained", "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("refused by an admission webhook (sent again until --timeout)"),
+        "{}",
+        r.all()
+    );
+}
+both!(a_webhook_without_endpoints);
+
+/// A webhook that fails closed on pod creation and admits its own backend's pods
+/// (objectSelector guarded=true), its only endpoint on w-2: draining w-2 would evict it and
+/// its replacement would need it. check names w-2; simulate predicts w-1 drained, then the
+/// stop at w-2; drain-next does exactly that. Pods it does not select (web) move freely.
+fn a_webhook_that_admits_its_own_backend(backend: Backend) {
+    let mut c = Cluster::new();
+    three(&mut c);
+    c.add_pod(pod("shop", "web-0", "w-1", "web", 100));
+    c.add_pod(pod("shop", "web-1", "w-3", "web", 100));
+    let mut guard = builders::pod("guard", "guard-0", "w-2")
+        .owner("ReplicaSet", "guard-rs")
+        .labels(&[("app", "guard"), ("guarded", "true")])
+        .build();
+    if let Some(s) = guard.status.as_mut() {
+        s.pod_ip = Some("10.244.2.10".into());
+    }
+    c.add_pod(guard);
+    guard_service(&mut c);
+    c.add_object(
+        "admissionregistration.k8s.io/v1",
+        "mutatingwebhookconfigurations",
+        webhook(
+            "MutatingWebhookConfiguration",
+            &["pods"],
+            Some(serde_json::json!({"matchLabels": {"guarded": "true"}})),
+        ),
+    );
+    let live = start(backend, c);
+    let found = webhook_findings(&live);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let msg = found[0]["message"].as_str().unwrap_or_default();
+    assert_eq!(found[0]["severity"], "violation", "{msg}");
+    assert!(
+        msg.contains("runs on w-2") && msg.ends_with("blocks draining w-2"),
+        "{msg}"
+    );
+    let want = Outcome {
+        order: vec!["w-1".into()],
+        completed: false,
+        stopped: Some(("w-2".into(), 2)),
+        pending_at_end: false,
+    };
+    compare(
+        &live,
+        "webhook-admits-its-own-backend",
+        &["--to", &real_version()],
+        &want,
+    );
+    assert!(!live.cordoned("w-2"), "refused before the cordon");
+}
+both!(a_webhook_that_admits_its_own_backend);
+
+/// Topology spread (maxSkew 1 per hostname, DoNotSchedule), replace onto one new node: the
+/// first old node's pod goes to the new node (its domain was empty); the second would make
+/// the new node two above the first old node, drained but still a domain (cordoned, not
+/// deleted): the scheduler keeps it Pending, so drain-next's capacity preview refuses that
+/// step, and simulate predicts exactly that stop. Without spread in the model both would
+/// say it fits, and the rollout would stop one node later on the Pending replacement.
+fn topology_spread_stops_a_replace(backend: Backend) {
+    let mut c = Cluster::new();
+    for w in ["old-1", "old-2", "old-3"] {
+        c.add_node(builders::node(w, OLD));
+    }
+    c.add_node(builders::node("new-1", &real_version()));
+    for (i, n) in ["old-1", "old-2", "old-3"].iter().enumerate() {
+        let mut p = pod("shop", &format!("s-{i}"), n, "s", 100);
+        if let Some(s) = p.spec.as_mut() {
+            s.topology_spread_constraints = Some(vec![serde_json::from_value(serde_json::json!({
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "DoNotSchedule",
+                "labelSelector": {"matchLabels": {"app": "s"}},
+            }))
+            .expect("constraint")]);
+        }
+        c.add_pod(p);
+    }
+    let live = Live::start(backend, c);
+    let want = Outcome {
+        order: vec!["old-1".into()],
+        completed: false,
+        stopped: Some(("old-2".into(), 2)),
+        pending_at_end: false,
+    };
+    compare(
+        &live,
+        "topology-spread-stops-a-replace",
+        &["--to", &real_version(), "--strategy", "replace"],
+        &want,
+    );
+    assert!(!live.cordoned("old-2"), "refused before the cordon");
+    let on_new = live.pods_on("new-1");
+    assert_eq!(on_new.len(), 1, "old-1's pod moved to new-1: {on_new:?}");
+}
+both!(topology_spread_stops_a_replace);

@@ -109,8 +109,9 @@ fn granted_in_groups(names: &[(&str, &str)]) -> BTreeSet<(String, String, String
 }
 
 /// The check role covers exactly what the removed-API scan lists on any cluster the release
-/// data knows (from `data/apis.yaml`, the same function the scan calls), plus CRDs: no more,
-/// no less.
+/// data knows (from `data/apis.yaml`, the same function the scan calls), plus CRDs, plus
+/// what the webhook check reads besides the webhook configurations (EndpointSlices,
+/// Namespaces): no more, no less.
 #[test]
 fn check_role_covers_the_api_scan_and_nothing_else() {
     use kubectl_upgrade::facts::version::Minor;
@@ -130,6 +131,8 @@ fn check_role_covers_the_api_scan_and_nothing_else() {
         ("", "nodes"),
         ("", "pods"),
         ("policy", "poddisruptionbudgets"),
+        ("", "namespaces"),
+        ("discovery.k8s.io", "endpointslices"),
     ]
     .iter()
     .map(|(g, r)| (g.to_string(), r.to_string()))
@@ -187,11 +190,22 @@ fn check_is_read_only() {
 
 #[test]
 fn drain_adds_only_the_writes_of_a_drain() {
-    // drain-next runs check's node, pod and PDB reads (not the removed-API scan).
+    // drain-next runs check's node, pod and PDB reads and the webhook check's (not the
+    // removed-API scan).
     let check: BTreeSet<(String, String)> = granted(CHECK_CLUSTER)
         .into_iter()
         .filter(|(_, r)| {
-            ["nodes", "pods", "poddisruptionbudgets", "/version"].contains(&r.as_str())
+            [
+                "nodes",
+                "pods",
+                "poddisruptionbudgets",
+                "/version",
+                "validatingwebhookconfigurations",
+                "mutatingwebhookconfigurations",
+                "endpointslices",
+                "namespaces",
+            ]
+            .contains(&r.as_str())
         })
         .collect();
     let drain = granted(DRAIN);

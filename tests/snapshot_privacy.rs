@@ -125,6 +125,38 @@ fn cluster() -> Cluster {
         }))
         .expect("cm"),
     );
+    // Webhooks that fail closed on evictions: one at a URL with credentials in it, one
+    // whose Service has no ready endpoint (its pod is not Ready), with a CA bundle and
+    // annotations; the slice holds the pod's address.
+    let hook = |name: &str, client: Value| {
+        json!({"name": name, "admissionReviewVersions": ["v1"], "sideEffects": "None",
+               "clientConfig": client,
+               "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods/eviction"]}]})
+    };
+    c.add_object(
+        "admissionregistration.k8s.io/v1",
+        "validatingwebhookconfigurations",
+        json!({
+            "metadata": {"name": "policy", "annotations": {"example.com/contact": planted(900)}},
+            "webhooks": [
+                hook("remote.example.com", json!({"url": format!("https://admin:{}@hooks.example.com/check", planted(901))})),
+                hook("local.example.com", json!({"service": {"namespace": "shop", "name": "policy"},
+                     "caBundle": "UExBTlRFRC1TRUNSRVQtOTAy"})),
+            ],
+        }),
+    );
+    c.add_object(
+        "v1",
+        "services",
+        json!({"metadata": {"name": "policy", "namespace": "shop"}, "spec": {"selector": {"app": "policy"}}}),
+    );
+    c.add_pod(
+        builders::pod("shop", "policy-0", "w-1")
+            .owner("ReplicaSet", "policy-rs")
+            .labels(&[("app", "policy")])
+            .not_ready()
+            .build(),
+    );
     c
 }
 
@@ -180,7 +212,13 @@ fn a_snapshot_keeps_what_check_reads_and_no_secret() {
         .map(|(i, _)| &snap[i..(i + SECRET.len() + 4).min(snap.len())])
         .collect();
     assert!(found.is_empty(), "secrets in the snapshot: {found:?}");
+    assert!(
+        snap.contains("EndpointSlice") && snap.contains("ValidatingWebhookConfiguration"),
+        "what the webhook check reads is kept"
+    );
     for private in [
+        "hooks.example.com",
+        "UExBTlRFRC1TRUNSRVQtOTAy",
         "10.99.88.77",
         "10.244.7.0",
         "vault.example.com",
@@ -214,4 +252,14 @@ fn a_snapshot_keeps_what_check_reads_and_no_secret() {
     assert!(text.contains("kubeadm"), "{text}");
     assert!(text.to_ascii_lowercase().contains("ipvs"), "{text}");
     assert!(text.contains("shop/web"), "{text}");
+    // ... and the webhook whose Service has no ready endpoint, and the one at a URL.
+    assert!(
+        text.contains("webhook local.example.com")
+            && text.contains("shop/policy has no ready endpoint"),
+        "{text}"
+    );
+    assert!(
+        text.contains("remote.example.com (ValidatingWebhookConfiguration policy)"),
+        "{text}"
+    );
 }

@@ -362,6 +362,8 @@ struct Seen {
     /// The node's pods (namespace-filtered, sorted), each with the PDBs selecting it.
     pods: Vec<LivePod>,
     pdbs: Vec<PdbFacts>,
+    /// Admission webhooks that can stop a drain, and their endpoints.
+    admission: crate::facts::webhook::Admission,
 }
 
 /// Step 1: the node, its pods and the PDBs. First contact fails fast (exit 3) when the
@@ -424,7 +426,13 @@ async fn fetch(run: &Run<'_>) -> Result<Seen, ClientError> {
         p.pdb_names = p.facts.pdbs.iter().map(|&i| pdbs[i].key()).collect();
     }
     let outside_scope = outside_scope(run, &pods).await?;
+    let admission = crate::client::admission::read(client, run.cluster).await?;
+    for n in &admission.notes {
+        run.ui.say(format!("{node}: warning: {n}"));
+    }
+    let admission = admission.admission();
     Ok(Seen {
+        admission,
         outside_scope,
         was_cordoned,
         pods,
@@ -514,7 +522,33 @@ fn decide(seen: &Seen, opts: &DrainOptions, summary: &mut DrainSummary) -> filte
             .push(p.key());
     }
     summary.pdb_blockers = blockers.into_values().collect();
+    summary.webhooks = webhook_risks(seen, &plan, &summary.node);
     plan
+}
+
+/// The webhooks draining this node meets, judged on the pods the plan removes.
+fn webhook_risks(
+    seen: &Seen,
+    plan: &filters::PodPlan,
+    node: &str,
+) -> Vec<crate::policy::webhooks::WebhookRisk> {
+    use crate::policy::webhooks::{risks, Exposure};
+    let adm = &seen.admission;
+    if adm.webhooks.is_empty() {
+        return vec![];
+    }
+    let mut exposure = Exposure::new(adm);
+    for &i in plan.evict.iter().chain(&plan.completed) {
+        let p = &seen.pods[i];
+        exposure.add(
+            adm,
+            &p.key(),
+            &p.facts.namespace,
+            &p.labels,
+            p.facts.controller_kind.is_some(),
+        );
+    }
+    risks(adm, &std::collections::BTreeSet::from([node]), &exposure)
 }
 
 /// Step 3: the message that stops the drain before the node is touched, if anything blocks it.
@@ -525,7 +559,12 @@ fn preflight_stop(
     was_cordoned: bool,
 ) -> Option<String> {
     let pdb_blocks = !summary.pdb_blockers.is_empty() && !opts.ignore_blockers;
-    if summary.blocked.is_empty() && !pdb_blocks {
+    let webhooks: Vec<&crate::policy::webhooks::WebhookRisk> = summary
+        .webhooks
+        .iter()
+        .filter(|w| w.blocks && !opts.ignore_blockers)
+        .collect();
+    if summary.blocked.is_empty() && !pdb_blocks && webhooks.is_empty() {
         return None;
     }
     let mut lines: Vec<String> = summary
@@ -543,8 +582,11 @@ fn preflight_stop(
             )
         }));
     }
+    lines.extend(webhooks.iter().map(|w| format!("  {}", w.message)));
     let hint = if pdb_blocks {
         "; --ignore-blockers goes ahead anyway (evictions under those PDBs wait until --timeout)"
+    } else if !webhooks.is_empty() {
+        "; --ignore-blockers goes ahead anyway (the API server then refuses what the webhook intercepts)"
     } else {
         ""
     };
@@ -554,9 +596,10 @@ fn preflight_stop(
         "node not cordoned, nothing changed"
     };
     Some(format!(
-        "drain of {node} blocked before it started ({state}): {} pod(s) blocked, {} PDB blocker(s):\n{}{hint}",
+        "drain of {node} blocked before it started ({state}): {} pod(s) blocked, {} PDB blocker(s), {} webhook(s):\n{}{hint}",
         summary.blocked.len(),
         if pdb_blocks { summary.pdb_blockers.len() } else { 0 },
+        webhooks.len(),
         lines.join("\n")
     ))
 }
@@ -564,6 +607,9 @@ fn preflight_stop(
 /// Say what going ahead despite blockers, or without evictions, means.
 fn warn_going_ahead(run: &Run<'_>, summary: &DrainSummary, plan: &filters::PodPlan) {
     let node = run.node;
+    for w in &summary.webhooks {
+        run.ui.say(format!("{node}: warning: {}", w.message));
+    }
     if !summary.pdb_blockers.is_empty() {
         let names: Vec<&str> = summary
             .pdb_blockers

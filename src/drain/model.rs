@@ -227,6 +227,10 @@ pub struct DrainSummary {
     pub skipped: Vec<SkippedPod>,
     pub blocked: Vec<BlockedPod>,
     pub pdb_blockers: Vec<PdbBlocker>,
+    /// Admission webhooks the drain meets ([`crate::policy::webhooks`]): a blocking one
+    /// stops it before the cordon (unless `--ignore-blockers`), others are warnings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<crate::policy::webhooks::WebhookRisk>,
     pub failed: Vec<FailedPod>,
     /// Pods still on the node that had to go (interrupt / timeout).
     pub remaining: Vec<String>,
@@ -270,6 +274,7 @@ impl DrainSummary {
             skipped: vec![],
             blocked: vec![],
             pdb_blockers: vec![],
+            webhooks: vec![],
             failed: vec![],
             remaining: vec![],
             held_by: vec![],

@@ -26,6 +26,7 @@ fn tally(summary: &mut DrainSummary, removed: Removed) -> Tally {
     summary.eviction_requests = removed.requests;
     summary.too_many_requests = removed.too_many;
     summary.deleted_blocking = removed.deleted_blocking;
+    let refusals = removed.webhook_refusals;
     for r in removed.results {
         let Some((pod, how, accepted, end)) = r else {
             summary.failed.push(FailedPod {
@@ -59,10 +60,10 @@ fn tally(summary: &mut DrainSummary, removed: Removed) -> Tally {
             }),
             PodEnd::TimedOut => {
                 t.timed_out = true;
-                t.stuck.push(if pod.pdb_names.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{key} (held up by PDB {})", pod.pdb_names)
+                t.stuck.push(match refusals.get(&key) {
+                    Some(why) => format!("{key} (refused by an admission webhook: {why})"),
+                    None if pod.pdb_names.is_empty() => key.clone(),
+                    None => format!("{key} (held up by PDB {})", pod.pdb_names),
                 });
                 summary.remaining.push(key);
             }

@@ -61,6 +61,8 @@ pub(super) struct Ctx {
     pub(super) delete_blocking_at: Option<Instant>,
     /// The pods deleted so (`ns/name`).
     pub(super) deleted_blocking: Mutex<Vec<String>>,
+    /// The last admission webhook refusal of each pod still refused (`ns/name` -> text).
+    pub(super) webhook_refusals: Mutex<BTreeMap<String, String>>,
     pub(super) fatal: Mutex<Option<ClientError>>,
     pub(super) requests: AtomicU64,
     pub(super) too_many: AtomicU64,
@@ -212,6 +214,12 @@ enum Answer {
     Throttled,
     /// 500 for a pod several PDBs select: the Eviction API refuses it.
     SeveralPdbs,
+    /// An admission webhook refused it: it could not be called (500 InternalError "failed
+    /// calling webhook") or it denied the request (`admission webhook "x" denied the
+    /// request`, e.g. a drain helper that denies an eviction until its operator has moved
+    /// the pod). Sent again with backoff until the drain's --timeout, as kubectl drain does
+    /// only for 429s (kured#1269).
+    Webhook(String),
     /// 401 or 403: this user may not; fatal for the whole drain.
     Denied,
     /// Unreachable or 502/503/504: the request may have been applied.
@@ -240,7 +248,13 @@ fn classify(result: Result<(), kube::Error>, pod: &LivePod) -> (Answer, Option<k
         .as_ref()
         .map(|d| d.kind.as_str())
         .unwrap_or("");
+    // The admission chain gives a webhook's refusal no reason or cause of its own: its
+    // message is the one mark (apiserver's webhook errors package).
+    let webhook = status.message.contains("failed calling webhook")
+        || (status.message.contains("admission webhook")
+            && status.message.contains("denied the request"));
     let answer = match status.code {
+        _ if webhook => Answer::Webhook(err_text(&err)),
         404 | 409 => Answer::Gone,
         429 if causes.iter().any(|c| c.reason == "DisruptionBudget") => {
             Answer::Budget(status_detail(status))
@@ -266,6 +280,7 @@ struct Attempts {
     /// Backoffs waited in the PDB queue without news.
     probe: u32,
     budget: u32,
+    webhook: u32,
     outage: u32,
     outage_since: Option<Instant>,
     /// The last request's answer was lost: look before sending it again.
@@ -394,6 +409,9 @@ async fn answered(
     match answer {
         Answer::Accepted if dry => Some(Err(PodEnd::DryRun(Ok(())))),
         Answer::Accepted => {
+            if let Ok(mut m) = ctx.webhook_refusals.lock() {
+                m.remove(&key);
+            }
             if let Some((k, g)) = gate.as_mut() {
                 **g = pdb_rv(ctx, k);
             }
@@ -419,6 +437,38 @@ async fn answered(
             (!nap(ctx, pause).await).then_some(Err(PodEnd::Interrupted))
         }
         Answer::Budget(detail) => budget_refused(ctx, pod, detail, gate, at).await,
+        Answer::Webhook(text) => {
+            if let Ok(mut m) = ctx.webhook_refusals.lock() {
+                m.insert(key.clone(), text.clone());
+            }
+            let refused = || {
+                PodEnd::Failed(format!(
+                    "refused by an admission webhook until --timeout: {text}"
+                ))
+            };
+            if ctx.past_deadline() {
+                return Some(Err(refused()));
+            }
+            if at.webhook == 0 {
+                ctx.ui.event(Event::Retrying {
+                    what: key,
+                    error: format!(
+                        "refused by an admission webhook (sent again until --timeout): {text}"
+                    ),
+                });
+            }
+            let pause = backoff(at.webhook, BACKOFF_START, BACKOFF_CAP);
+            at.webhook += 1;
+            if nap(ctx, pause).await {
+                return None;
+            }
+            // Stopped: at the deadline the webhook's refusal is why.
+            Some(Err(if ctx.past_deadline() {
+                refused()
+            } else {
+                stop_end(ctx)
+            }))
+        }
         Answer::Throttled => {
             ctx.too_many.fetch_add(1, Ordering::Relaxed);
             let pause = backoff(at.budget, BACKOFF_START, BACKOFF_CAP);
@@ -692,6 +742,8 @@ pub(super) struct Removed {
     pub(super) fatal: Option<ClientError>,
     /// `--delete-blocking-after`: the pods deleted because a budget still refused them.
     pub(super) deleted_blocking: Vec<String>,
+    /// Pods an admission webhook still refused when the removal ended, with its answer.
+    pub(super) webhook_refusals: BTreeMap<String, String>,
 }
 
 /// Remove every pod of `work` with bounded concurrency, the pods (and, when a PDB can hold
@@ -751,6 +803,7 @@ pub(super) async fn remove_all(
         deadline: setup.deadline,
         delete_blocking_at: opts.delete_blocking_after.map(|d| Instant::now() + d),
         deleted_blocking: Mutex::new(Vec::new()),
+        webhook_refusals: Mutex::new(BTreeMap::new()),
         fatal: Mutex::new(None),
         requests: AtomicU64::new(0),
         too_many: AtomicU64::new(0),
@@ -777,11 +830,76 @@ pub(super) async fn remove_all(
         .lock()
         .map(|mut d| std::mem::take(&mut *d))
         .unwrap_or_default();
+    let webhook_refusals = ctx
+        .webhook_refusals
+        .lock()
+        .map(|mut d| std::mem::take(&mut *d))
+        .unwrap_or_default();
     Removed {
         deleted_blocking,
+        webhook_refusals,
         results: slots,
         requests: ctx.requests.load(Ordering::Relaxed),
         too_many: ctx.too_many.load(Ordering::Relaxed),
         fatal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::Status;
+
+    fn status(code: u16, reason: &str, message: &str) -> kube::Error {
+        kube::Error::Api(Box::new(Status {
+            code,
+            reason: reason.into(),
+            message: message.into(),
+            ..Status::default()
+        }))
+    }
+
+    fn pod() -> LivePod {
+        let p: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"namespace": "shop", "name": "web-0", "uid": "u"},
+            "spec": {"containers": [{"name": "c"}], "nodeName": "w-1"},
+        }))
+        .expect("pod");
+        crate::drain::model::live_pod(&p, jiff::Timestamp::now())
+    }
+
+    #[test]
+    fn webhook_refusals_are_told_from_rbac_and_other_failures() {
+        let p = pod();
+        // The real kube-apiserver 1.37's answer when the webhook cannot be called
+        // (tests/live_simulate.rs::a_webhook_without_endpoints prints it).
+        let unreachable = status(
+            500,
+            "InternalError",
+            "Internal error occurred: failed calling webhook \"guard.kubectl-upgrade.test\": failed to call webhook: Post \"https://guard.guard.svc:443/check?timeout=2s\": no endpoints available for service \"guard\"",
+        );
+        assert!(matches!(
+            classify(Err(unreachable), &p).0,
+            Answer::Webhook(_)
+        ));
+        // A webhook's denial carries the webhook's own code, 403 included: not RBAC.
+        let denied = status(
+            403,
+            "",
+            "admission webhook \"drain-helper.example.com\" denied the request: eviction deferred until the operator moved the pod",
+        );
+        assert!(matches!(classify(Err(denied), &p).0, Answer::Webhook(_)));
+        let rbac = status(
+            403,
+            "Forbidden",
+            "pods \"web-0\" is forbidden: User \"bob\" cannot create resource \"pods/eviction\"",
+        );
+        assert!(matches!(classify(Err(rbac), &p).0, Answer::Denied));
+        let other = status(
+            500,
+            "InternalError",
+            "Internal error occurred: etcdserver: request timed out",
+        );
+        assert!(matches!(classify(Err(other), &p).0, Answer::Other(_)));
     }
 }

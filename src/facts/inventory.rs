@@ -49,6 +49,13 @@ pub struct Inventory {
     pub crds: Vec<crate::facts::apiusage::CrdFacts>,
     /// `mode` from kube-system/kube-proxy's `config.conf` (empty means iptables).
     pub kube_proxy_mode: Option<String>,
+    /// Admission webhooks that can stop a drain, and their Services' endpoints.
+    pub admission: crate::facts::webhook::Admission,
+    /// Per node: what the pods a drain of it moves expose to each webhook. `None` when the
+    /// webhooks were read after the pods (a dump in another order): every webhook is then
+    /// taken to intercept them.
+    pub webhook_exposure:
+        Option<std::collections::BTreeMap<String, crate::policy::webhooks::Exposure>>,
 }
 
 impl Inventory {

@@ -13,3 +13,4 @@ pub mod progress;
 pub mod resources;
 pub mod selector;
 pub mod version;
+pub mod webhook;

@@ -784,6 +784,13 @@ impl Feed<'_> {
             return Ok(());
         }
         if !KINDS.contains(&kind.as_str()) {
+            // What the webhook check reads (webhook configurations also go to the API scan).
+            if let Some(o) = admission_object(&kind, &api, &item) {
+                self.reducer.admission(o);
+                if matches!(kind.as_str(), "EndpointSlice" | "Namespace") {
+                    return Ok(());
+                }
+            }
             // Other kinds matter only for what API versions they were written with.
             if kind == "CustomResourceDefinition" {
                 if let Some(c) = crate::facts::apiusage::crd_facts(&item) {
@@ -831,6 +838,29 @@ impl Feed<'_> {
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// A webhook configuration (admissionregistration.k8s.io/v1), EndpointSlice
+/// (discovery.k8s.io/v1) or Namespace, for the webhook check; other versions or a malformed
+/// object are left to the API scan.
+fn admission_object(
+    kind: &str,
+    api: &str,
+    item: &Value,
+) -> Option<crate::facts::webhook::AdmissionObject> {
+    use crate::facts::webhook::AdmissionObject as A;
+    let v = || item.clone();
+    match (kind, api) {
+        ("ValidatingWebhookConfiguration", "admissionregistration.k8s.io/v1") => {
+            serde_json::from_value(v()).ok().map(A::Validating)
+        }
+        ("MutatingWebhookConfiguration", "admissionregistration.k8s.io/v1") => {
+            serde_json::from_value(v()).ok().map(A::Mutating)
+        }
+        ("EndpointSlice", "discovery.k8s.io/v1") => serde_json::from_value(v()).ok().map(A::Slice),
+        ("Namespace", "v1") => serde_json::from_value(v()).ok().map(A::Namespace),
+        _ => None,
     }
 }
 
@@ -1370,5 +1400,63 @@ mod snapshot_round_trip {
         let inv = read(text.as_bytes(), "t").map(Reducer::finish).unwrap();
         assert_eq!(inv.pods.len(), 1);
         assert_eq!(inv.server_version, inv_in.server_version);
+    }
+}
+
+/// Webhook configurations, EndpointSlices and Namespaces in a dump reach the webhook check.
+#[cfg(test)]
+mod webhooks_in_dumps {
+    use super::read;
+
+    const HOOK: &str = r#"{"apiVersion":"admissionregistration.k8s.io/v1","kind":"ValidatingWebhookConfiguration","metadata":{"name":"guard"},
+        "webhooks":[{"name":"guard.example.com","admissionReviewVersions":["v1"],"sideEffects":"None",
+          "clientConfig":{"service":{"namespace":"guard","name":"guard"}},
+          "rules":[{"apiGroups":[""],"apiVersions":["v1"],"operations":["CREATE"],"resources":["pods/eviction"]}]}]}"#;
+    const SLICE: &str = r#"{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"guard-x","namespace":"guard","labels":{"kubernetes.io/service-name":"guard"}},
+        "addressType":"IPv4","endpoints":[{"addresses":["10.0.0.9"],"nodeName":"n2","conditions":{"ready":false}}]}"#;
+
+    fn node(name: &str) -> String {
+        format!(
+            r#"{{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{name}"}},"status":{{"nodeInfo":{{"kubeletVersion":"v1.33.2","kubeProxyVersion":"","containerRuntimeVersion":"containerd://1.7","osImage":"Ubuntu","kernelVersion":"6.1","architecture":"amd64","operatingSystem":"linux","machineID":"","systemUUID":"","bootID":""}},"conditions":[{{"type":"Ready","status":"True"}}]}}}}"#
+        )
+    }
+
+    const POD: &str = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-1","namespace":"shop","labels":{"app":"web"},
+        "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web-x","uid":"u","controller":true}]},
+        "spec":{"nodeName":"n1","containers":[{"name":"c","image":"nginx"}]},"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}"#;
+
+    fn findings(items: &[&str]) -> (Vec<crate::findings::Finding>, Vec<String>) {
+        let list = format!(
+            r#"{{"apiVersion":"v1","kind":"List","items":[{}]}}"#,
+            items.join(",")
+        );
+        let inv = read(list.as_bytes(), "dump.json").expect("read").finish();
+        let f = crate::policy::preview::preview(&inv)
+            .into_iter()
+            .filter(|f| f.subject.starts_with("webhook "))
+            .collect();
+        (f, inv.notes)
+    }
+
+    #[test]
+    fn a_webhook_without_ready_endpoints_blocks_the_nodes_with_pods_to_move() {
+        let (n1, n2) = (node("n1"), node("n2"));
+        let (f, notes) = findings(&[HOOK, SLICE, &n1, &n2, POD]);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].severity, crate::findings::Severity::Violation);
+        assert!(
+            f[0].message.contains("guard/guard has no ready endpoint")
+                && f[0].message.ends_with("blocks draining n1"),
+            "{}",
+            f[0].message
+        );
+        assert!(!notes.iter().any(|n| n.contains("webhook")), "{notes:?}");
+        // Given after the pods: every node with pods is taken to meet it, and said.
+        let (f, notes) = findings(&[&n1, &n2, POD, HOOK, SLICE]);
+        assert!(f[0].message.ends_with("blocks draining n1, n2"), "{f:?}");
+        assert!(
+            notes.iter().any(|n| n.contains("after the pods")),
+            "{notes:?}"
+        );
     }
 }

@@ -39,6 +39,8 @@ pub enum Object {
     Crd(crate::facts::apiusage::CrdFacts),
     /// A usage with no object behind it in the cluster (Helm release, metric).
     Usage(crate::facts::apiusage::Usage),
+    /// A webhook configuration, EndpointSlice or Namespace the webhook check reads.
+    Admission(crate::facts::webhook::AdmissionObject),
 }
 
 /// Receives objects as they are read.
@@ -57,6 +59,7 @@ impl Sink for Reducer {
             Object::Api { kind, served, meta } => self.api_object(&kind, &served, &meta),
             Object::Crd(c) => self.crd(c),
             Object::Usage(u) => self.api_usage(u),
+            Object::Admission(a) => self.admission(a),
         }
         Ok(())
     }
@@ -76,6 +79,7 @@ impl<W: Write> Sink for SnapshotWriter<W> {
                 self.usage(u);
                 Ok(())
             }
+            Object::Admission(a) => self.admission(a),
         };
         written.map_err(ClientError::Output)
     }
@@ -222,6 +226,13 @@ pub async fn read(conn: &Connection, sink: &mut dyn Sink) -> Result<LiveMeta, Cl
     listed?;
     consumed?;
     sink.object(Object::PdbsDone)?;
+
+    // Admission webhooks before the pods, so each pod is judged against them on arrival.
+    let admission = crate::client::admission::read(&conn.client, &conn.description).await?;
+    meta.notes.extend(admission.notes);
+    for o in admission.objects {
+        sink.object(Object::Admission(o))?;
+    }
 
     // kubeadm-config: optional evidence; absence or a 403 is a note, not a failure.
     let cm_api: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-system");

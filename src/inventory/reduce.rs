@@ -43,6 +43,8 @@ pub struct Reducer {
     /// `simulate`: every node with all its labels and every running pod with what decides
     /// where it may go (`None` for `check`, which keeps far less).
     world: Option<crate::rollout::simulate::World>,
+    /// A pod arrived before the webhook configurations (per-node exposure unknown).
+    webhooks_after_pods: bool,
     /// `simulate`: label sets seen, shared between the pods that carry the same.
     label_sets: std::collections::HashSet<std::sync::Arc<BTreeMap<String, String>>>,
 }
@@ -77,6 +79,7 @@ impl Reducer {
         world.pdbs = inv.pdbs.clone();
         world.nodes.sort_by(|a, b| a.name.cmp(&b.name));
         world.notes = inv.notes.clone();
+        world.admission = inv.admission.clone();
         (inv, world)
     }
 
@@ -240,6 +243,16 @@ impl Reducer {
         });
     }
 
+    /// A webhook configuration, EndpointSlice or Namespace.
+    pub fn admission(&mut self, o: crate::facts::webhook::AdmissionObject) {
+        use crate::facts::webhook::AdmissionObject as A;
+        let webhooks = matches!(o, A::Validating(_) | A::Mutating(_));
+        if webhooks && self.inv.pods_seen > 0 {
+            self.webhooks_after_pods = true;
+        }
+        self.inv.admission.add(&o);
+    }
+
     pub fn pod(&mut self, pod: Pod) {
         if !self.first_copy("Pod", &pod.metadata) {
             return;
@@ -280,6 +293,25 @@ impl Reducer {
             }
         }
         let labels = pod.metadata.labels.unwrap_or_default();
+        if !self.inv.admission.webhooks.is_empty() && facts.moves_on_drain() && !facts.is_finished()
+        {
+            if let Some(node) = facts.node.as_deref() {
+                let adm = &self.inv.admission;
+                let exposure = self
+                    .inv
+                    .webhook_exposure
+                    .get_or_insert_with(Default::default)
+                    .entry(node.to_string())
+                    .or_insert_with(|| crate::policy::webhooks::Exposure::new(adm));
+                exposure.add(
+                    adm,
+                    &facts.key(),
+                    &facts.namespace,
+                    &labels,
+                    facts.controller_kind.is_some(),
+                );
+            }
+        }
         if self.pdbs_complete {
             facts.pdbs = self.matching_pdbs(&facts.namespace, &labels);
             self.keep(facts);
@@ -343,6 +375,14 @@ impl Reducer {
             })
             .collect();
         self.inv.nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        if self.webhooks_after_pods {
+            self.inv.webhook_exposure = None;
+            self.note(
+                "admission webhook configurations came after the pods in the input: each webhook is taken to apply to every node's pods (give them before the pods for a per-node verdict)",
+            );
+        } else if self.inv.webhook_exposure.is_none() {
+            self.inv.webhook_exposure = Some(Default::default());
+        }
         self.inv
     }
 }

@@ -6,8 +6,10 @@
 //! dump) is [`super::ingest`].
 
 use crate::facts::apiusage::{CrdFacts, Usage, UsageSource};
+use crate::facts::webhook::AdmissionObject;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, Node, Pod, PodCondition, PodSpec, PodStatus, ResourceRequirements, Volume,
+    ConfigMap, Container, Namespace, Node, Pod, PodCondition, PodSpec, PodStatus,
+    ResourceRequirements, Volume,
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -159,6 +161,58 @@ impl<W: Write> SnapshotWriter<W> {
         }))
     }
 
+    /// What the webhook check reads: webhook configurations without their CA bundles,
+    /// EndpointSlices and Namespaces as listed (metadata reduced).
+    pub fn admission(&mut self, o: &AdmissionObject) -> std::io::Result<()> {
+        let clean = |m: &ObjectMeta| ObjectMeta {
+            name: m.name.clone(),
+            namespace: m.namespace.clone(),
+            uid: m.uid.clone(),
+            labels: m.labels.clone(),
+            ..ObjectMeta::default()
+        };
+        match o {
+            AdmissionObject::Validating(c) => {
+                let mut c = c.clone();
+                c.metadata = clean(&c.metadata);
+                for w in c.webhooks.iter_mut().flatten() {
+                    strip_client(&mut w.client_config);
+                }
+                let kind = "ValidatingWebhookConfiguration";
+                self.item(&tagged("admissionregistration.k8s.io/v1", kind, &c))
+            }
+            AdmissionObject::Mutating(c) => {
+                let mut c = c.clone();
+                c.metadata = clean(&c.metadata);
+                for w in c.webhooks.iter_mut().flatten() {
+                    strip_client(&mut w.client_config);
+                }
+                let kind = "MutatingWebhookConfiguration";
+                self.item(&tagged("admissionregistration.k8s.io/v1", kind, &c))
+            }
+            AdmissionObject::Slice(e) => {
+                let mut e = e.clone();
+                e.metadata = clean(&e.metadata);
+                e.ports = None;
+                // Where each endpoint runs and whether it is ready; not its addresses.
+                for ep in e.endpoints.iter_mut().flatten() {
+                    ep.addresses = vec![];
+                    ep.hostname = None;
+                    ep.hints = None;
+                    ep.deprecated_topology = None;
+                }
+                self.item(&tagged("discovery.k8s.io/v1", "EndpointSlice", &e))
+            }
+            AdmissionObject::Namespace(n) => {
+                let n = Namespace {
+                    metadata: clean(&n.metadata),
+                    ..Namespace::default()
+                };
+                self.item(&tagged("v1", "Namespace", &n))
+            }
+        }
+    }
+
     pub fn usage(&mut self, u: &Usage) {
         self.usages.push(UsageRecord::from_usage(u));
     }
@@ -173,6 +227,15 @@ impl<W: Write> SnapshotWriter<W> {
         self.out.write_all(b"}\n")?;
         self.out.flush()?;
         Ok(self.out)
+    }
+}
+
+/// A webhook's client configuration as shared: no CA bundle, and a URL (which may carry
+/// credentials) only as the fact that there is one.
+fn strip_client(c: &mut k8s_openapi::api::admissionregistration::v1::WebhookClientConfig) {
+    c.ca_bundle = None;
+    if c.url.is_some() {
+        c.url = Some("https://redacted.invalid/".into());
     }
 }
 

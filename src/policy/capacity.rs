@@ -1,16 +1,20 @@
 //! Will the pods fit? Where the pods a drain moves could go, as far as the API shows what
 //! the scheduler would do: requests against allocatable minus what already runs there,
 //! `nodeSelector`, required node affinity (`matchExpressions` on labels), NoSchedule/NoExecute
-//! taints against tolerations, and required pod anti-affinity (both ways: the moving pod's
-//! terms against a node's pods, and their terms against it) over any topology key. Used by
+//! taints against tolerations, required pod anti-affinity (both ways: the moving pod's
+//! terms against a node's pods, and their terms against it) over any topology key, and
+//! topology spread constraints with `whenUnsatisfiable: DoNotSchedule` (the scheduler's
+//! PodTopologySpread filter: the skew of the pod's domain against the emptiest domain, over
+//! every node that has the key and matches the pod's node selection, cordoned ones
+//! included, as the default `nodeTaintsPolicy: Ignore` counts them). Used by
 //! `drain-next --strategy replace`'s capacity preview and by `simulate`. Pure.
 //!
 //! The [`Placer`] spreads pods as the scheduler's least-allocated scoring tends to: each
 //! scheduling shape (selector, affinity, tolerations) takes its eligible nodes in turn, so a
 //! pod lands on the next node with room rather than piling onto the first.
 //!
-//! What it cannot see: topology spread constraints, volumes bound to a zone, extended
-//! resources, priorities and preemption, preferred (soft) rules. A pod placed here may still
+//! What it cannot see: volumes bound to a zone, extended resources, priorities and
+//! preemption, preferred (soft) rules, `ScheduleAnyway` spread. A pod placed here may still
 //! not schedule; a pod left Pending here will not.
 
 use crate::facts::resources::Resources;
@@ -39,6 +43,23 @@ impl AntiTerm {
     }
 }
 
+/// A topology spread constraint with `whenUnsatisfiable: DoNotSchedule`: in the pod's
+/// domain of `topology_key`, the pods `selector` selects (in its namespace; `matchLabelKeys`
+/// already folded in) may exceed the emptiest domain's by at most `max_skew`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpreadTerm {
+    pub topology_key: String,
+    pub max_skew: i64,
+    pub selector: Selector,
+    /// Fewer domains than this count the emptiest as 0.
+    pub min_domains: Option<i64>,
+    /// `nodeAffinityPolicy` (default Honor): only nodes matching the pod's nodeSelector and
+    /// required node affinity are domains.
+    pub honor_affinity: bool,
+    /// `nodeTaintsPolicy` (default Ignore): only nodes whose taints the pod tolerates.
+    pub honor_taints: bool,
+}
+
 /// A pod that must move (or one already in place, as an occupant), with what decides where
 /// it may go.
 #[derive(Debug, Clone, Default)]
@@ -55,6 +76,36 @@ pub struct Moving {
     pub tolerations: Vec<Toleration>,
     /// Required pod anti-affinity.
     pub anti: Vec<AntiTerm>,
+    /// Topology spread constraints that filter (DoNotSchedule).
+    pub spread: Vec<SpreadTerm>,
+}
+
+fn spread_terms(p: &Pod) -> Vec<SpreadTerm> {
+    let labels = p.metadata.labels.clone().unwrap_or_default();
+    p.spec
+        .iter()
+        .flat_map(|s| s.topology_spread_constraints.iter().flatten())
+        .filter(|c| c.when_unsatisfiable == "DoNotSchedule")
+        .map(|c| {
+            let mut selector = Selector::from_label_selector(c.label_selector.as_ref());
+            // matchLabelKeys: the incoming pod's values of those keys join the selector.
+            for k in c.match_label_keys.iter().flatten() {
+                if let Some(v) = labels.get(k) {
+                    selector
+                        .requirements
+                        .push(Requirement::Equals(k.clone(), v.clone()));
+                }
+            }
+            SpreadTerm {
+                topology_key: c.topology_key.clone(),
+                max_skew: i64::from(c.max_skew),
+                selector,
+                min_domains: c.min_domains.map(i64::from),
+                honor_affinity: c.node_affinity_policy.as_deref() != Some("Ignore"),
+                honor_taints: c.node_taints_policy.as_deref() == Some("Honor"),
+            }
+        })
+        .collect()
 }
 
 fn node_term(t: &k8s_openapi::api::core::v1::NodeSelectorTerm) -> Selector {
@@ -140,6 +191,7 @@ impl Moving {
             affinity: node_affinity,
             tolerations: spec.and_then(|s| s.tolerations.clone()).unwrap_or_default(),
             anti,
+            spread: spread_terms(p),
         }
     }
 }
@@ -152,6 +204,9 @@ pub struct Destination {
     /// `key=value:Effect` / `key:Effect`, as [`crate::facts::node::NodeFacts`] keeps them.
     pub taints: Vec<String>,
     pub free: Resources,
+    /// Takes no pods (cordoned, not Ready, not at the target), but counts as a topology
+    /// spread domain with its pods.
+    pub closed: bool,
 }
 
 /// Whether `t` (a `key=value:Effect` taint) is tolerated.
@@ -178,13 +233,21 @@ fn tolerated(t: &str, tolerations: &[Toleration]) -> bool {
     })
 }
 
-/// May `pod` go to `d` at all (ignoring room and other pods)?
-pub fn eligible(pod: &Moving, d: &Destination) -> bool {
+/// Does `d` match the pod's nodeSelector and required node affinity?
+fn selected(pod: &Moving, d: &Destination) -> bool {
     pod.node_selector
         .iter()
         .all(|(k, v)| d.labels.get(k) == Some(v))
         && (pod.affinity.is_empty() || pod.affinity.iter().any(|t| t.matches(&d.labels)))
-        && d.taints.iter().all(|t| tolerated(t, &pod.tolerations))
+}
+
+fn taints_tolerated(pod: &Moving, d: &Destination) -> bool {
+    d.taints.iter().all(|t| tolerated(t, &pod.tolerations))
+}
+
+/// May `pod` go to `d` at all (ignoring room and other pods)?
+pub fn eligible(pod: &Moving, d: &Destination) -> bool {
+    selected(pod, d) && taints_tolerated(pod, d)
 }
 
 /// Why a pod found no node.
@@ -234,6 +297,14 @@ pub struct Placer<'p, T: AsRef<Moving>> {
     /// Occupants with anti-affinity terms, per destination, and every key their terms use.
     anti_on: Vec<Vec<u32>>,
     anti_keys: Vec<String>,
+    /// Destinations no longer in the cluster (deleted): not even spread domains.
+    gone: Vec<bool>,
+}
+
+/// One spread term's domains for one placement: pods selected per domain, and the floor.
+struct Domains {
+    count: HashMap<String, i64>,
+    min: i64,
 }
 
 struct ShapeState {
@@ -266,7 +337,70 @@ impl<'p, T: AsRef<Moving>> Placer<'p, T> {
             domains: HashMap::new(),
             anti_on: vec![Vec::new(); n],
             anti_keys: Vec::new(),
+            gone: vec![false; n],
         }
+        .with_closed()
+    }
+
+    fn with_closed(mut self) -> Self {
+        for i in 0..self.dests.len() {
+            if self.dests[i].closed {
+                self.open[i] = false;
+            }
+        }
+        self
+    }
+
+    /// The destination is gone (its Node deleted): it takes no pods and is no spread domain.
+    pub fn set_gone(&mut self, i: usize) {
+        self.set_open(i, false);
+        self.gone[i] = true;
+    }
+
+    /// A spread term's domains as the scheduler counts them for `pod` now.
+    fn domains(&self, pod: &Moving, t: &SpreadTerm) -> Domains {
+        let mut count: HashMap<String, i64> = HashMap::new();
+        for (j, d) in self.dests.iter().enumerate() {
+            if self.gone[j] {
+                continue;
+            }
+            let Some(v) = d.labels.get(&t.topology_key) else {
+                continue;
+            };
+            if (t.honor_affinity && !selected(pod, d))
+                || (t.honor_taints && !taints_tolerated(pod, d))
+            {
+                continue;
+            }
+            let n = self.on[j]
+                .iter()
+                .filter(|&&o| {
+                    let o = self.pod(o);
+                    o.namespace == pod.namespace && t.selector.matches(&o.labels)
+                })
+                .count();
+            *count.entry(v.clone()).or_default() += i64::try_from(n).unwrap_or(i64::MAX);
+        }
+        let few = t
+            .min_domains
+            .is_some_and(|m| i64::try_from(count.len()).unwrap_or(0) < m);
+        let min = if few {
+            0
+        } else {
+            count.values().copied().min().unwrap_or(0)
+        };
+        Domains { count, min }
+    }
+
+    /// Would `pod` on `i` keep every spread term within its skew?
+    fn spread_ok(&self, pod: &Moving, i: usize, domains: &[Domains]) -> bool {
+        pod.spread.iter().zip(domains).all(|(t, d)| {
+            let Some(v) = self.dests[i].labels.get(&t.topology_key) else {
+                return false; // a node without the key is no domain: the filter fails
+            };
+            let own = i64::from(t.selector.matches(&pod.labels));
+            d.count.get(v).copied().unwrap_or(0) + own - d.min <= t.max_skew
+        })
     }
 
     fn pod(&self, i: u32) -> &'p Moving {
@@ -430,7 +564,9 @@ impl<'p, T: AsRef<Moving>> Placer<'p, T> {
         }
         let turn = state.turn;
         let check_anti = !pod.anti.is_empty() || !self.anti_keys.is_empty();
+        let domains: Vec<Domains> = pod.spread.iter().map(|t| self.domains(pod, t)).collect();
         let mut repelled = false;
+        let mut skewed = false;
         let mut found = None;
         'search: for preferred in [true, false] {
             for &i in state.open.range(turn..).chain(state.open.range(..turn)) {
@@ -439,6 +575,10 @@ impl<'p, T: AsRef<Moving>> Placer<'p, T> {
                 }
                 if check_anti && self.repelled(pod, i) {
                     repelled = true;
+                    continue;
+                }
+                if !domains.is_empty() && !self.spread_ok(pod, i, &domains) {
+                    skewed = true;
                     continue;
                 }
                 found = Some((i, preferred));
@@ -452,7 +592,15 @@ impl<'p, T: AsRef<Moving>> Placer<'p, T> {
             self.occupy(i, idx, false);
             return Ok((i, preferred));
         }
-        Err(if repelled {
+        Err(if skewed {
+            let t = &pod.spread[0];
+            format!(
+                "no eligible destination has room for {} within its topology spread constraint (maxSkew {} over {}; cordoned and drained nodes count as domains)",
+                pod.requests.text(),
+                t.max_skew,
+                t.topology_key
+            )
+        } else if repelled {
             format!(
                 "no eligible destination has room for {} without breaking a required pod anti-affinity",
                 pod.requests.text()
@@ -517,7 +665,86 @@ mod tests {
                 .collect(),
             taints: taints.iter().map(|t| t.to_string()).collect(),
             free,
+            closed: false,
         }
+    }
+
+    #[test]
+    fn topology_spread_counts_every_domain_cordoned_ones_included() {
+        let pod = |name: &str, zone_key: &str, extra: serde_json::Value| -> Moving {
+            let mut spec = serde_json::json!({
+                "containers": [{"name": "c"}],
+                "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": zone_key,
+                    "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": "s"}}}],
+            });
+            if let (Some(m), Some(e)) = (spec.as_object_mut(), extra.as_object()) {
+                m.extend(e.clone());
+            }
+            let p: Pod = serde_json::from_value(serde_json::json!({
+                "metadata": {"namespace": "app", "name": name, "labels": {"app": "s"}},
+                "spec": spec,
+            }))
+            .expect("pod");
+            Moving::from_pod(&p)
+        };
+        let host = "kubernetes.io/hostname";
+        let node = |n: &str, closed: bool| {
+            let mut d = dest(n, &[(host, n), ("zone", n)], &[], r(4000, 4096));
+            d.closed = closed;
+            d
+        };
+        // a is cordoned and empty, b and c hold one each: the skew against a's 0 forbids both.
+        let dests = vec![node("a", true), node("b", false), node("c", false)];
+        let occupants = vec![
+            (1, pod("s-1", host, serde_json::json!({}))),
+            (2, pod("s-2", host, serde_json::json!({}))),
+        ];
+        let pending = place(
+            &[pod("s-0", host, serde_json::json!({}))],
+            &dests,
+            occupants.clone(),
+        );
+        assert_eq!(pending.len(), 1, "{pending:?}");
+        assert!(
+            pending[0]
+                .1
+                .contains("topology spread constraint (maxSkew 1"),
+            "{pending:?}"
+        );
+        // a schedulable again: the pod goes there.
+        let open = vec![node("a", false), node("b", false), node("c", false)];
+        assert!(place(
+            &[pod("s-0", host, serde_json::json!({}))],
+            &open,
+            occupants.clone()
+        )
+        .is_empty());
+        // ScheduleAnyway does not filter.
+        let soft: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"namespace": "app", "name": "s-0", "labels": {"app": "s"}},
+            "spec": {"containers": [{"name": "c"}], "topologySpreadConstraints": [{"maxSkew": 1,
+                "topologyKey": host, "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": {"app": "s"}}}]},
+        }))
+        .expect("pod");
+        assert!(place(&[Moving::from_pod(&soft)], &dests, occupants.clone()).is_empty());
+        // A domain key no node has: no node passes.
+        assert_eq!(
+            place(
+                &[pod("s-0", "rack", serde_json::json!({}))],
+                &open,
+                occupants.clone()
+            )
+            .len(),
+            1
+        );
+        // nodeAffinityPolicy Honor (default): a domain the pod may not use does not count.
+        let only_bc = serde_json::json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["b", "c"]}]}]}}}});
+        let pending = place(&[pod("s-0", host, only_bc)], &dests, occupants);
+        assert!(
+            pending.is_empty(),
+            "a is no domain for it: b and c are level at 1, 1+1-1 <= 1: {pending:?}"
+        );
     }
 
     #[test]

@@ -12,3 +12,4 @@ pub mod releases;
 pub mod setup;
 pub mod skew;
 pub mod support;
+pub mod webhooks;

@@ -121,11 +121,16 @@ pub fn preview(inv: &Inventory) -> Vec<Finding> {
         findings.extend(without_pods(inv, &budgets));
         return findings;
     }
+    let (webhook_findings, webhook_blocked) = webhooks(inv);
+    findings.extend(webhook_findings);
     let mut clean = 0usize;
     let mut skipped_total = (0usize, 0usize);
     for (node, b) in &per_node {
         skipped_total.0 += b.daemonset;
         skipped_total.1 += b.mirror;
+        if webhook_blocked.contains(*node) && !b.is_blocked() {
+            continue;
+        }
         if !b.is_blocked() {
             clean += 1;
             continue;
@@ -146,6 +151,68 @@ pub fn preview(inv: &Inventory) -> Vec<Finding> {
         ));
     }
     findings
+}
+
+/// Admission webhooks that would stop drains: one finding per webhook and what it does
+/// (the nodes whose drain meets it), and the nodes a blocking one stops.
+fn webhooks(inv: &Inventory) -> (Vec<Finding>, BTreeSet<String>) {
+    use crate::policy::webhooks::{risks, unseen, Exposure, RULE};
+    let adm = &inv.admission;
+    let mut findings = Vec::new();
+    let mut blocked = BTreeSet::new();
+    if adm.webhooks.is_empty() {
+        return (findings, blocked);
+    }
+    let all = Exposure::all(adm);
+    // (webhook, message) -> (blocks, nodes): a webhook that is down says so once.
+    let mut grouped: BTreeMap<(String, String), (bool, Vec<&str>)> = BTreeMap::new();
+    for n in &inv.nodes {
+        let exposure = match &inv.webhook_exposure {
+            Some(m) => match m.get(&n.name) {
+                Some(e) => e,
+                None => continue, // nothing on it moves
+            },
+            None => &all,
+        };
+        for r in risks(adm, &BTreeSet::from([n.name.as_str()]), exposure) {
+            if r.blocks {
+                blocked.insert(n.name.clone());
+            }
+            let g = grouped.entry((r.webhook, r.message)).or_default();
+            g.0 |= r.blocks;
+            g.1.push(n.name.as_str());
+        }
+    }
+    for ((webhook, message), (blocks, nodes)) in grouped {
+        let severity = if blocks {
+            Severity::Violation
+        } else {
+            Severity::Warn
+        };
+        let verb = if blocks { "blocks" } else { "holds up" };
+        findings.push(Finding::new(
+            Section::Drain,
+            severity,
+            format!("webhook {webhook}"),
+            format!("{message}; {verb} draining {}", bounded(&nodes, 3)),
+            RULE,
+        ));
+    }
+    let at_url = unseen(adm);
+    if !at_url.is_empty() {
+        findings.push(Finding::new(
+            Section::Drain,
+            Severity::Info,
+            "webhooks",
+            format!(
+                "{} webhook(s) that fail closed on evictions or pod creation are called at a URL, whose reachability is not visible from the API: {}",
+                at_url.len(),
+                bounded(&at_url, 3)
+            ),
+            RULE,
+        ));
+    }
+    (findings, blocked)
 }
 
 /// A dump of nodes (and maybe PDBs) without pods: what blocks a drain is unknown, except

@@ -594,26 +594,46 @@ pub fn replace_capacity(
             })
     }
     let mut occupants = Vec::new();
-    let destinations: Vec<Destination> = view
-        .destinations(batch)
+    let open: Vec<&NodeFacts> = view.destinations(batch).collect();
+    // Topology spread counts every node with its pods (cordoned and old ones too): then the
+    // other nodes join, closed; the pods leaving the batch are not among their occupants.
+    let spread = moving.iter().any(|m| !m.spread.is_empty());
+    let leaving: std::collections::HashSet<&str> = moving.iter().map(|m| m.key.as_str()).collect();
+    let closed: Vec<&NodeFacts> = if spread {
+        view.nodes
+            .iter()
+            .filter(|n| !open.iter().any(|o| o.name == n.name))
+            .collect()
+    } else {
+        vec![]
+    };
+    let destinations: Vec<Destination> = open
+        .iter()
+        .map(|n| (n, false))
+        .chain(closed.iter().map(|n| (n, true)))
         .enumerate()
-        .map(|(i, n)| {
+        .map(|(i, (n, closed))| {
             let mut used = Resources::default();
             for p in running_on(pods, &n.name) {
+                let m = Moving::from_pod(p);
+                if leaving.contains(m.key.as_str()) {
+                    continue;
+                }
                 used.add(Resources::requested_by(p));
-                occupants.push((i, Moving::from_pod(p)));
+                occupants.push((i, m));
             }
             Destination {
                 name: n.name.clone(),
                 labels: n.labels.clone(),
                 taints: n.taints.clone(),
                 free: n.allocatable.unwrap_or(unknown_room).minus(used),
+                closed,
             }
         })
         .collect();
     CapacityCheck {
         moving: moving.len(),
-        destinations: destinations.len(),
+        destinations: open.len(),
         pending: capacity::place(&moving, &destinations, occupants),
     }
 }

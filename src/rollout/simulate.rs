@@ -65,6 +65,8 @@ pub struct World {
     pub pdbs: Vec<PdbFacts>,
     /// What the input could not tell (e.g. a snapshot without pod constraints).
     pub notes: Vec<String>,
+    /// Admission webhooks that can stop a drain.
+    pub admission: crate::facts::webhook::Admission,
 }
 
 /// Where the simulation stopped.
@@ -72,7 +74,9 @@ pub struct World {
 #[serde(rename_all = "camelCase")]
 pub struct Blocked {
     /// `preflight` (a pod the drain refuses before it starts), `budget` (a budget that can
-    /// never, or not now, allow an eviction), `noRoom` (a pod with nowhere to go).
+    /// never, or not now, allow an eviction), `noRoom` (a pod with nowhere to go),
+    /// `webhook` (an admission webhook that fails closed and would refuse the drain's
+    /// evictions or its pods' replacements).
     pub kind: &'static str,
     pub node: String,
     /// The pod or budget (`ns/name`).
@@ -181,11 +185,11 @@ pub const SCHEMA: &str = "kubectl-upgrade.io/simulation/v1";
 
 /// What the Placer does not see (said in every prediction).
 pub const NOT_MODELLED: &[&str] = &[
-    "topology spread constraints",
     "volumes bound to a zone (PersistentVolume node affinity)",
-    "preferred (soft) affinity and scheduling scores",
+    "preferred (soft) affinity, ScheduleAnyway spread and scheduling scores",
     "priorities and preemption",
-    "admission webhooks",
+    "admission webhooks called at a URL",
+    "webhook backends moved by earlier steps (endpoints are where the cluster was read)",
     "node upgrade or replacement time",
 ];
 
@@ -420,8 +424,13 @@ impl Sim<'_> {
             if step.blocked.is_none() {
                 for n in &fresh {
                     if let Some(i) = placer.index_of(n) {
-                        // In place: back at the target and schedulable. Replace: gone.
-                        placer.set_open(i, self.opts.strategy != Strategy::Replace);
+                        // In place: back at the target and schedulable. Replace: cordoned
+                        // for removal (still a spread domain), or deleted (--delete-node).
+                        match self.opts.strategy {
+                            Strategy::Replace if self.opts.delete_node => placer.set_gone(i),
+                            Strategy::Replace => placer.set_open(i, false),
+                            _ => placer.set_open(i, true),
+                        }
                     }
                 }
                 // In place, the pods with nowhere else to go wait for their node to come back.
@@ -506,6 +515,7 @@ impl Sim<'_> {
                 labels: n.labels.clone(),
                 taints: n.taints.clone(),
                 free: n.allocatable.unwrap_or(unknown_room),
+                closed: false,
             })
             .collect();
         let mut placer = Placer::new(dests, &world.pods, &self.shapes);
@@ -652,8 +662,42 @@ impl Sim<'_> {
                 }
                 leaving.push((node.clone(), k));
             }
+            if let Some(b) = self.webhook_stop(node, &leaving) {
+                return Err(Box::new(b));
+            }
         }
         Ok((leaving, evicted))
+    }
+
+    /// The drain's webhook preflight for `node` (the one judgement, on the pods leaving it):
+    /// a webhook that blocks stops the drain before it starts.
+    fn webhook_stop(&self, node: &str, leaving: &[Leaving]) -> Option<Blocked> {
+        use crate::policy::webhooks::{risks, Exposure};
+        let adm = &self.world.admission;
+        if adm.webhooks.is_empty() || self.opts.drain.ignore_blockers {
+            return None;
+        }
+        let mut exposure = Exposure::new(adm);
+        for &(_, k) in leaving.iter().filter(|(n, _)| n == node) {
+            let p = self.pod(k);
+            exposure.add(
+                adm,
+                &p.moving.key,
+                &p.facts.namespace,
+                &p.moving.labels,
+                p.facts.controller_kind.is_some(),
+            );
+        }
+        let r = risks(adm, &BTreeSet::from([node]), &exposure)
+            .into_iter()
+            .find(|r| r.blocks)?;
+        Some(Blocked {
+            kind: "webhook",
+            node: node.to_string(),
+            subject: r.webhook,
+            reason: r.message,
+            stops: "beforeDrain",
+        })
     }
 
     /// Budgets: how many rounds of evictions the step needs (the budgets that need more
@@ -925,6 +969,7 @@ mod tests {
             pods,
             pdbs,
             notes: vec![],
+            admission: Default::default(),
         }
     }
 
@@ -965,6 +1010,68 @@ mod tests {
             "two workers at once: their pods fit on the third"
         );
         assert!(!s.downtime);
+    }
+
+    #[test]
+    fn a_webhook_that_fails_closed_stops_the_step_that_needs_it() {
+        use crate::facts::webhook::{Admission, Endpoint, Webhook};
+        let hook = |evictions: bool, creation: bool, endpoints: Vec<Endpoint>| Admission {
+            read: true,
+            webhooks: vec![Webhook {
+                config: "ValidatingWebhookConfiguration guard".into(),
+                name: "guard.example.com".into(),
+                evictions,
+                pod_creation: creation,
+                service: Some("shop/guard".into()),
+                namespace_selector: crate::facts::selector::Selector::everything(),
+                object_selector: crate::facts::selector::Selector::everything(),
+                conditions: false,
+            }],
+            endpoints: [("shop/guard".to_string(), endpoints)].into(),
+            namespaces: None,
+        };
+        let pods = vec![
+            pod("web-0", "w-1", "web", 500),
+            pod("guard-0", "w-2", "guard", 100),
+        ];
+        // No ready endpoint: the first drain with a pod to evict (w-1; the control plane
+        // moves nothing) is refused before it starts.
+        let mut w = world(three_workers(4000), pods.clone(), vec![]);
+        w.admission = hook(true, false, vec![]);
+        let s = simulate(&w, &opts(), &v("v1.37.2"), None, None);
+        let b = s
+            .steps
+            .last()
+            .and_then(|st| st.blocked.clone())
+            .expect("blocked");
+        assert_eq!(s.blocked_at, Some(2), "{s:?}");
+        assert_eq!(
+            (b.kind, b.node.as_str(), b.stops),
+            ("webhook", "w-1", "beforeDrain")
+        );
+        assert!(b.reason.contains("has no ready endpoint"), "{}", b.reason);
+        // Its only endpoint on w-2 and it admits its own pods: w-1 drains, w-2 deadlocks.
+        let on_w2 = Endpoint {
+            node: Some("w-2".into()),
+            ready: true,
+            pod: Some("shop/guard-0".into()),
+        };
+        w.admission = hook(false, true, vec![on_w2.clone()]);
+        let s = simulate(&w, &opts(), &v("v1.37.2"), None, None);
+        let b = s
+            .steps
+            .last()
+            .and_then(|st| st.blocked.clone())
+            .expect("blocked");
+        assert_eq!((b.kind, b.node.as_str()), ("webhook", "w-2"), "{s:?}");
+        // Evictions only: a warning for the drain, not a stop.
+        w.admission = hook(true, false, vec![on_w2]);
+        assert!(simulate(&w, &opts(), &v("v1.37.2"), None, None).completes);
+        // --ignore-blockers goes ahead.
+        w.admission = hook(true, false, vec![]);
+        let mut o = opts();
+        o.drain.ignore_blockers = true;
+        assert!(simulate(&w, &o, &v("v1.37.2"), None, None).completes);
     }
 
     #[test]

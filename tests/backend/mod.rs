@@ -150,6 +150,29 @@ impl Live {
         }
     }
 
+    /// Remove the ValidatingWebhookConfiguration `name` (as an operator fixing it would).
+    pub fn remove_validating_webhook(&self, name: &str) {
+        use kube_testserver::k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+        match &self.sim {
+            Some(s) => {
+                let gone = s.with_state(|c| {
+                    c.remove_object(
+                        "admissionregistration.k8s.io/v1",
+                        "validatingwebhookconfigurations",
+                        "",
+                        name,
+                    )
+                });
+                assert!(gone, "webhook configuration {name}");
+            }
+            None => {
+                let api: Api<ValidatingWebhookConfiguration> = Api::all(self.client());
+                self.block_on(api.delete(name, &Default::default()))
+                    .expect("webhook configuration deleted");
+            }
+        }
+    }
+
     /// A kube client of this cluster (admin).
     fn client(&self) -> kube::Client {
         match &self.real {

@@ -176,9 +176,13 @@ pub(crate) fn list(
         let item = if q.meta_only {
             json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": o.get("metadata")})
         } else {
+            // Items of a list carry no kind or apiVersion (the list has them), as the real
+            // server writes them.
             let mut o = o.clone();
-            o["apiVersion"] = json!(api);
-            o["kind"] = json!(r.kind);
+            if let Some(m) = o.as_object_mut() {
+                m.remove("apiVersion");
+                m.remove("kind");
+            }
             o
         };
         items.push(item);
@@ -276,10 +280,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p1["items"].as_array().unwrap().len(), 2);
-        assert_eq!(
-            p1["items"][0]["apiVersion"],
-            "flowcontrol.apiserver.k8s.io/v1"
-        );
+        assert_eq!(p1["apiVersion"], "flowcontrol.apiserver.k8s.io/v1");
+        // Items carry no kind or apiVersion, as the real server's.
+        assert!(p1["items"][0].get("apiVersion").is_none());
+        assert!(p1["items"][0].get("kind").is_none());
         let c = p1["metadata"]["continue"].as_str().unwrap().to_string();
         let p2 = list(
             &r,

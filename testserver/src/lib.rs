@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+mod admission;
 mod api;
 mod budget;
 pub mod builders;
@@ -246,6 +247,7 @@ impl Shared {
     /// After a change: recompute PDB statuses and wake watchers.
     pub(crate) fn commit(&self, c: &mut Cluster) {
         c.recompute_pdbs();
+        c.sync_endpoint_slices();
         let rv = c.rv;
         self.rv_tx.send_if_modified(|old| {
             let changed = *old != rv;
@@ -317,6 +319,7 @@ impl TestServer {
             kubelet_upgrade: opts.kubelet_upgrade.clone(),
         };
         cluster.recompute_pdbs();
+        cluster.sync_endpoint_slices();
         let (rv_tx, _) = tokio::sync::watch::channel(cluster.rv);
         let mut credentials = tls::Credentials::default();
         credentials

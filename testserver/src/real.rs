@@ -541,6 +541,91 @@ pub async fn materialize(client: &Client, c: &Cluster) {
         .await;
     }
     settle(client, c).await;
+    admission(client, c).await;
+}
+
+/// The scenario's Services (the real EndpointSlice controller fills their slices: waited
+/// for) and, last, its webhook configurations (a webhook that fails closed on pod creation
+/// would refuse the scenario's own pods, were it made first).
+async fn admission(client: &Client, c: &Cluster) {
+    use k8s_openapi::api::admissionregistration::v1::{
+        MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+    };
+    use k8s_openapi::api::core::v1::Service;
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    let with_made = |o: &serde_json::Value| {
+        let mut o = o.clone();
+        if let Some(m) = o.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+            for k in ["resourceVersion", "uid", "creationTimestamp"] {
+                m.remove(k);
+            }
+            let labels = m.entry("labels").or_insert_with(|| serde_json::json!({}));
+            for (k, v) in made() {
+                labels[k] = serde_json::Value::String(v);
+            }
+        }
+        o
+    };
+    for svc in c.objects("v1", "services") {
+        let svc: Service = serde_json::from_value(with_made(&svc)).expect("a Service");
+        let ns = svc.metadata.namespace.clone().unwrap_or_default();
+        let name = svc.metadata.name.clone().unwrap_or_default();
+        create(&Api::<Service>::namespaced(client.clone(), &ns), &svc).await;
+        // Its endpoints: the scenario's pods it selects that run on a node.
+        let sel = svc
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.clone())
+            .unwrap_or_default();
+        let want = c
+            .pods()
+            .filter(|p| p.metadata.namespace.as_deref().unwrap_or("default") == ns)
+            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some())
+            .filter(|p| {
+                let l = p.metadata.labels.clone().unwrap_or_default();
+                !sel.is_empty() && sel.iter().all(|(k, v)| l.get(k) == Some(v))
+            })
+            .count();
+        let slices = Api::<EndpointSlice>::namespaced(client.clone(), &ns);
+        let lp = ListParams::default().labels(&format!("kubernetes.io/service-name={name}"));
+        let started = Instant::now();
+        loop {
+            let got: usize = slices
+                .list(&lp)
+                .await
+                .map(|l| {
+                    l.items
+                        .iter()
+                        .map(|s| s.endpoints.as_ref().map_or(0, Vec::len))
+                        .sum()
+                })
+                .unwrap_or(0);
+            if got >= want && (want > 0 || started.elapsed() > Duration::from_secs(1)) {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "Service {ns}/{name}: {got} of {want} endpoints in 30s"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    for w in c.objects(
+        "admissionregistration.k8s.io/v1",
+        "validatingwebhookconfigurations",
+    ) {
+        let w: ValidatingWebhookConfiguration =
+            serde_json::from_value(with_made(&w)).expect("a ValidatingWebhookConfiguration");
+        create(&Api::all(client.clone()), &w).await;
+    }
+    for w in c.objects(
+        "admissionregistration.k8s.io/v1",
+        "mutatingwebhookconfigurations",
+    ) {
+        let w: MutatingWebhookConfiguration =
+            serde_json::from_value(with_made(&w)).expect("a MutatingWebhookConfiguration");
+        create(&Api::all(client.clone()), &w).await;
+    }
 }
 
 /// A pod spec the real API server admits whatever cluster it was captured from: what
@@ -580,6 +665,7 @@ fn admissible(s: PodSpec) -> PodSpec {
         tolerations: s.tolerations,
         node_selector: s.node_selector,
         affinity: s.affinity,
+        topology_spread_constraints: s.topology_spread_constraints,
         termination_grace_period_seconds: s.termination_grace_period_seconds,
         ..PodSpec::default()
     }
@@ -816,6 +902,18 @@ pub async fn reset(client: &Client) {
     };
     let lp = ListParams::default().labels(MADE_BY);
     let all = ListParams::default();
+    // Webhooks first: one that fails closed would refuse what comes next.
+    let _ =
+        Api::<k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration>::all(
+            client.clone(),
+        )
+        .delete_collection(&dp, &lp)
+        .await;
+    let _ = Api::<k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration>::all(
+        client.clone(),
+    )
+    .delete_collection(&dp, &lp)
+    .await;
     let ns_api: Api<Namespace> = Api::all(client.clone());
     let made_ns: Vec<String> = ns_api
         .list(&lp)
@@ -856,6 +954,17 @@ pub async fn reset(client: &Client) {
         let _ = Api::<ConfigMap>::namespaced(c.clone(), ns)
             .delete_collection(&dp, &lp)
             .await;
+        let services = Api::<k8s_openapi::api::core::v1::Service>::namespaced(c.clone(), ns);
+        for s in services
+            .list(&lp)
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default()
+        {
+            if let Some(n) = s.metadata.name {
+                let _ = services.delete(&n, &dp).await;
+            }
+        }
     }
     for (ns, sel) in &scopes {
         let _ = Api::<Pod>::namespaced(client.clone(), ns)

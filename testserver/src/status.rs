@@ -210,6 +210,18 @@ impl ApiError {
         }
     }
 
+    /// The admission chain's 500 when a webhook that fails closed cannot be called
+    /// (`apierrors.NewInternalError`: reason InternalError, the message in a cause).
+    pub(crate) fn webhook_unreachable(why: String) -> Self {
+        ApiError {
+            code: 500,
+            reason: "InternalError",
+            message: format!("Internal error occurred: {why}"),
+            details: Some(json!({"causes": [{"message": why}]})),
+            retry_after: None,
+        }
+    }
+
     /// The eviction handler's 500 for several matching PDBs (a Status without reason).
     pub(crate) fn multiple_pdbs() -> Self {
         ApiError {

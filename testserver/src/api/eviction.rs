@@ -37,7 +37,9 @@ pub(super) fn eviction(ctx: &Ctx) -> Response<Body> {
                     Some(code) => Err(ApiError::injected(code)),
                     None => {
                         let mut c = lock(&ctx.sh.state);
-                        let r = c.evict(&ns, &name, &opts, Instant::now());
+                        let r = c
+                            .eviction_admission()
+                            .and_then(|()| c.evict(&ns, &name, &opts, Instant::now()));
                         ctx.sh.commit(&mut c);
                         r
                     }

@@ -3,8 +3,14 @@
 //! and schedulable, its NoSchedule/NoExecute taints are tolerated, the pod's `nodeSelector`
 //! matches its labels, the pod's requests fit in its allocatable beside the pods bound to
 //! it, and no required pod anti-affinity term with the `kubernetes.io/hostname` topology
-//! (the pod's own, or a pod's on the node) is broken. Among the nodes that pass, the least loaded without a PreferNoSchedule taint wins (the
-//! TaintToleration and LeastAllocated scores, roughly).
+//! (the pod's own, or a pod's on the node) is broken, and no topology spread constraint
+//! with `whenUnsatisfiable: DoNotSchedule` is (PodTopologySpread: the pods its selector
+//! selects in the node's domain, plus the pod, less those of the emptiest domain, at most
+//! `maxSkew`; every node with the key and matching the pod's nodeSelector is a domain,
+//! cordoned ones included; `minDomains` honoured; `matchLabelKeys` and the inclusion
+//! policies other than the defaults are not). Among the nodes that pass, the least loaded
+//! without a PreferNoSchedule taint wins (the TaintToleration and LeastAllocated scores,
+//! roughly).
 
 use super::*;
 
@@ -111,6 +117,60 @@ impl Cluster {
             })
     }
 
+    /// Would `pod` on `node` keep its DoNotSchedule topology spread constraints?
+    fn spread_ok(&self, node: &Node, pod: &Pod) -> bool {
+        let default = PodSpec::default();
+        let spec = pod.spec.as_ref().unwrap_or(&default);
+        let ns = pod.metadata.namespace.as_deref();
+        let selector = spec.node_selector.clone().unwrap_or_default();
+        spec.topology_spread_constraints
+            .iter()
+            .flatten()
+            .filter(|c| c.when_unsatisfiable == "DoNotSchedule")
+            .all(|c| {
+                let key = &c.topology_key;
+                let Some(domain) = node.metadata.labels.as_ref().and_then(|l| l.get(key)) else {
+                    return false;
+                };
+                let sel = LabelSel::from_label_selector(c.label_selector.as_ref());
+                let selects = |labels: Option<&BTreeMap<String, String>>| {
+                    sel.as_ref().is_some_and(|s| s.matches(labels))
+                };
+                let mut count: BTreeMap<String, i64> = BTreeMap::new();
+                for n in self.nodes.values() {
+                    let labels = n.metadata.labels.clone().unwrap_or_default();
+                    let Some(v) = labels.get(key) else {
+                        continue;
+                    };
+                    if !selector.iter().all(|(k, want)| labels.get(k) == Some(want)) {
+                        continue;
+                    }
+                    let name = n.metadata.name.clone().unwrap_or_default();
+                    let here = self
+                        .pods_by_node
+                        .get(&name)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|k| self.pods.get(k))
+                        .filter(|p| p.metadata.deletion_timestamp.is_none())
+                        .filter(|p| p.metadata.namespace.as_deref() == ns)
+                        .filter(|p| selects(p.metadata.labels.as_ref()))
+                        .count();
+                    *count.entry(v.clone()).or_default() += here as i64;
+                }
+                let few = c
+                    .min_domains
+                    .is_some_and(|m| (count.len() as i64) < i64::from(m));
+                let min = if few {
+                    0
+                } else {
+                    count.values().copied().min().unwrap_or(0)
+                };
+                let own = i64::from(selects(pod.metadata.labels.as_ref()));
+                count.get(domain).copied().unwrap_or(0) + own - min <= i64::from(c.max_skew)
+            })
+    }
+
     /// Would `pod` fit on `node` (filters only)?
     fn fits(&self, node: &Node, pod: &Pod) -> bool {
         let default = PodSpec::default();
@@ -129,7 +189,7 @@ impl Cluster {
             .iter()
             .flatten()
             .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v));
-        if !taints_ok || !selector_ok || self.repelled(name, pod) {
+        if !taints_ok || !selector_ok || self.repelled(name, pod) || !self.spread_ok(node, pod) {
             return false;
         }
         let alloc = node.status.as_ref().and_then(|s| s.allocatable.as_ref());
