@@ -235,6 +235,41 @@ fn cluster() -> Cluster {
                 .build(),
         );
     }
+    // A node at the target, for a replace step.
+    c.add_node(builders::node("new-1", &real_version()));
+    // Pods on every worker that claim a volume (so simulate and a replace step read where
+    // volumes reach).
+    c.add_object(
+        "v1",
+        "persistentvolumes",
+        serde_json::json!({
+            "metadata": {"name": "rbac-cache"},
+            "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteMany"], "storageClassName": "",
+                     "hostPath": {"path": "/tmp/cache"}},
+        }),
+    );
+    c.add_object(
+        "v1",
+        "persistentvolumeclaims",
+        serde_json::json!({
+            "metadata": {"name": "cache", "namespace": "shop"},
+            "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "", "volumeName": "rbac-cache",
+                     "resources": {"requests": {"storage": "1Gi"}}},
+        }),
+    );
+    for (i, n) in ["w-1", "w-2", "w-3"].iter().enumerate() {
+        let mut p = builders::pod("shop", &format!("cache-{i}"), n)
+            .owner("ReplicaSet", "cache-rs")
+            .labels(&[("app", "cache")])
+            .build();
+        if let Some(s) = p.spec.as_mut() {
+            s.volumes = Some(vec![serde_json::from_value(serde_json::json!({
+                "name": "cache", "persistentVolumeClaim": {"claimName": "cache"},
+            }))
+            .expect("volume")]);
+        }
+        c.add_pod(p);
+    }
     c.add_pdb(builders::pdb_max_unavailable(
         "shop",
         "web",
@@ -317,6 +352,10 @@ fn the_check_roles_are_sufficient_and_minimal() {
         "{}",
         r.all()
     );
+    // simulate with the same roles: where the claimed volumes reach is read too.
+    let sim = live.run_as(&me, &["simulate", "--to", &real_version(), "-o", "json"]);
+    assert!(matches!(sim.code, 0..=2), "{}", sim.all());
+    assert!(!sim.stderr.contains("forbidden"), "{}", sim.all());
     let s = live.run_as(&me, &["status", "-o", "json"]);
     assert_eq!(s.code, 0, "{}", s.all());
     assert_ne!(
@@ -361,6 +400,26 @@ fn the_drain_roles_are_sufficient_and_minimal() {
         assert_eq!(r.code, 0, "{args:?}: {}", r.all());
         assert!(!r.stderr.contains("forbidden"), "{args:?}: {}", r.all());
     }
+    // A replace step's capacity preview (dry run) reads where the leaving pods' volumes
+    // reach before it says they fit on the node at the target.
+    let r = live.run_as(
+        &me,
+        &[
+            "drain-next",
+            "--strategy",
+            "replace",
+            "--to",
+            &real_version(),
+            "--dry-run",
+            "--allow-another",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        !r.stderr.contains("forbidden") && r.all().contains("capacity: the"),
+        "{}",
+        r.all()
+    );
     let (used, denied) = audit(&live, "bob");
     assert!(denied.is_empty(), "denied with the drain roles: {denied:?}");
     let unused: BTreeSet<Grant> = granted.difference(&used).cloned().collect();

@@ -133,6 +133,8 @@ fn check_role_covers_the_api_scan_and_nothing_else() {
         ("policy", "poddisruptionbudgets"),
         ("", "namespaces"),
         ("discovery.k8s.io", "endpointslices"),
+        ("", "persistentvolumeclaims"),
+        ("", "persistentvolumes"),
     ]
     .iter()
     .map(|(g, r)| (g.to_string(), r.to_string()))

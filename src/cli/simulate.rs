@@ -121,7 +121,7 @@ pub async fn run(args: &SimulateArgs, global: &Global) -> Result<Code, CliError>
     } else {
         let mut reducer = crate::inventory::ingest::read_paths_for_simulation(&args.snapshot)?;
         reducer.note(
-            "read from a file: a `kubectl upgrade snapshot` keeps node labels only for roles and setup detection and no pod scheduling constraints (placement by requests and taints); a `kubectl get nodes,pods,pdb -A -o json` dump keeps them all",
+            "read from a file: a `kubectl upgrade snapshot` keeps node labels only for roles and setup detection and no pod scheduling constraints or volume claims (placement by requests and taints); a `kubectl get nodes,pods,pdb,pv,pvc,validatingwebhookconfigurations,mutatingwebhookconfigurations,endpointslices -A -o json` dump keeps them all",
         );
         let (inv, world) = reducer.finish_world();
         let cp = crate::report::control_plane_version(&inv).map(|v| v.raw);

@@ -10,3 +10,4 @@ pub mod error;
 pub mod lock;
 pub mod nodes;
 pub mod paging;
+pub mod volumes;

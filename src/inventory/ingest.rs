@@ -784,6 +784,22 @@ impl Feed<'_> {
             return Ok(());
         }
         if !KINDS.contains(&kind.as_str()) {
+            // Where bound volumes let pods run (simulate).
+            match (kind.as_str(), api.as_str()) {
+                ("PersistentVolumeClaim", "v1") => {
+                    if let Ok(c) = serde_json::from_value(item.clone()) {
+                        self.reducer.volume_claim(&c);
+                    }
+                    return Ok(());
+                }
+                ("PersistentVolume", "v1") => {
+                    if let Ok(v) = serde_json::from_value(item.clone()) {
+                        self.reducer.volume(&v);
+                    }
+                    return Ok(());
+                }
+                _ => {}
+            }
             // What the webhook check reads (webhook configurations also go to the API scan).
             if let Some(o) = admission_object(&kind, &api, &item) {
                 self.reducer.admission(o);
@@ -1458,5 +1474,33 @@ mod webhooks_in_dumps {
             notes.iter().any(|n| n.contains("after the pods")),
             "{notes:?}"
         );
+    }
+}
+
+/// A dump with `pv,pvc` gives simulate where bound volumes reach.
+#[cfg(test)]
+mod volumes_in_dumps {
+    #[test]
+    fn claims_resolve_to_their_volumes_node_affinity() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("dump.json");
+        std::fs::write(
+            &path,
+            r#"{"apiVersion":"v1","kind":"List","items":[
+              {"apiVersion":"v1","kind":"Node","metadata":{"name":"n1"},"status":{"nodeInfo":{"kubeletVersion":"v1.33.2","kubeProxyVersion":"","containerRuntimeVersion":"containerd://1.7","osImage":"Ubuntu","kernelVersion":"6.1","architecture":"amd64","operatingSystem":"linux","machineID":"","systemUUID":"","bootID":""}}},
+              {"apiVersion":"v1","kind":"Pod","metadata":{"name":"db-0","namespace":"db"},
+               "spec":{"nodeName":"n1","containers":[{"name":"c"}],"volumes":[{"name":"d","persistentVolumeClaim":{"claimName":"data"}}]},
+               "status":{"phase":"Running"}},
+              {"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"data","namespace":"db"},"spec":{"volumeName":"pv-a"}},
+              {"apiVersion":"v1","kind":"PersistentVolume","metadata":{"name":"pv-a"},"spec":{"nodeAffinity":{"required":{"nodeSelectorTerms":[
+                {"matchExpressions":[{"key":"topology.kubernetes.io/zone","operator":"In","values":["a"]}]}]}}}}
+            ]}"#,
+        )
+        .expect("write");
+        let (_, world) = super::read_paths_for_simulation(&[path])
+            .expect("read")
+            .finish_world();
+        assert_eq!(world.pods.len(), 1);
+        assert_eq!(world.pods[0].moving.volume_affinity.len(), 1);
     }
 }

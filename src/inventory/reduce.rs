@@ -43,6 +43,8 @@ pub struct Reducer {
     /// `simulate`: every node with all its labels and every running pod with what decides
     /// where it may go (`None` for `check`, which keeps far less).
     world: Option<crate::rollout::simulate::World>,
+    /// `simulate`: PersistentVolumeClaims and PersistentVolumes given in a dump.
+    volumes: crate::policy::capacity::Volumes,
     /// A pod arrived before the webhook configurations (per-node exposure unknown).
     webhooks_after_pods: bool,
     /// `simulate`: label sets seen, shared between the pods that carry the same.
@@ -72,6 +74,7 @@ impl Reducer {
     pub fn finish_world(mut self) -> (Inventory, crate::rollout::simulate::World) {
         let mut world = self.world.take().unwrap_or_default();
         let index = std::mem::take(&mut self.pdb_index);
+        let volumes = std::mem::take(&mut self.volumes);
         let inv = self.finish();
         for p in &mut world.pods {
             p.facts.pdbs = index.covering(&inv.pdbs, &p.facts.namespace, &p.moving.labels);
@@ -80,6 +83,7 @@ impl Reducer {
         world.nodes.sort_by(|a, b| a.name.cmp(&b.name));
         world.notes = inv.notes.clone();
         world.admission = inv.admission.clone();
+        world.apply_volumes(&volumes);
         (inv, world)
     }
 
@@ -241,6 +245,20 @@ impl Reducer {
             control_plane_endpoint: field("controlPlaneEndpoint"),
             image_repository: field("imageRepository"),
         });
+    }
+
+    /// A PersistentVolumeClaim (`simulate`: where its pod's volume is bound).
+    pub fn volume_claim(&mut self, c: &k8s_openapi::api::core::v1::PersistentVolumeClaim) {
+        if self.world.is_some() {
+            self.volumes.add_claim(c);
+        }
+    }
+
+    /// A PersistentVolume (`simulate`: its node affinity).
+    pub fn volume(&mut self, v: &k8s_openapi::api::core::v1::PersistentVolume) {
+        if self.world.is_some() {
+            self.volumes.add_volume(v);
+        }
     }
 
     /// A webhook configuration, EndpointSlice or Namespace.

@@ -13,8 +13,12 @@
 //! scheduling shape (selector, affinity, tolerations) takes its eligible nodes in turn, so a
 //! pod lands on the next node with room rather than piling onto the first.
 //!
-//! What it cannot see: volumes bound to a zone, extended resources, priorities and
-//! preemption, preferred (soft) rules, `ScheduleAnyway` spread. A pod placed here may still
+//! Bound volumes count too: a pod whose PersistentVolumeClaims are bound to
+//! PersistentVolumes with required node affinity (zonal disks, local volumes) may only go
+//! where every such volume's terms match ([`Volumes`], the VolumeBinding filter).
+//!
+//! What it cannot see: extended resources, priorities and preemption, preferred (soft)
+//! rules, `ScheduleAnyway` spread, claims still waiting for their first consumer. A pod placed here may still
 //! not schedule; a pod left Pending here will not.
 
 use crate::facts::resources::Resources;
@@ -78,6 +82,82 @@ pub struct Moving {
     pub anti: Vec<AntiTerm>,
     /// Topology spread constraints that filter (DoNotSchedule).
     pub spread: Vec<SpreadTerm>,
+    /// Its PersistentVolumeClaims (names in its namespace; generic ephemeral volumes'
+    /// claims included).
+    pub claims: Vec<String>,
+    /// Where its bound volumes may be used: per volume, any one term must hold
+    /// ([`Volumes::apply`]).
+    pub volume_affinity: Vec<Vec<Selector>>,
+}
+
+/// Bound volumes' node affinity, by claim: what the scheduler's VolumeBinding filter reads.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Volumes {
+    /// `ns/claim` -> the PersistentVolume it is bound to.
+    bound: HashMap<String, String>,
+    /// PersistentVolume -> its required node affinity terms (none: usable anywhere).
+    terms: HashMap<String, Vec<Selector>>,
+}
+
+impl Volumes {
+    pub fn add_claim(&mut self, c: &k8s_openapi::api::core::v1::PersistentVolumeClaim) {
+        let volume = c.spec.as_ref().and_then(|s| s.volume_name.clone());
+        if let (Some(ns), Some(name), Some(pv)) = (
+            c.metadata.namespace.as_deref(),
+            c.metadata.name.as_deref(),
+            volume,
+        ) {
+            self.bound.insert(format!("{ns}/{name}"), pv);
+        }
+    }
+
+    pub fn add_volume(&mut self, v: &k8s_openapi::api::core::v1::PersistentVolume) {
+        let Some(name) = v.metadata.name.clone() else {
+            return;
+        };
+        let terms = v
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_affinity.as_ref())
+            .and_then(|a| a.required.as_ref())
+            .map(|r| r.node_selector_terms.iter().map(node_term).collect())
+            .unwrap_or_default();
+        self.terms.insert(name, terms);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bound.is_empty()
+    }
+
+    /// Fill `m.volume_affinity` from its claims (claims not bound, or bound to a volume
+    /// without node affinity, do not restrict it).
+    pub fn apply(&self, m: &mut Moving) {
+        m.volume_affinity = m
+            .claims
+            .iter()
+            .filter_map(|c| self.bound.get(&format!("{}/{c}", m.namespace)))
+            .filter_map(|pv| self.terms.get(pv))
+            .filter(|t| !t.is_empty())
+            .cloned()
+            .collect();
+    }
+}
+
+fn claims(p: &Pod) -> Vec<String> {
+    let pod_name = p.metadata.name.as_deref().unwrap_or_default();
+    p.spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .filter_map(|v| {
+            if let Some(c) = &v.persistent_volume_claim {
+                return Some(c.claim_name.clone());
+            }
+            // A generic ephemeral volume's claim is named after the pod and the volume.
+            v.ephemeral
+                .as_ref()
+                .map(|_| format!("{pod_name}-{}", v.name))
+        })
+        .collect()
 }
 
 fn spread_terms(p: &Pod) -> Vec<SpreadTerm> {
@@ -192,6 +272,8 @@ impl Moving {
             tolerations: spec.and_then(|s| s.tolerations.clone()).unwrap_or_default(),
             anti,
             spread: spread_terms(p),
+            claims: claims(p),
+            volume_affinity: Vec::new(),
         }
     }
 }
@@ -241,18 +323,25 @@ fn selected(pod: &Moving, d: &Destination) -> bool {
         && (pod.affinity.is_empty() || pod.affinity.iter().any(|t| t.matches(&d.labels)))
 }
 
+/// May every bound volume of the pod be used on `d`?
+fn volumes_reach(pod: &Moving, d: &Destination) -> bool {
+    pod.volume_affinity
+        .iter()
+        .all(|terms| terms.iter().any(|t| t.matches(&d.labels)))
+}
+
 fn taints_tolerated(pod: &Moving, d: &Destination) -> bool {
     d.taints.iter().all(|t| tolerated(t, &pod.tolerations))
 }
 
 /// May `pod` go to `d` at all (ignoring room and other pods)?
 pub fn eligible(pod: &Moving, d: &Destination) -> bool {
-    selected(pod, d) && taints_tolerated(pod, d)
+    selected(pod, d) && taints_tolerated(pod, d) && volumes_reach(pod, d)
 }
 
 /// Why a pod found no node.
 pub const NO_MATCH: &str =
-    "no destination matches its nodeSelector, required node affinity or tolerations";
+    "no destination matches its nodeSelector, required node affinity, tolerations or its volumes' node affinity";
 
 /// Each pod's scheduling shape (its `nodeSelector`, required node affinity and
 /// tolerations) as a number: pods of one shape may go to the same nodes, so a [`Placer`]
@@ -262,7 +351,10 @@ pub fn shapes<T: AsRef<Moving>>(pods: &[T]) -> Vec<u32> {
     pods.iter()
         .map(|p| {
             let p = p.as_ref();
-            let key = format!("{:?}|{:?}|{:?}", p.node_selector, p.affinity, p.tolerations);
+            let key = format!(
+                "{:?}|{:?}|{:?}|{:?}",
+                p.node_selector, p.affinity, p.tolerations, p.volume_affinity
+            );
             let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
             *ids.entry(key).or_insert(next)
         })
@@ -744,6 +836,52 @@ mod tests {
         assert!(
             pending.is_empty(),
             "a is no domain for it: b and c are level at 1, 1+1-1 <= 1: {pending:?}"
+        );
+    }
+
+    #[test]
+    fn bound_volumes_keep_a_pod_where_they_reach() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"namespace": "db", "name": "db-0"},
+            "spec": {"containers": [{"name": "c"}], "volumes": [
+                {"name": "data", "persistentVolumeClaim": {"claimName": "data-db-0"}},
+                {"name": "scratch", "ephemeral": {"volumeClaimTemplate": {"spec": {}}}},
+                {"name": "tmp", "emptyDir": {}},
+            ]},
+        }))
+        .expect("pod");
+        let mut m = Moving::from_pod(&pod);
+        assert_eq!(m.claims, vec!["data-db-0", "db-0-scratch"]);
+        let mut v = Volumes::default();
+        v.add_claim(
+            &serde_json::from_value(serde_json::json!({
+            "metadata": {"namespace": "db", "name": "data-db-0"}, "spec": {"volumeName": "pv-1"}}))
+            .expect("pvc"),
+        );
+        v.add_claim(&serde_json::from_value(serde_json::json!({
+            "metadata": {"namespace": "db", "name": "db-0-scratch"}, "spec": {"volumeName": "pv-2"}})).expect("pvc"));
+        v.add_volume(&serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "pv-1"}, "spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}]}}}})).expect("pv"));
+        v.add_volume(
+            &serde_json::from_value(serde_json::json!({"metadata": {"name": "pv-2"}, "spec": {}}))
+                .expect("pv"),
+        );
+        v.apply(&mut m);
+        assert_eq!(
+            m.volume_affinity.len(),
+            1,
+            "the volume without affinity does not restrict"
+        );
+        let dests = vec![
+            dest("b-1", &[("zone", "b")], &[], r(4000, 4096)),
+            dest("a-1", &[("zone", "a")], &[], r(4000, 4096)),
+        ];
+        assert!(place(std::slice::from_ref(&m), &dests, vec![]).is_empty());
+        let pending = place(std::slice::from_ref(&m), &dests[..1], vec![]);
+        assert!(
+            pending[0].1.contains("volumes' node affinity"),
+            "{pending:?}"
         );
     }
 

@@ -568,17 +568,36 @@ pub struct CapacityCheck {
     pub pending: Vec<(String, String)>,
 }
 
-/// [`CapacityCheck`] for `batch` from every pod of the cluster.
+/// Does a pod leaving `batch` claim a volume (then where volumes reach is worth reading)?
+pub fn batch_claims_volumes(pods: &[Pod], batch: &[String], scope: &DrainScope) -> bool {
+    batch
+        .iter()
+        .flat_map(|n| moving_off(pods, n, scope))
+        .any(|(p, _)| {
+            p.spec
+                .iter()
+                .flat_map(|s| s.volumes.iter().flatten())
+                .any(|v| v.persistent_volume_claim.is_some() || v.ephemeral.is_some())
+        })
+}
+
+/// [`CapacityCheck`] for `batch` from every pod of the cluster and where bound volumes
+/// reach.
 pub fn replace_capacity(
     view: &View,
     pods: &[Pod],
     batch: &[String],
     scope: &DrainScope,
+    volumes: &capacity::Volumes,
 ) -> CapacityCheck {
     let moving: Vec<Moving> = batch
         .iter()
         .flat_map(|n| moving_off(pods, n, scope))
-        .map(|(p, _)| Moving::from_pod(p))
+        .map(|(p, _)| {
+            let mut m = Moving::from_pod(p);
+            volumes.apply(&mut m);
+            m
+        })
         .collect();
     let unknown_room = Resources {
         cpu_millis: u64::MAX / 4,

@@ -132,7 +132,14 @@ pub async fn world(conn: &Connection) -> Result<(super::simulate::World, String)
     let mut reducer = crate::inventory::Reducer::for_simulation(conn.description.clone());
     crate::inventory::live::read(conn, &mut reducer).await?;
     let oldest = crate::client::apiservers::oldest_version(conn).await?;
-    Ok((reducer.finish_world().1, oldest))
+    let mut world = reducer.finish_world().1;
+    if world.claims_volumes() {
+        let (volumes, notes) =
+            crate::client::volumes::read(&conn.client, &conn.description).await?;
+        world.apply_volumes(&volumes);
+        world.notes.extend(notes);
+    }
+    Ok((world, oldest))
 }
 
 /// Every pod of the cluster, listed once per run when a preview needs them.
@@ -151,6 +158,25 @@ impl Pods<'_> {
             self.listed = Some(pods);
         }
         Ok(self.listed.as_deref().unwrap_or_default())
+    }
+
+    /// The replace capacity preview for `batch`, reading where volumes reach when the pods
+    /// leaving claim some; and what could not be read.
+    async fn capacity(
+        &mut self,
+        view: &plan::View<'_>,
+        batch: &[String],
+        scope: &crate::drain::model::DrainScope,
+    ) -> Result<(plan::CapacityCheck, Vec<String>), ClientError> {
+        let conn = self.conn;
+        let listed = self.all().await?;
+        let (volumes, notes) = if plan::batch_claims_volumes(listed, batch, scope) {
+            crate::client::volumes::read(&conn.client, &conn.description).await?
+        } else {
+            Default::default()
+        };
+        let check = plan::replace_capacity(view, listed, batch, scope, &volumes);
+        Ok((check, notes))
     }
 }
 
@@ -276,7 +302,10 @@ async fn step(
     let mut pods = Pods { conn, listed: None };
     let replacing = !fresh.is_empty() && opts.strategy == Strategy::Replace;
     if replacing && !opts.ignore_capacity {
-        let check = plan::replace_capacity(&view, pods.all().await?, &names, &drain.scope);
+        let (check, notes) = pods.capacity(&view, &names, &drain.scope).await?;
+        for n in &notes {
+            say(n);
+        }
         match check.verdict(&names, target) {
             Ok(line) => say(&line),
             Err(r) => return Ok(Verdict::Stopped(r)),

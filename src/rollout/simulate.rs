@@ -3,8 +3,10 @@
 //! rules, [`crate::policy::order`], [`crate::policy::batch`]), runs each pod through the one
 //! drain preflight ([`crate::policy::preflight`]), counts what every budget must let through,
 //! and places each pod that moves with the [`Placer`] (requests, selectors, node and pod
-//! anti-affinity, taints) on the nodes still open. Drained nodes come back at the target
-//! (in place) or are gone (replace). The rollout completes, or stops at the first step that
+//! anti-affinity, taints, topology spread, where bound volumes reach) on the nodes still
+//! open, and judges the admission webhooks each drain meets ([`crate::policy::webhooks`]).
+//! Drained nodes come back at the target (in place) or stay cordoned for removal, or are
+//! gone with `--delete-node` (replace). The rollout completes, or stops at the first step that
 //! cannot finish, naming the node, the pod, the budget or the constraint. Pure.
 
 use super::plan::{Options, SkippedNode, Strategy};
@@ -67,6 +69,25 @@ pub struct World {
     pub notes: Vec<String>,
     /// Admission webhooks that can stop a drain.
     pub admission: crate::facts::webhook::Admission,
+}
+
+impl World {
+    /// Do any of its pods claim a volume (then where volumes reach is worth reading)?
+    pub fn claims_volumes(&self) -> bool {
+        self.pods.iter().any(|p| !p.moving.claims.is_empty())
+    }
+
+    /// Resolve each pod's claims into where its volumes may be used.
+    pub fn apply_volumes(&mut self, v: &crate::policy::capacity::Volumes) {
+        if v.is_empty() {
+            return;
+        }
+        for p in &mut self.pods {
+            if !p.moving.claims.is_empty() {
+                v.apply(&mut p.moving);
+            }
+        }
+    }
 }
 
 /// Where the simulation stopped.
@@ -185,7 +206,7 @@ pub const SCHEMA: &str = "kubectl-upgrade.io/simulation/v1";
 
 /// What the Placer does not see (said in every prediction).
 pub const NOT_MODELLED: &[&str] = &[
-    "volumes bound to a zone (PersistentVolume node affinity)",
+    "volumes from a `kubectl upgrade snapshot` (it keeps no claims; a live cluster or a dump with pv,pvc does)",
     "preferred (soft) affinity, ScheduleAnyway spread and scheduling scores",
     "priorities and preemption",
     "admission webhooks called at a URL",

@@ -336,6 +336,11 @@ pub async fn materialize(client: &Client, c: &Cluster) {
     for m in c.configmaps() {
         namespaces.insert(m.metadata.namespace.clone().unwrap_or_default());
     }
+    for o in c.objects("v1", "persistentvolumeclaims") {
+        if let Some(ns) = o.pointer("/metadata/namespace").and_then(|v| v.as_str()) {
+            namespaces.insert(ns.to_string());
+        }
+    }
     let ns_api: Api<Namespace> = Api::all(client.clone());
     for ns in namespaces
         .iter()
@@ -356,6 +361,7 @@ pub async fn materialize(client: &Client, c: &Cluster) {
             Err(e) => panic!("namespace {ns}: {e}"),
         }
     }
+    volumes(client, c).await;
     // DaemonSets run where the scenario put their pods: those nodes carry a label the
     // DaemonSet selects.
     let mut ds_nodes: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
@@ -544,6 +550,63 @@ pub async fn materialize(client: &Client, c: &Cluster) {
     admission(client, c).await;
 }
 
+/// The scenario's PersistentVolumes and their claims (bound by name: the PV controller
+/// binds them; waited for), before the pods that mount them.
+async fn volumes(client: &Client, c: &Cluster) {
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+    let labelled = |o: &serde_json::Value| {
+        let mut o = o.clone();
+        if let Some(m) = o.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+            m.remove("resourceVersion");
+            m.remove("uid");
+            let labels = m.entry("labels").or_insert_with(|| serde_json::json!({}));
+            for (k, v) in made() {
+                labels[k] = serde_json::Value::String(v);
+            }
+        }
+        o
+    };
+    for pv in c.objects("v1", "persistentvolumes") {
+        let pv: PersistentVolume =
+            serde_json::from_value(labelled(&pv)).expect("a PersistentVolume");
+        create(&Api::all(client.clone()), &pv).await;
+    }
+    let claims = c.objects("v1", "persistentvolumeclaims");
+    for pvc in &claims {
+        let pvc: PersistentVolumeClaim =
+            serde_json::from_value(labelled(pvc)).expect("a PersistentVolumeClaim");
+        let ns = pvc.metadata.namespace.clone().unwrap_or_default();
+        create(&Api::namespaced(client.clone(), &ns), &pvc).await;
+    }
+    let started = Instant::now();
+    for pvc in &claims {
+        let ns = pvc
+            .pointer("/metadata/namespace")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        let name = pvc
+            .pointer("/metadata/name")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), ns);
+        loop {
+            let phase = api
+                .get(name)
+                .await
+                .ok()
+                .and_then(|p| p.status.and_then(|s| s.phase));
+            if phase.as_deref() == Some("Bound") {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "PersistentVolumeClaim {ns}/{name} not Bound in 30s ({phase:?})"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
 /// The scenario's Services (the real EndpointSlice controller fills their slices: waited
 /// for) and, last, its webhook configurations (a webhook that fails closed on pod creation
 /// would refuse the scenario's own pods, were it made first).
@@ -654,10 +717,12 @@ fn admissible(s: PodSpec) -> PodSpec {
             .collect(),
         volumes: s.volumes.map(|vs| {
             vs.into_iter()
-                .filter(|v| v.empty_dir.is_some())
+                .filter(|v| v.empty_dir.is_some() || v.persistent_volume_claim.is_some())
                 .map(|v| k8s_openapi::api::core::v1::Volume {
                     name: v.name,
                     empty_dir: v.empty_dir,
+                    // The scenario's own claims (made before the pods).
+                    persistent_volume_claim: v.persistent_volume_claim,
                     ..Default::default()
                 })
                 .collect()
@@ -954,6 +1019,9 @@ pub async fn reset(client: &Client) {
         let _ = Api::<ConfigMap>::namespaced(c.clone(), ns)
             .delete_collection(&dp, &lp)
             .await;
+        let _ = Api::<k8s_openapi::api::core::v1::PersistentVolumeClaim>::namespaced(c.clone(), ns)
+            .delete_collection(&dp, &lp)
+            .await;
         let services = Api::<k8s_openapi::api::core::v1::Service>::namespaced(c.clone(), ns);
         for s in services
             .list(&lp)
@@ -976,6 +1044,9 @@ pub async fn reset(client: &Client) {
         .await;
     let _ = Api::<Node>::all(client.clone())
         .delete_collection(&dp, &all)
+        .await;
+    let _ = Api::<k8s_openapi::api::core::v1::PersistentVolume>::all(client.clone())
+        .delete_collection(&dp, &lp)
         .await;
     let started = Instant::now();
     loop {

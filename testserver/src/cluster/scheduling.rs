@@ -8,7 +8,10 @@
 //! selects in the node's domain, plus the pod, less those of the emptiest domain, at most
 //! `maxSkew`; every node with the key and matching the pod's nodeSelector is a domain,
 //! cordoned ones included; `minDomains` honoured; `matchLabelKeys` and the inclusion
-//! policies other than the defaults are not). Among the nodes that pass, the least loaded
+//! policies other than the defaults are not), and every PersistentVolumeClaim it mounts is
+//! bound to a PersistentVolume whose required node affinity the node matches
+//! (VolumeBinding; a claim not found keeps it Pending, an unbound one is taken to bind
+//! anywhere). Among the nodes that pass, the least loaded
 //! without a PreferNoSchedule taint wins (the TaintToleration and LeastAllocated scores,
 //! roughly).
 
@@ -171,6 +174,61 @@ impl Cluster {
             })
     }
 
+    /// May every volume the pod claims be used on `node`?
+    fn volumes_reach(&self, node: &Node, pod: &Pod) -> bool {
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let labels = node.metadata.labels.clone().unwrap_or_default();
+        let get = |resource: &str, ns: &str, name: &str| {
+            self.generic
+                .get(&(String::new(), resource.to_string()))
+                .and_then(|r| r.objects.get(&(ns.to_string(), name.to_string())))
+                .cloned()
+        };
+        let term_matches = |t: &serde_json::Value| {
+            t["matchExpressions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .all(|e| {
+                    let key = e["key"].as_str().unwrap_or_default();
+                    let values: Vec<&str> = e["values"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|v| v.as_str())
+                        .collect();
+                    let have = labels.get(key).map(String::as_str);
+                    match e["operator"].as_str() {
+                        Some("In") => have.is_some_and(|h| values.contains(&h)),
+                        Some("NotIn") => have.is_none_or(|h| !values.contains(&h)),
+                        Some("Exists") => have.is_some(),
+                        Some("DoesNotExist") => have.is_none(),
+                        _ => false,
+                    }
+                })
+        };
+        pod.spec
+            .iter()
+            .flat_map(|s| s.volumes.iter().flatten())
+            .filter_map(|v| v.persistent_volume_claim.as_ref())
+            .all(|c| {
+                let Some(pvc) = get("persistentvolumeclaims", &ns, &c.claim_name) else {
+                    return false; // the claim is not there: the pod stays Pending
+                };
+                let Some(pv) = pvc.pointer("/spec/volumeName").and_then(|v| v.as_str()) else {
+                    return true;
+                };
+                let terms = get("persistentvolumes", "", pv).and_then(|v| {
+                    v.pointer("/spec/nodeAffinity/required/nodeSelectorTerms")
+                        .and_then(|t| t.as_array().cloned())
+                });
+                match terms {
+                    Some(ts) if !ts.is_empty() => ts.iter().any(term_matches),
+                    _ => true,
+                }
+            })
+    }
+
     /// Would `pod` fit on `node` (filters only)?
     fn fits(&self, node: &Node, pod: &Pod) -> bool {
         let default = PodSpec::default();
@@ -189,7 +247,12 @@ impl Cluster {
             .iter()
             .flatten()
             .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v));
-        if !taints_ok || !selector_ok || self.repelled(name, pod) || !self.spread_ok(node, pod) {
+        if !taints_ok
+            || !selector_ok
+            || self.repelled(name, pod)
+            || !self.spread_ok(node, pod)
+            || !self.volumes_reach(node, pod)
+        {
             return false;
         }
         let alloc = node.status.as_ref().and_then(|s| s.allocatable.as_ref());
