@@ -36,12 +36,17 @@ fn crd(stored: &[&str]) -> Value {
 }
 
 fn device_class() -> Value {
+    named_device_class("gpu")
+}
+
+/// A DeviceClass written through v1beta1 by client-side apply (its annotation).
+fn named_device_class(name: &str) -> Value {
     json!({
         "apiVersion": "resource.k8s.io/v1beta1",
         "kind": "DeviceClass",
-        "metadata": {"name": "gpu", "annotations": {
+        "metadata": {"name": name, "annotations": {
             "kubectl.kubernetes.io/last-applied-configuration":
-                "{\"apiVersion\":\"resource.k8s.io/v1beta1\",\"kind\":\"DeviceClass\",\"metadata\":{\"name\":\"gpu\"},\"spec\":{}}\n"
+                format!("{{\"apiVersion\":\"resource.k8s.io/v1beta1\",\"kind\":\"DeviceClass\",\"metadata\":{{\"name\":\"{name}\"}},\"spec\":{{}}}}\n")
         }},
         "spec": {}
     })
@@ -108,6 +113,47 @@ fn assert_found(report: &Value, backend: &str) {
         dc["hop"].is_null(),
         "{backend}: beyond the plan's target: {dc}"
     );
+    assert_eq!(dc["status"], "beyondPlan", "{backend}: {dc}");
+    // gpu was only ever written through v1beta1: live. gpu-migrated was written through v1
+    // since: its v1beta1 annotation and manager entry are stale.
+    let of = |name: &str, source: &str| {
+        apis.iter()
+            .find(|a| a["name"] == name && a["source"] == source)
+            .cloned()
+            .unwrap_or_else(|| panic!("{backend}: {name} {source}: {apis:#?}"))
+    };
+    assert!(of("gpu", "lastApplied").get("stale").is_none(), "{backend}");
+    let stale = of("gpu-migrated", "lastApplied");
+    let why = stale["stale"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("written since through resource.k8s.io/v1 by kubectl-edit at "),
+        "{backend}: {stale}"
+    );
+    assert!(
+        of("gpu-migrated", "managedFields")["stale"].is_string(),
+        "{backend}"
+    );
+    // Its findings are INFO and say so; gpu's stay as they were.
+    let findings = report["findings"].as_array().cloned().unwrap_or_default();
+    let about = |name: &str| {
+        findings
+            .iter()
+            .filter(|f| {
+                f["section"] == "apis" && f["message"].as_str().is_some_and(|m| m.contains(name))
+            })
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let migrated = about("gpu-migrated");
+    assert!(
+        !migrated.is_empty()
+            && migrated.iter().all(|f| f["severity"] == "info"
+                && f["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("stale, not a risk")),
+        "{backend}: {migrated:#?}"
+    );
 }
 
 #[test]
@@ -117,8 +163,16 @@ fn deprecated_apis_in_use_on_the_test_server() {
     c.serve_version("resource.k8s.io", "deviceclasses", "v1", None);
     c.serve_deprecated_without_replacement("resource.k8s.io", "deviceclasses", "v1beta1", "1.38");
     let mut dc = device_class();
-    dc["metadata"]["managedFields"] = json!([{"manager": "kubectl-client-side-apply", "operation": "Update", "apiVersion": "resource.k8s.io/v1beta1"}]);
+    dc["metadata"]["managedFields"] = json!([{"manager": "kubectl-client-side-apply", "operation": "Update", "apiVersion": "resource.k8s.io/v1beta1", "time": "2026-11-30T10:00:00Z"}]);
     c.add_object("resource.k8s.io/v1beta1", "deviceclasses", dc);
+    // As the real server records it (the real test below makes it): created by client-side
+    // apply through v1beta1, then updated through v1.
+    let mut migrated = named_device_class("gpu-migrated");
+    migrated["metadata"]["managedFields"] = json!([
+        {"manager": "kubectl-client-side-apply", "operation": "Update", "apiVersion": "resource.k8s.io/v1beta1", "time": "2026-11-30T10:00:00Z"},
+        {"manager": "kubectl-edit", "operation": "Update", "apiVersion": "resource.k8s.io/v1", "time": "2026-11-30T10:00:02Z"}
+    ]);
+    c.add_object("resource.k8s.io/v1beta1", "deviceclasses", migrated);
     c.serve_version("example.com", "widgets", "v1", None);
     c.add_object(
         "apiextensions.k8s.io/v1",
@@ -164,6 +218,24 @@ fn deprecated_apis_in_use_on_the_real_control_plane() {
         let obj: DynamicObject = serde_json::from_value(device_class()).expect("object");
         let pp = PostParams { field_manager: Some("kubectl-client-side-apply".into()), ..PostParams::default() };
         api.create(&pp, &obj).await.expect("created through v1beta1");
+        // Another, then updated through v1 a moment later.
+        let obj: DynamicObject = serde_json::from_value(named_device_class("gpu-migrated")).expect("object");
+        api.create(&pp, &obj).await.expect("created through v1beta1");
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let v1 = ApiResource {
+            version: "v1".into(),
+            api_version: "resource.k8s.io/v1".into(),
+            ..ar.clone()
+        };
+        let api1: Api<DynamicObject> = Api::all_with(client.clone(), &v1);
+        // An update through v1 (as `kubectl edit` or a controller writes): the annotation
+        // stays as client-side apply left it. (A server-side apply would have made the
+        // server rewrite the annotation itself, to v1.)
+        let edit = json!({"metadata": {"labels": {"tier": "gold"}}});
+        let pp = PatchParams { field_manager: Some("kubectl-edit".into()), ..PatchParams::default() };
+        api1.patch("gpu-migrated", &pp, &Patch::Merge(&edit))
+            .await
+            .expect("updated through v1");
         // The CRD: v1alpha1 first the storage version (objects stored through it), then v1.
         let crds: Api<kube_testserver::k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(client.clone());
         let mut first = crd(&[]);

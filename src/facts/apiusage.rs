@@ -50,6 +50,54 @@ pub struct Usage {
     pub namespace: Option<String>,
     pub name: String,
     pub source: UsageSource,
+    /// A last-applied annotation or field manager entry the object has since been written
+    /// past: a later managedFields entry through another version (kube-no-trouble#662,
+    /// pluto#495: false alarms for objects rewritten at a current version).
+    pub rewritten: Option<Rewritten>,
+}
+
+/// A later write of an object through another API version, from its managedFields.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Rewritten {
+    pub api_version: String,
+    pub manager: String,
+    /// RFC 3339, as the entry says.
+    pub time: String,
+}
+
+/// The manager kubectl's client-side apply records its writes under (with the annotation).
+const CLIENT_SIDE_APPLY: &str = "kubectl-client-side-apply";
+
+/// The latest managedFields entry through another version than `api`, written after the
+/// latest write through `api` (by `manager` when given and present, else by anyone).
+fn rewritten_after(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    api: &str,
+    manager: Option<&str>,
+) -> Option<Rewritten> {
+    let entries: Vec<_> = meta.managed_fields.iter().flatten().collect();
+    let through = |by: Option<&str>| {
+        entries
+            .iter()
+            .filter(|e| e.api_version.as_deref() == Some(api))
+            .filter(|e| by.is_none_or(|m| e.manager.as_deref() == Some(m)))
+            .filter_map(|e| e.time.as_ref().map(|t| t.0))
+            .max()
+    };
+    let since = manager
+        .and_then(|m| through(Some(m)))
+        .or_else(|| through(None))?;
+    entries
+        .iter()
+        .filter(|e| e.api_version.as_deref().is_some_and(|v| v != api))
+        .filter_map(|e| Some((e.time.as_ref()?.0, e)))
+        .filter(|(t, _)| *t > since)
+        .max_by_key(|(t, _)| *t)
+        .map(|(t, e)| Rewritten {
+            api_version: e.api_version.clone().unwrap_or_default(),
+            manager: e.manager.clone().unwrap_or_default(),
+            time: t.to_string(),
+        })
 }
 
 /// `("apps", "v1")` from `apps/v1`, `("", "v1")` from `v1`.
@@ -88,12 +136,17 @@ pub fn from_server_object(
         {
             return;
         }
+        let rewritten = match source {
+            UsageSource::LastApplied => rewritten_after(meta, api, Some(CLIENT_SIDE_APPLY)),
+            _ => rewritten_after(meta, api, None),
+        };
         out.push(Usage {
             api_version: api.to_string(),
             kind: kind.to_string(),
             namespace: meta.namespace.clone(),
             name: meta.name.clone().unwrap_or_default(),
             source,
+            rewritten,
         });
     };
     if let Some(text) = meta.annotations.as_ref().and_then(|a| a.get(LAST_APPLIED)) {
@@ -128,16 +181,27 @@ pub fn reduce_meta(
             )]
             .into()
         });
+    // Per apiVersion the latest entry, with its time (what tells a stale last-applied
+    // annotation from a live one); the client-side apply manager's own entry too.
     let mut managers: Vec<ManagedFieldsEntry> = Vec::new();
     for mf in meta.managed_fields.iter().flatten() {
-        if managers.iter().any(|m| m.api_version == mf.api_version) {
-            continue;
-        }
-        managers.push(ManagedFieldsEntry {
+        let key = |m: &ManagedFieldsEntry| {
+            (
+                m.api_version.clone(),
+                m.manager.as_deref() == Some(CLIENT_SIDE_APPLY),
+            )
+        };
+        let entry = ManagedFieldsEntry {
             api_version: mf.api_version.clone(),
             manager: mf.manager.clone(),
+            time: mf.time.clone(),
             ..Default::default()
-        });
+        };
+        match managers.iter_mut().find(|m| key(m) == key(mf)) {
+            Some(m) if m.time < mf.time => *m = entry,
+            Some(_) => {}
+            None => managers.push(entry),
+        }
     }
     ObjectMeta {
         name: meta.name.clone(),
@@ -169,6 +233,7 @@ pub fn from_manifest(doc: &Value, source: UsageSource) -> Option<Usage> {
             .or_else(|| field("generateName"))
             .unwrap_or_default(),
         source,
+        rewritten: None,
     })
 }
 
@@ -272,6 +337,89 @@ pub fn deprecated_api_requests(metrics: &str) -> Vec<(String, String, String)> {
 mod tests {
     use super::*;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
+
+    fn entry(api: &str, manager: &str, time: &str) -> ManagedFieldsEntry {
+        ManagedFieldsEntry {
+            api_version: Some(api.into()),
+            manager: Some(manager.into()),
+            time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                time.parse().expect("time"),
+            )),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_later_write_through_another_version_makes_the_old_one_history() {
+        let meta = |fields: Vec<ManagedFieldsEntry>| ObjectMeta {
+            name: Some("web".into()),
+            annotations: Some(
+                [(
+                    LAST_APPLIED.to_string(),
+                    r#"{"apiVersion":"networking.k8s.io/v1beta1","kind":"Ingress"}"#.to_string(),
+                )]
+                .into(),
+            ),
+            managed_fields: Some(fields),
+            ..Default::default()
+        };
+        let old = entry(
+            "networking.k8s.io/v1beta1",
+            CLIENT_SIDE_APPLY,
+            "2021-03-01T10:00:00Z",
+        );
+        let edit = entry(
+            "networking.k8s.io/v1",
+            "kubectl-edit",
+            "2023-05-01T10:00:00Z",
+        );
+        let u = from_server_object(
+            "Ingress",
+            "networking.k8s.io/v1",
+            &meta(vec![old.clone(), edit.clone()]),
+        );
+        let rw = u[0].rewritten.clone().expect("stale");
+        assert_eq!(
+            (rw.api_version.as_str(), rw.manager.as_str()),
+            ("networking.k8s.io/v1", "kubectl-edit")
+        );
+        assert!(u[1].rewritten.is_some(), "the manager entry is history too");
+        // Applied again through v1beta1 after the edit: live.
+        let again = entry(
+            "networking.k8s.io/v1beta1",
+            CLIENT_SIDE_APPLY,
+            "2024-01-01T00:00:00Z",
+        );
+        let u = from_server_object(
+            "Ingress",
+            "networking.k8s.io/v1",
+            &meta(vec![again, edit.clone()]),
+        );
+        assert!(u[0].rewritten.is_none());
+        // Without times nothing is claimed.
+        let timeless = ManagedFieldsEntry { time: None, ..old };
+        let u = from_server_object(
+            "Ingress",
+            "networking.k8s.io/v1",
+            &meta(vec![timeless, edit]),
+        );
+        assert!(u[0].rewritten.is_none());
+        // A snapshot keeps what this needs.
+        let reduced = reduce_meta(&meta(vec![
+            entry(
+                "networking.k8s.io/v1beta1",
+                CLIENT_SIDE_APPLY,
+                "2021-03-01T10:00:00Z",
+            ),
+            entry(
+                "networking.k8s.io/v1",
+                "kubectl-edit",
+                "2023-05-01T10:00:00Z",
+            ),
+        ]));
+        let u = from_server_object("Ingress", "networking.k8s.io/v1", &reduced);
+        assert!(u[0].rewritten.is_some());
+    }
 
     #[test]
     fn server_objects_yield_last_applied_and_managers_but_not_the_served_version() {

@@ -207,6 +207,7 @@ async fn metric(
             namespace: None,
             name: format!("requests to {resource}"),
             source: UsageSource::Metric,
+            rewritten: None,
         }))?;
     }
     Ok(vec![format!(

@@ -77,6 +77,7 @@ impl UsageRecord {
             namespace: self.namespace.clone(),
             name: self.name.clone(),
             source,
+            rewritten: None,
         })
     }
 }

@@ -429,6 +429,26 @@ pub struct ApiRow {
     /// `1.31 -> 1.32`: the hop of the plan where it bites; None when it does not bite in
     /// this plan (already removed, or removed beyond the target).
     pub hop: Option<String>,
+    /// Where the removal falls, for CI to branch on: `removedAtHop` (a hop of this plan
+    /// removes it), `alreadyRemoved` (the cluster's minor no longer serves it),
+    /// `beyondPlan` (removed after the plan's target), `deprecated` (deprecated, no plan
+    /// target known to place the removal against).
+    pub status: &'static str,
+    /// The last-applied annotation or manager entry is stale: the object was written since
+    /// through another version (the reason, from managedFields); its findings are INFO.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale: Option<String>,
+}
+
+impl Bite {
+    fn status(self, to: Option<Minor>) -> &'static str {
+        match self {
+            Bite::Hop(_) => "removedAtHop",
+            Bite::Already => "alreadyRemoved",
+            Bite::Later if to.is_some() => "beyondPlan",
+            Bite::Later => "deprecated",
+        }
+    }
 }
 
 /// Where a removal falls relative to the plan.
@@ -465,12 +485,24 @@ pub fn judge_usages(
     to: Option<Minor>,
 ) -> (Vec<ApiRow>, Vec<Finding>) {
     let mut rows = Vec::new();
-    let mut groups: BTreeMap<(Bite, String, String), Vec<&Usage>> = BTreeMap::new();
+    let mut groups: BTreeMap<(bool, Bite, String, String), Vec<&Usage>> = BTreeMap::new();
     for u in usages {
         let Some(r) = data.removal(&u.api_version, &u.kind) else {
             continue;
         };
         let b = bite(r.removed_in, from, to);
+        // Written since through a version this data does not remove: the old apiVersion
+        // is history, not what clients send.
+        let stale = u
+            .rewritten
+            .as_ref()
+            .filter(|rw| data.removal(&rw.api_version, &u.kind).is_none())
+            .map(|rw| {
+                format!(
+                    "written since through {} by {} at {}",
+                    rw.api_version, rw.manager, rw.time
+                )
+            });
         rows.push(ApiRow {
             group: r.group.clone(),
             version: r.version.clone(),
@@ -485,14 +517,16 @@ pub fn judge_usages(
                 Bite::Hop(m) => Some(hop_label(m)),
                 _ => None,
             },
+            status: b.status(to),
+            stale: stale.clone(),
         });
         groups
-            .entry((b, u.api_version.clone(), u.kind.clone()))
+            .entry((stale.is_some(), b, u.api_version.clone(), u.kind.clone()))
             .or_default()
             .push(u);
     }
     let mut findings = Vec::new();
-    for ((b, api, kind), us) in groups {
+    for ((stale, b, api, kind), us) in groups {
         let Some(r) = data.removal(&api, &kind) else {
             continue;
         };
@@ -567,6 +601,14 @@ pub fn judge_usages(
                 ),
             ),
         };
+        let (severity, message) = if stale {
+            (
+                Severity::Info,
+                format!("stale, not a risk: {message} (each was written since through a version that stays served, per its managedFields; the old apiVersion is history)"),
+            )
+        } else {
+            (severity, message)
+        };
         findings.push(Finding::new(
             Section::Apis,
             severity,
@@ -611,6 +653,12 @@ pub fn judge_crds(crds: &[CrdFacts]) -> (Vec<ApiRow>, Vec<Finding>) {
                 removed_in: None,
                 replacement: format!("{}/{storage}", crd.group),
                 hop: None,
+                status: if severity == Severity::Violation {
+                    "alreadyRemoved"
+                } else {
+                    "deprecated"
+                },
+                stale: None,
             });
             findings.push(Finding::new(
                 Section::Apis,
@@ -785,6 +833,7 @@ mod tests {
             namespace: Some("ns".into()),
             name: name.into(),
             source,
+            rewritten: None,
         }
     }
 
@@ -922,6 +971,72 @@ mod tests {
         let claim = f.iter().find(|f| f.subject == "hop 1.33 -> 1.34").unwrap();
         assert_eq!(claim.severity, Severity::Violation);
         assert!(claim.message.contains("delete them before the hop"));
+    }
+
+    #[test]
+    fn each_row_says_where_its_removal_falls_and_stale_ones_are_info() {
+        let d = builtin();
+        let mut us = vec![
+            usage(
+                "flowcontrol.apiserver.k8s.io/v1beta3",
+                "FlowSchema",
+                "fs",
+                UsageSource::LastApplied,
+            ),
+            usage(
+                "extensions/v1beta1",
+                "Ingress",
+                "old",
+                UsageSource::LastApplied,
+            ),
+            usage(
+                "resource.k8s.io/v1alpha3",
+                "ResourceClaim",
+                "gpu",
+                UsageSource::File("x.yaml".into()),
+            ),
+        ];
+        let status =
+            |rows: &[ApiRow], name: &str| rows.iter().find(|r| r.name == name).map(|r| r.status);
+        let (rows, _) = judge_usages(&d, &us, Some(m("1.31")), Some(m("1.33")));
+        assert_eq!(status(&rows, "fs"), Some("removedAtHop"));
+        assert_eq!(status(&rows, "old"), Some("alreadyRemoved"));
+        assert_eq!(status(&rows, "gpu"), Some("beyondPlan"));
+        let (rows, _) = judge_usages(&d, &us, Some(m("1.31")), None);
+        assert_eq!(
+            status(&rows, "gpu"),
+            Some("deprecated"),
+            "no target to place it against"
+        );
+        // The FlowSchema written since through v1 (a version that stays): stale, INFO.
+        us[0].rewritten = Some(crate::facts::apiusage::Rewritten {
+            api_version: "flowcontrol.apiserver.k8s.io/v1".into(),
+            manager: "kube-apiserver".into(),
+            time: "2026-01-01T00:00:00Z".into(),
+        });
+        let (rows, f) = judge_usages(&d, &us, Some(m("1.31")), Some(m("1.33")));
+        let fs = rows.iter().find(|r| r.name == "fs").unwrap();
+        assert_eq!(fs.status, "removedAtHop");
+        assert!(fs.stale.as_deref().is_some_and(
+            |s| s.contains("through flowcontrol.apiserver.k8s.io/v1 by kube-apiserver")
+        ));
+        let hop = f.iter().find(|f| f.subject == "hop 1.31 -> 1.32").unwrap();
+        assert_eq!(hop.severity, Severity::Info);
+        assert!(
+            hop.message.starts_with("stale, not a risk"),
+            "{}",
+            hop.message
+        );
+        // Written since through another version this data removes too: not stale.
+        us[0].rewritten.as_mut().unwrap().api_version =
+            "flowcontrol.apiserver.k8s.io/v1beta2".into();
+        let (rows, _) = judge_usages(&d, &us, Some(m("1.31")), Some(m("1.33")));
+        assert!(rows
+            .iter()
+            .find(|r| r.name == "fs")
+            .unwrap()
+            .stale
+            .is_none());
     }
 
     #[test]
