@@ -5,6 +5,20 @@ use crate::exit::{CliError, Code};
 
 pub async fn run(cli: Cli) -> Result<Code, CliError> {
     let global = &cli.global;
+    if global.output.is_check_evidence() {
+        let single_check = match &cli.command {
+            Command::Check(args) => {
+                !args.is_fleet(global)
+                    && !matches!(args.snapshot.as_slice(), [dir] if dir.join(crate::cli::fleet::INDEX).is_file())
+            }
+            _ => false,
+        };
+        if !single_check {
+            return Err(CliError::usage(
+                "-o sarif and -o junit are formats of one `check` report (a cluster, a snapshot or --file manifests); use -o json here",
+            ));
+        }
+    }
     match &cli.command {
         Command::Check(args) => {
             if args.is_fleet(global) {
@@ -35,9 +49,12 @@ pub async fn run(cli: Cli) -> Result<Code, CliError> {
             use crate::cli::OutputFormat;
             let info = crate::buildinfo::version_info();
             let text = match global.output {
-                OutputFormat::Json => serde_json::to_string_pretty(&info)
-                    .map(|t| t + "\n")
-                    .map_err(|e| CliError::usage(format!("cannot print the version: {e}")))?,
+                // -o sarif/junit were refused above.
+                OutputFormat::Json | OutputFormat::Sarif | OutputFormat::Junit => {
+                    serde_json::to_string_pretty(&info)
+                        .map(|t| t + "\n")
+                        .map_err(|e| CliError::usage(format!("cannot print the version: {e}")))?
+                }
                 OutputFormat::Yaml => serde_yaml::to_string(&info)
                     .map_err(|e| CliError::usage(format!("cannot print the version: {e}")))?,
                 OutputFormat::Table | OutputFormat::Wide => crate::buildinfo::version_text(),

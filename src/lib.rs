@@ -6,7 +6,8 @@
 //! - `findings`: the verdict vocabulary (severity, section, finding). Pure.
 //! - `policy`: the rules (version, releases, skew, support, path, setup, drain filters,
 //!   preflight, drain order, drain preview). Pure: no I/O, nothing of the CLI.
-//! - `report` + `render`: turn facts and policy into the `check` report and print it.
+//! - `report` + `render`: turn facts and policy into the `check` report and print it;
+//!   `evidence`: the same report as SARIF and JUnit for CI.
 //! - `client`, `inventory`, `drain`: the I/O (connect, read, patch, evict, watch).
 //! - `cli` + `app`: flags, commands, exit codes (`exit`).
 
@@ -15,6 +16,7 @@ pub mod buildinfo;
 pub mod cli;
 pub mod client;
 pub mod drain;
+pub mod evidence;
 pub mod exit;
 pub mod facts;
 pub mod findings;

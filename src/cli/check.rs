@@ -308,6 +308,11 @@ pub async fn run_check(args: &CheckArgs, global: &Global) -> Result<Code, CliErr
         }
         OutputFormat::Table => render::human(&report, false, render::use_colour()),
         OutputFormat::Wide => render::human(&report, true, render::use_colour()),
+        OutputFormat::Sarif => {
+            render::machine(&crate::evidence::sarif(&report), render::Machine::Json)?
+        }
+        OutputFormat::Junit => crate::evidence::junit(&report)
+            .map_err(|e| CliError::usage(format!("cannot write JUnit XML: {e}")))?,
     };
     crate::cli::write_stdout(&text)?;
     Ok(match report.summary.exit_code {

@@ -200,7 +200,8 @@ fn render_fleet(
 ) -> Result<Code, CliError> {
     let report = fleet::build(results, &inputs.today.to_string());
     let text = match global.output {
-        OutputFormat::Json | OutputFormat::Yaml => {
+        // -o sarif/junit are refused for fleets before this runs.
+        OutputFormat::Json | OutputFormat::Yaml | OutputFormat::Sarif | OutputFormat::Junit => {
             crate::render::machine(&report, global.output.machine())?
         }
         OutputFormat::Table | OutputFormat::Wide => crate::render::fleet(

@@ -82,7 +82,8 @@ pub struct Cli {
 pub struct Global {
     #[command(flatten)]
     pub connect: ConnectOpts,
-    /// Output format: table (default), wide (per node), json or yaml.
+    /// Output format: table (default), wide (per node), json or yaml; for `check`, also sarif
+    /// (SARIF 2.1.0, for code scanning) or junit (JUnit XML, for test report views).
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
     /// drain and drain-next only: remove only pods in this namespace; pods in other namespaces
@@ -99,9 +100,18 @@ pub enum OutputFormat {
     Wide,
     Json,
     Yaml,
+    /// SARIF 2.1.0 (`check` only).
+    Sarif,
+    /// JUnit XML (`check` only).
+    Junit,
 }
 
 impl OutputFormat {
+    /// `-o sarif` or `-o junit`: formats of one check report.
+    pub fn is_check_evidence(self) -> bool {
+        matches!(self, OutputFormat::Sarif | OutputFormat::Junit)
+    }
+
     /// The renderer's machine format for `-o json|yaml` (JSON for the others).
     pub fn machine(self) -> crate::render::Machine {
         match self {

@@ -146,7 +146,8 @@ pub async fn run(args: &SimulateArgs, global: &Global) -> Result<Code, CliError>
     // The prediction owns what it shows: the cluster's pods go before it is rendered.
     drop(world);
     let text = match global.output {
-        OutputFormat::Json | OutputFormat::Yaml => {
+        // -o sarif/junit are refused before any command but check runs.
+        OutputFormat::Json | OutputFormat::Yaml | OutputFormat::Sarif | OutputFormat::Junit => {
             crate::render::machine(&sim, global.output.machine())?
         }
         OutputFormat::Table | OutputFormat::Wide => crate::render::simulation(

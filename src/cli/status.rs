@@ -64,7 +64,10 @@ async fn read(
 
 fn render(r: &Rollout, output: OutputFormat, colour: bool) -> Result<String, CliError> {
     match output {
-        OutputFormat::Json | OutputFormat::Yaml => Ok(crate::render::machine(r, output.machine())?),
+        // -o sarif/junit are refused before any command but check runs.
+        OutputFormat::Json | OutputFormat::Yaml | OutputFormat::Sarif | OutputFormat::Junit => {
+            Ok(crate::render::machine(r, output.machine())?)
+        }
         OutputFormat::Table | OutputFormat::Wide => Ok(crate::render::rollout(r, colour)),
     }
 }
