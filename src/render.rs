@@ -373,9 +373,9 @@ fn path_section(out: &mut String, r: &CheckReport, wide: bool, colour: bool) {
     }
 }
 
-/// Removed APIs, runtimes and add-ons: the findings, then (wide) every usage row.
+/// Removed APIs, flags and feature gates, runtimes and add-ons: the findings, then (wide) every usage row.
 fn apis_section(out: &mut String, r: &CheckReport, wide: bool, colour: bool) {
-    heading(out, "APIs, runtimes and add-ons", colour);
+    heading(out, "APIs, flags, runtimes and add-ons", colour);
     let fs: Vec<&Finding> = r
         .findings
         .iter()
@@ -384,7 +384,7 @@ fn apis_section(out: &mut String, r: &CheckReport, wide: bool, colour: bool) {
     if fs.is_empty() {
         let _ = writeln!(
             out,
-            "(no removed API version, runtime or kube-proxy mode in the way)"
+            "(no removed API version, flag or gate, runtime or proxy mode in the way)"
         );
     } else {
         findings_table(out, &fs, wide, colour);

@@ -428,6 +428,12 @@ pub fn build(
     let (mut apis, api_findings) =
         crate::policy::apis::judge_usages(ctx.apis, &inv.api_usages, from, to);
     findings.extend(api_findings);
+    findings.extend(crate::policy::config::judge(
+        crate::policy::config::builtin(),
+        &inv.component_configs,
+        from,
+        to,
+    ));
     let (crd_rows, crd_findings) = crate::policy::apis::judge_crds(&inv.crds);
     apis.extend(crd_rows);
     findings.extend(crd_findings);
@@ -477,21 +483,37 @@ pub fn build(
 /// judged for the hops up to `ctx.target` (default: the newest minor in the release data),
 /// from `from` (`--apiserver-version`) when given.
 pub fn build_manifests(inv: &Inventory, ctx: &Context) -> CheckReport {
+    // `--apiserver-version`, else the oldest version the files themselves give (a static
+    // pod's image tag, kubeadm's kubernetesVersion).
     let from = inv
         .server_version
         .as_deref()
         .and_then(|v| version::parse(v).ok())
-        .map(|v| v.minor());
+        .map(|v| v.minor())
+        .or_else(|| {
+            inv.component_configs
+                .iter()
+                .filter_map(|c| c.version.as_deref())
+                .filter_map(|v| version::parse(v).ok())
+                .map(|v| v.minor())
+                .min()
+        });
     let to = ctx
         .target
         .or_else(|| ctx.calendar.newest().map(|r| r.minor));
     let (apis, mut findings) =
         crate::policy::apis::judge_usages(ctx.apis, &inv.api_usages, from, to);
-    let files = inv.api_usages.len();
+    findings.extend(crate::policy::config::judge(
+        crate::policy::config::builtin(),
+        &inv.component_configs,
+        from,
+        to,
+    ));
+    let files = inv.api_usages.len() + inv.component_configs.len();
     let target = to.map(|t| t.to_string()).unwrap_or_else(|| "?".into());
     let mut notes = inv.notes.clone();
     notes.push(format!(
-        "manifests only (no cluster read): {files} API usage(s) judged for every minor up to {target}{}",
+        "manifests only (no cluster read): {files} API usage(s) and component configuration(s) judged for every minor up to {target}{}",
         from.map(|f| format!(" from {f}")).unwrap_or_default()
     ));
     if apis.is_empty() {

@@ -370,7 +370,10 @@ fn manifests_alone_need_no_cluster() {
         &["check", "-f", path, "--to", "v1.33", "--now", "2026-12-03"],
     );
     assert_eq!(tcode, 2);
-    assert!(table.contains("APIs, runtimes and add-ons"), "{table}");
+    assert!(
+        table.contains("APIs, flags, runtimes and add-ons"),
+        "{table}"
+    );
     assert!(table.contains("hop 1.31 -> 1.32"), "{table}");
 }
 

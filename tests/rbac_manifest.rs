@@ -258,7 +258,13 @@ fn no_wildcards_and_narrow_configmap_access() {
                 assert_eq!(kind, "Role", "configmaps only through the kube-system Role");
                 assert_eq!(
                     rule.resource_names.as_deref(),
-                    Some(&["kubeadm-config".to_string(), "kube-proxy".to_string()][..])
+                    Some(
+                        &[
+                            "kubeadm-config".to_string(),
+                            "kube-proxy".to_string(),
+                            "kubelet-config".to_string()
+                        ][..]
+                    )
                 );
                 assert_eq!(rule.verbs, ["get"]);
             }

@@ -715,7 +715,10 @@ mod tests {
         );
         assert!(!fixed(&plan(&w(&["drain", "--"]))).contains(&"-o".to_string()));
         // Enumerated values, including the `=` form.
-        assert_eq!(fixed(&plan(&w(&["check", "-o", "j"]))), w(&["json", "junit"]));
+        assert_eq!(
+            fixed(&plan(&w(&["check", "-o", "j"]))),
+            w(&["json", "junit"])
+        );
         assert_eq!(fixed(&plan(&w(&["drain", "--dry-run=s"]))), w(&["server"]));
         let p = plan(&w(&["check", "--output=y"]));
         assert_eq!((fixed(&p), p.prefix.as_str()), (w(&["yaml"]), "--output="));

@@ -49,6 +49,8 @@ pub struct Inventory {
     pub crds: Vec<crate::facts::apiusage::CrdFacts>,
     /// `mode` from kube-system/kube-proxy's `config.conf` (empty means iptables).
     pub kube_proxy_mode: Option<String>,
+    /// Components' flags and feature gates, from each place they are visible.
+    pub component_configs: Vec<crate::facts::config::ComponentConfig>,
     /// Admission webhooks that can stop a drain, and their Services' endpoints.
     pub admission: crate::facts::webhook::Admission,
     /// Per node: what the pods a drain of it moves expose to each webhook. `None` when the

@@ -781,6 +781,10 @@ impl Feed<'_> {
             if let Some(u) = crate::facts::apiusage::from_manifest(&item, source) {
                 self.reducer.api_usage(u);
             }
+            // Static pod manifests and component configuration files: flags and gates.
+            for c in crate::facts::config::of_file(&item, &format!("file:{}", self.name)) {
+                self.reducer.component_config(c);
+            }
             return Ok(());
         }
         if !KINDS.contains(&kind.as_str()) {

@@ -206,9 +206,24 @@ impl Reducer {
         self.inv.crds.push(crd);
     }
 
+    /// A component's configuration; one identical to one already kept (every kube-proxy pod
+    /// of a DaemonSet) is not kept again.
+    pub fn component_config(&mut self, c: crate::facts::config::ComponentConfig) {
+        let same = |k: &crate::facts::config::ComponentConfig| {
+            k.component == c.component && k.flags == c.flags && k.gates == c.gates
+        };
+        if c.source.starts_with("pod ") && self.inv.component_configs.iter().any(same) {
+            return;
+        }
+        self.inv.component_configs.push(c);
+    }
+
     pub fn configmap(&mut self, cm: ConfigMap) {
         if !self.first_copy("ConfigMap", &cm.metadata) {
             return;
+        }
+        for c in crate::facts::config::of_configmap(&cm) {
+            self.component_config(c);
         }
         let meta = cm.metadata;
         if meta.namespace.as_deref() == Some("kube-system")
@@ -277,6 +292,15 @@ impl Reducer {
         }
         self.inv.pods_seen += 1;
         if let Some((kind, component)) = component_of(&pod) {
+            if crate::facts::config::COMPONENTS.contains(&kind.name()) {
+                let source = format!("pod kube-system/{}", component.pod);
+                if let Some(c) = serde_json::to_value(&pod)
+                    .ok()
+                    .and_then(|v| crate::facts::config::of_pod(&v, source))
+                {
+                    self.component_config(c);
+                }
+            }
             self.inv.components_mut(kind).push(component);
         }
         let mut facts = PodFacts::from_pod(&pod);

@@ -95,6 +95,26 @@ pub async fn scan(
         }
     }
 
+    // The kubelet's configuration as kubeadm keeps it (its feature gates).
+    match cms.get_opt("kubelet-config").await {
+        Ok(Some(cm)) => sink.object(Object::ConfigMap(cm))?,
+        Ok(None) => {}
+        Err(e) if forbidden(&e) => notes.push(
+            "cannot read ConfigMap kube-system/kubelet-config (forbidden): the kubelet's feature gates are not judged"
+                .into(),
+        ),
+        Err(e) => {
+            return Err(api_error(
+                e,
+                "get",
+                "configmaps",
+                Some("kube-system/kubelet-config"),
+                &conn.description,
+            )
+            .into())
+        }
+    }
+
     // Objects of the kinds with removals, metadata only.
     let targets = match current {
         Some(m) => data.scan_targets(m),

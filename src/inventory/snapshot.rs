@@ -337,18 +337,61 @@ pub fn strip_configmap(cm: &ConfigMap) -> Option<ConfigMap> {
     let (key, field) = match m.name.as_deref() {
         Some("kubeadm-config") => ("ClusterConfiguration", "kubernetesVersion"),
         Some("kube-proxy") => ("config.conf", "mode"),
+        Some("kubelet-config") => ("kubelet", ""),
         _ => return None,
     };
-    let value = cm
+    let doc = cm
         .data
         .as_ref()
         .and_then(|d| d.get(key))
-        .and_then(|text| serde_yaml::from_str::<serde_yaml::Value>(text).ok())
-        .and_then(|v| v.get(field).and_then(|f| f.as_str()).map(str::to_string));
-    let text = match value {
-        Some(v) => serde_json::json!({ field: v }).to_string(),
-        None => "{}".to_string(),
-    };
+        .and_then(|text| serde_yaml::from_str::<serde_yaml::Value>(text).ok());
+    let mut kept = serde_json::Map::new();
+    if let Some(v) = doc
+        .as_ref()
+        .and_then(|v| v.get(field).and_then(|f| f.as_str()))
+    {
+        kept.insert(field.to_string(), v.into());
+    }
+    // Feature gates (names and booleans) and kubeadm's extraArgs by name: what the flag and
+    // gate check reads; every other value stays out (it may be a secret).
+    if let Some(g) = doc.as_ref().and_then(|v| v.get("featureGates")) {
+        if let Ok(g) = serde_json::to_value(g) {
+            kept.insert("featureGates".into(), g);
+        }
+    }
+    if m.name.as_deref() == Some("kubeadm-config") {
+        if let Some(d) = doc.as_ref().and_then(|d| serde_json::to_value(d).ok()) {
+            for c in crate::facts::config::of_kubeadm(&d, "") {
+                let key = match c.component.as_str() {
+                    "kube-apiserver" => "apiServer",
+                    "kube-controller-manager" => "controllerManager",
+                    _ => "scheduler",
+                };
+                let args: Vec<serde_json::Value> = crate::facts::config::reduced_args(
+                    c.flags
+                        .iter()
+                        .filter(|f| *f != "--feature-gates")
+                        .map(String::as_str),
+                )
+                .into_iter()
+                .chain((!c.gates.is_empty()).then(|| {
+                    let g: Vec<String> = c.gates.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    format!("--feature-gates={}", g.join(","))
+                }))
+                .map(|a| {
+                    let (name, value) = a
+                        .trim_start_matches("--")
+                        .split_once('=')
+                        .map(|(n, v)| (n.to_string(), v.to_string()))
+                        .unwrap_or((a.trim_start_matches("--").to_string(), String::new()));
+                    serde_json::json!({"name": name, "value": value})
+                })
+                .collect();
+                kept.insert(key.into(), serde_json::json!({ "extraArgs": args }));
+            }
+        }
+    }
+    let text = serde_json::Value::Object(kept).to_string();
     Some(ConfigMap {
         metadata: ObjectMeta {
             name: m.name.clone(),
@@ -382,6 +425,18 @@ pub fn strip_pod(pod: &Pod) -> Pod {
             .map(|c| Container {
                 name: c.name.clone(),
                 image: c.image.clone().filter(|_| component),
+                // A component's flag names and feature gates (no value: it may be a secret).
+                args: component
+                    .then(|| {
+                        crate::facts::config::reduced_args(
+                            c.command
+                                .iter()
+                                .flatten()
+                                .chain(c.args.iter().flatten())
+                                .map(String::as_str),
+                        )
+                    })
+                    .filter(|a| !a.is_empty()),
                 // Requests only: what the drain preview's capacity check adds up.
                 resources: c.resources.as_ref().and_then(|r| {
                     r.requests.as_ref().map(|req| ResourceRequirements {

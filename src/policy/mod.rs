@@ -3,6 +3,7 @@
 pub mod apis;
 pub mod batch;
 pub mod capacity;
+pub mod config;
 pub mod filters;
 pub mod order;
 pub mod path;

@@ -703,6 +703,9 @@ fn admissible(s: PodSpec) -> PodSpec {
             .into_iter()
             .map(|c| Container {
                 name: c.name,
+                // A component's command line (what the flag and gate check reads).
+                command: c.command,
+                args: c.args,
                 image: c
                     .image
                     .or_else(|| Some("registry.k8s.io/pause:3.10".into())),

@@ -1,0 +1,274 @@
+//! Removed command-line flags and feature gates (pure): `data/control-plane.yaml` (sources in
+//! the file) judged against the components' configurations ([`ComponentConfig`]). A flag or
+//! gate that a minor of the plan removes stops that component from starting at that hop: a
+//! VIOLATION attached to the hop, naming where it was set. One already removed before the
+//! cluster's minor (a manifest on disk that nothing runs) is a warning; one removed after the
+//! target is said (INFO). A gate set in its last stage (GA, Deprecated) has no effect already:
+//! removing it now is safe.
+
+use crate::facts::config::ComponentConfig;
+use crate::facts::version::Minor;
+use crate::findings::{bounded, Finding, Section, Severity, NAMES_SHOWN};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The compiled-in data.
+pub const BUILTIN_YAML: &str = include_str!("../../data/control-plane.yaml");
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct GateRemoval {
+    pub name: String,
+    pub last_stage: String,
+    pub since: Minor,
+    pub last_usable: Minor,
+    pub removed_in: Minor,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct FlagRemoval {
+    pub component: String,
+    pub flag: String,
+    pub deprecated_in: Minor,
+    pub removed_in: Minor,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigData {
+    pub as_of: String,
+    pub gates: Vec<GateRemoval>,
+    pub flags: Vec<FlagRemoval>,
+}
+
+/// The data of `data/control-plane.yaml`.
+pub fn builtin() -> &'static ConfigData {
+    static DATA: std::sync::OnceLock<ConfigData> = std::sync::OnceLock::new();
+    DATA.get_or_init(|| {
+        // The file is part of the binary and tested (`builtin_data_is_consistent`).
+        serde_yaml::from_str(BUILTIN_YAML).unwrap_or(ConfigData {
+            as_of: String::new(),
+            gates: vec![],
+            flags: vec![],
+        })
+    })
+}
+
+/// Where the removal falls for a plan from `from` to `to`.
+enum Falls {
+    Hop(Minor),
+    Already,
+    Later,
+}
+
+fn falls(removed: Minor, from: Option<Minor>, to: Option<Minor>) -> Falls {
+    match from {
+        Some(f) if removed <= f => Falls::Already,
+        _ if to.is_some_and(|t| removed <= t) => Falls::Hop(removed),
+        _ => Falls::Later,
+    }
+}
+
+fn source_text(s: &str) -> String {
+    match s {
+        "removedPage" => "kubernetes/website feature-gates-removed.md @ 03655030".into(),
+        "livePage" => {
+            "kubernetes.io/docs/reference/command-line-tools-reference/feature-gates-removed/"
+                .into()
+        }
+        other => match other.strip_prefix("gateFile:") {
+            Some(f) => format!("kubernetes/website feature-gates/{f}"),
+            None => other.to_string(),
+        },
+    }
+}
+
+/// Findings for every configured flag and gate the data lists, grouped per (hop, what).
+pub fn judge(
+    data: &ConfigData,
+    configs: &[ComponentConfig],
+    from: Option<Minor>,
+    to: Option<Minor>,
+) -> Vec<Finding> {
+    // (removed minor, what) -> (rule, sources where it is set)
+    let mut hits: BTreeMap<(Minor, String), (String, Vec<String>)> = BTreeMap::new();
+    for c in configs {
+        for f in &c.flags {
+            if let Some(r) = data
+                .flags
+                .iter()
+                .find(|r| r.component == c.component && &r.flag == f)
+            {
+                let what = format!("{} flag {}", c.component, r.flag);
+                let rule = format!(
+                    "{}: {} deprecated in {}, removed in {} (data/control-plane.yaml: {})",
+                    r.component, r.flag, r.deprecated_in, r.removed_in, r.source
+                );
+                hits.entry((r.removed_in, what))
+                    .or_insert_with(|| (rule, vec![]))
+                    .1
+                    .push(c.source.clone());
+            }
+        }
+        for (g, on) in &c.gates {
+            if let Some(r) = data.gates.iter().find(|r| &r.name == g) {
+                let what = format!("feature gate {}={on} ({})", r.name, c.component);
+                let rule = format!(
+                    "feature gate {}: {} since {}, last accepted by {}, removed in {} (data/control-plane.yaml: {})",
+                    r.name,
+                    r.last_stage,
+                    r.since,
+                    r.last_usable,
+                    r.removed_in,
+                    source_text(&r.source)
+                );
+                hits.entry((r.removed_in, what))
+                    .or_insert_with(|| (rule, vec![]))
+                    .1
+                    .push(c.source.clone());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for ((removed, what), (rule, mut sources)) in hits {
+        sources.sort();
+        sources.dedup();
+        let at = bounded(&sources, NAMES_SHOWN);
+        let (severity, subject, message) = match falls(removed, from, to) {
+            Falls::Hop(m) => (
+                Severity::Violation,
+                format!("hop {} -> {m}", m.prev()),
+                format!(
+                    "{what} is set ({at}), and {m} no longer accepts it: the component will not start after this hop; remove it first"
+                ),
+            ),
+            Falls::Already => (
+                Severity::Warn,
+                what.clone(),
+                format!(
+                    "{what} is set ({at}), but {removed} already removed it: a component of this cluster's minor would not start with it; remove it"
+                ),
+            ),
+            Falls::Later => (
+                Severity::Info,
+                what.clone(),
+                format!("{what} is set ({at}); {removed} removes it, beyond this plan: remove it before then"),
+            ),
+        };
+        out.push(Finding::new(
+            Section::Apis,
+            severity,
+            subject,
+            message,
+            rule,
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::config::from_args;
+
+    fn m(s: &str) -> Minor {
+        s.parse().expect("minor")
+    }
+
+    #[test]
+    fn builtin_data_is_consistent() {
+        let d: ConfigData =
+            serde_yaml::from_str(BUILTIN_YAML).expect("data/control-plane.yaml parses");
+        assert_eq!(&d, builtin());
+        for g in &d.gates {
+            assert!(
+                matches!(g.last_stage.as_str(), "GA" | "Deprecated"),
+                "{}: removed after a GA or Deprecated stage",
+                g.name
+            );
+            assert!(g.since <= g.last_usable, "{}", g.name);
+            assert_eq!(g.removed_in, g.last_usable.next(), "{}", g.name);
+        }
+        for f in &d.flags {
+            assert!(
+                f.deprecated_in < f.removed_in,
+                "{} {}: removed after its deprecation",
+                f.component,
+                f.flag
+            );
+            assert!(
+                crate::facts::config::COMPONENTS.contains(&f.component.as_str()),
+                "{}",
+                f.component
+            );
+        }
+        let mut names: Vec<&str> = d.gates.iter().map(|g| g.name.as_str()).collect();
+        names.sort();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n, "each gate once");
+        // The anchors.
+        let insecure = d
+            .flags
+            .iter()
+            .find(|f| f.component == "kube-apiserver" && f.flag == "--insecure-port")
+            .expect("anchor");
+        assert_eq!(insecure.removed_in, m("1.24"));
+        let eph = d
+            .gates
+            .iter()
+            .find(|g| g.name == "EphemeralContainers")
+            .expect("anchor");
+        assert_eq!(eph.removed_in, m("1.27"));
+    }
+
+    #[test]
+    fn a_removed_flag_or_gate_bites_at_its_hop() {
+        let d = builtin();
+        let api = from_args(
+            "kube-apiserver",
+            "pod kube-system/kube-apiserver-cp-1",
+            [
+                "--insecure-port=0",
+                "--feature-gates=EphemeralContainers=true",
+                "--secure-port=6443",
+            ],
+        );
+        let f = judge(
+            d,
+            std::slice::from_ref(&api),
+            Some(m("1.22")),
+            Some(m("1.27")),
+        );
+        let subjects: Vec<(&str, Severity)> =
+            f.iter().map(|f| (f.subject.as_str(), f.severity)).collect();
+        assert_eq!(
+            subjects,
+            [
+                ("hop 1.23 -> 1.24", Severity::Violation),
+                ("hop 1.26 -> 1.27", Severity::Violation)
+            ]
+        );
+        assert!(
+            f[0].message.contains(
+                "kube-apiserver flag --insecure-port is set (pod kube-system/kube-apiserver-cp-1)"
+            ),
+            "{}",
+            f[0].message
+        );
+        assert!(
+            f[1].rule.contains("EphemeralContainers: GA since 1.25"),
+            "{}",
+            f[1].rule
+        );
+        // Before the hop's plan reaches it: said, not a violation; the same flag of another
+        // component is not this one.
+        let f = judge(d, &[api], Some(m("1.22")), Some(m("1.23")));
+        assert!(f.iter().all(|f| f.severity == Severity::Info), "{f:?}");
+        let sched = from_args("kube-scheduler", "x", ["--insecure-port=0"]);
+        assert!(judge(d, &[sched], Some(m("1.22")), Some(m("1.27"))).is_empty());
+    }
+}
