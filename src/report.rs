@@ -434,6 +434,11 @@ pub fn build(
         from,
         to,
     ));
+    findings.extend(crate::policy::certs::judge(
+        &inv.certificates,
+        ctx.today,
+        inv.kubeadm.is_some(),
+    ));
     let (crd_rows, crd_findings) = crate::policy::apis::judge_crds(&inv.crds);
     apis.extend(crd_rows);
     findings.extend(crd_findings);

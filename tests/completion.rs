@@ -129,7 +129,7 @@ fn bash_script_completes_subcommands_flags_and_values() {
     );
     assert_eq!(
         reply(&["kubectl-upgrade", "check", "-o", ""]),
-        strings(&["table", "wide", "json", "yaml"])
+        strings(&["table", "wide", "json", "yaml", "sarif", "junit"])
     );
 }
 
@@ -206,7 +206,7 @@ fn completes_subcommands_and_flags() {
     );
     assert_eq!(
         complete(&["check", "--output", "j"], None).0,
-        strings(&["json"])
+        strings(&["json", "junit"])
     );
     // A file-valued flag lets the shell complete paths (directive 0, no candidates).
     assert_eq!(

@@ -95,6 +95,8 @@ pub struct Connection {
     pub identity: Identity,
     /// `/version` gitVersion, read at first contact.
     pub server_version: String,
+    /// The configuration the clients were built from (its server URL, TLS names, user).
+    pub config: kube::Config,
 }
 
 /// What the kubeconfig says about the connection, for errors that must name it.
@@ -271,6 +273,7 @@ impl ConnectOpts {
         config.default_retry = retry;
         let mut streams = config.clone();
         streams.read_timeout = None;
+        let kept = config.clone();
         // Building the client already runs an exec credential plugin.
         let client = kube::Client::try_from(config)
             .map_err(|e| first_contact_error(e, &identity, &description))?;
@@ -299,6 +302,7 @@ impl ConnectOpts {
             request_timeout: self.timeout(),
             identity,
             server_version: version.git_version,
+            config: kept,
         })
     }
 }

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod admission;
 pub mod apiservers;
+pub mod certs;
 pub mod connect;
 pub mod error;
 pub mod lock;

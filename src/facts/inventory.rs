@@ -49,6 +49,9 @@ pub struct Inventory {
     pub crds: Vec<crate::facts::apiusage::CrdFacts>,
     /// `mode` from kube-system/kube-proxy's `config.conf` (empty means iptables).
     pub kube_proxy_mode: Option<String>,
+    /// The connection's certificates (the apiserver's serving one, the kubeconfig's client
+    /// one), live only.
+    pub certificates: Vec<crate::facts::cert::CertFacts>,
     /// Components' flags and feature gates, from each place they are visible.
     pub component_configs: Vec<crate::facts::config::ComponentConfig>,
     /// Admission webhooks that can stop a drain, and their Services' endpoints.

@@ -2,6 +2,7 @@
 //! inventory reducer, the drain engine and the preview alike. Pure: no I/O.
 
 pub mod apiusage;
+pub mod cert;
 pub mod config;
 pub mod dry_run;
 pub mod helm;

@@ -732,6 +732,9 @@ impl Feed<'_> {
         for u in meta.usages.iter().filter_map(|r| r.to_usage()) {
             self.reducer.api_usage(u);
         }
+        if !meta.certificates.is_empty() {
+            self.reducer.certificates(meta.certificates);
+        }
         Ok(())
     }
 

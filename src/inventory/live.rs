@@ -94,9 +94,14 @@ pub async fn inventory(
 ) -> Result<crate::facts::inventory::Inventory, ClientError> {
     let conn = connect.connect().await?;
     let mut reducer = Reducer::new(conn.description.clone());
-    let (meta, (kubectl, kubectl_note)) =
-        tokio::join!(read(&conn, &mut reducer), kubectl_client_version());
+    let (meta, (kubectl, kubectl_note), (certs, cert_notes)) = tokio::join!(
+        read(&conn, &mut reducer),
+        kubectl_client_version(),
+        crate::client::certs::read(&conn.config)
+    );
     let mut meta = meta?;
+    meta.notes.extend(cert_notes);
+    reducer.certificates(certs);
     meta.notes
         .extend(super::scan::scan(&conn, apis, helm, &mut reducer).await?);
     reducer.set_server_version(meta.server_version);
@@ -115,11 +120,14 @@ pub async fn snapshot(
 ) -> Result<(), ClientError> {
     let conn = connect.connect().await?;
     let mut writer = SnapshotWriter::begin(out).map_err(ClientError::Output)?;
-    let (meta, (kubectl, kubectl_note)) = tokio::join!(
+    let (meta, (kubectl, kubectl_note), (certs, cert_notes)) = tokio::join!(
         read(&conn, &mut writer as &mut dyn Sink),
-        kubectl_client_version()
+        kubectl_client_version(),
+        crate::client::certs::read(&conn.config)
     );
     let mut meta = meta?;
+    meta.notes.extend(cert_notes);
+    meta.certificates = certs;
     let data = crate::policy::apis::builtin();
     meta.notes
         .extend(super::scan::scan(&conn, &data, helm, &mut writer as &mut dyn Sink).await?);
@@ -135,6 +143,7 @@ pub async fn snapshot(
 pub struct LiveMeta {
     pub server_version: String,
     pub notes: Vec<String>,
+    pub certificates: Vec<crate::facts::cert::CertFacts>,
 }
 
 impl LiveMeta {
@@ -145,6 +154,7 @@ impl LiveMeta {
             captured_at: Some(jiff::Timestamp::now().to_string()),
             notes: self.notes,
             usages: Vec::new(),
+            certificates: self.certificates,
         }
     }
 }
@@ -200,6 +210,7 @@ pub async fn read(conn: &Connection, sink: &mut dyn Sink) -> Result<LiveMeta, Cl
     let mut meta = LiveMeta {
         server_version: conn.server_version.clone(),
         notes: Vec::new(),
+        certificates: Vec::new(),
     };
 
     // PDBs first, so pods are matched on arrival and their labels dropped.

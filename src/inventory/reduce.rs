@@ -262,6 +262,11 @@ impl Reducer {
         });
     }
 
+    /// The connection's certificates (live only).
+    pub fn certificates(&mut self, certs: Vec<crate::facts::cert::CertFacts>) {
+        self.inv.certificates = certs;
+    }
+
     /// A PersistentVolumeClaim (`simulate`: where its pod's volume is bound).
     pub fn volume_claim(&mut self, c: &k8s_openapi::api::core::v1::PersistentVolumeClaim) {
         if self.world.is_some() {

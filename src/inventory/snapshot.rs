@@ -32,6 +32,10 @@ pub struct SnapshotMeta {
     /// API usages with no object in the snapshot (Helm releases, the API server's metric).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub usages: Vec<UsageRecord>,
+    /// The connection's certificates as read when the snapshot was taken (their ends of
+    /// validity are judged against the day of the offline check).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<crate::facts::cert::CertFacts>,
 }
 
 /// A usage as the snapshot header keeps it.

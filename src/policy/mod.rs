@@ -3,6 +3,7 @@
 pub mod apis;
 pub mod batch;
 pub mod capacity;
+pub mod certs;
 pub mod config;
 pub mod filters;
 pub mod order;
