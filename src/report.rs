@@ -434,6 +434,11 @@ pub fn build(
         from,
         to,
     ));
+    findings.extend(crate::policy::helm::judge(
+        &inv.helm_charts,
+        cp.as_ref().map(|v| v.raw.as_str()),
+        plan.as_ref(),
+    ));
     findings.extend(crate::policy::certs::judge(
         &inv.certificates,
         ctx.today,

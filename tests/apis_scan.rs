@@ -493,3 +493,83 @@ fn docker_nodes_block_the_hop_to_1_24() {
     assert!(f["message"].as_str().unwrap().contains("old-1"));
     assert!(f["message"].as_str().unwrap().contains("dockershim"));
 }
+
+/// A deployed release whose chart's `kubeVersion` stops short of the plan: the hop it
+/// excludes is a violation naming the release and chart, live and from a snapshot alike.
+#[test]
+fn helm_chart_kube_version_bites_at_the_hop_it_excludes() {
+    let mut c = cluster();
+    let mut secret = helm_secret(
+        "ops",
+        "web",
+        3,
+        "deployed",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n",
+    );
+    // Rebuild the payload with the chart's metadata (as `helm install` records it).
+    {
+        use base64::Engine;
+        let body = json!({"name": "web", "namespace": "ops", "version": 3, "info": {"status": "deployed"},
+            "chart": {"metadata": {"name": "web", "version": "2.1.0", "kubeVersion": ">= 1.25.0-0 < 1.33.0-0"}},
+            "manifest": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"});
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(body.to_string().as_bytes()).unwrap();
+        let once = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+        secret["data"]["release"] = json!(base64::engine::general_purpose::STANDARD.encode(once));
+    }
+    c.add_object("v1", "secrets", secret);
+    let server = TestServer::start(c);
+    let args = [
+        "check",
+        "--helm",
+        "--to",
+        "v1.34",
+        "--now",
+        "2026-12-03",
+        "-o",
+        "json",
+    ];
+    let (_, out, err) = run(Some(server.kubeconfig()), &args);
+    let r: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+    let helm = |r: &Value| -> Vec<(String, String, String)> {
+        r["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| f["rule"].as_str().is_some_and(|x| x.starts_with("helm:")))
+            .map(|f| {
+                (
+                    f["subject"].as_str().unwrap_or_default().to_string(),
+                    f["severity"].as_str().unwrap_or_default().to_string(),
+                    f["message"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let got = helm(&r);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(
+        (got[0].0.as_str(), got[0].1.as_str()),
+        ("hop 1.32 -> 1.33", "violation")
+    );
+    assert!(
+        got[0].2.contains("ops/web (web-2.1.0)") && got[0].2.contains("'>= 1.25.0-0 < 1.33.0-0'"),
+        "{}",
+        got[0].2
+    );
+    // The snapshot keeps the chart's constraint.
+    let (code, snap, err) = run(Some(server.kubeconfig()), &["snapshot", "--helm"]);
+    assert_eq!(code, 0, "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("snap.json");
+    std::fs::write(&file, &snap).unwrap();
+    let offline = [
+        &args[..1],
+        &args[2..],
+        &["--snapshot", file.to_str().unwrap()],
+    ]
+    .concat();
+    let (_, out, err) = run(None, &offline);
+    let r: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert_eq!(helm(&r), got);
+}

@@ -77,6 +77,34 @@ pub fn decode_release(data: &[u8]) -> Result<Value, String> {
     serde_json::from_slice(&json).map_err(|e| format!("release data is not JSON: {e}"))
 }
 
+/// A deployed release's chart: its name and version and its `kubeVersion` constraint.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartFacts {
+    /// `NAMESPACE/RELEASE`.
+    pub release: String,
+    /// `name-version`.
+    pub chart: String,
+    /// `Chart.yaml` `kubeVersion` ("" when the chart sets none).
+    pub kube_version: String,
+}
+
+/// The chart of a decoded release.
+pub fn chart_of(release: &Value, namespace: &str, name: &str) -> ChartFacts {
+    let meta = release.pointer("/chart/metadata");
+    let field = |k: &str| {
+        meta.and_then(|m| m.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    ChartFacts {
+        release: format!("{namespace}/{name}"),
+        chart: format!("{}-{}", field("name"), field("version")),
+        kube_version: field("kubeVersion"),
+    }
+}
+
 /// The usages of a release's manifest (multi-document YAML), each naming the release.
 /// A document that does not parse is counted, not fatal (a chart may render odd YAML);
 /// the documents after it are not read.

@@ -49,6 +49,8 @@ pub struct Inventory {
     pub crds: Vec<crate::facts::apiusage::CrdFacts>,
     /// `mode` from kube-system/kube-proxy's `config.conf` (empty means iptables).
     pub kube_proxy_mode: Option<String>,
+    /// Deployed Helm releases' charts (`--helm`).
+    pub helm_charts: Vec<crate::facts::helm::ChartFacts>,
     /// The connection's certificates (the apiserver's serving one, the kubeconfig's client
     /// one), live only.
     pub certificates: Vec<crate::facts::cert::CertFacts>,

@@ -735,6 +735,9 @@ impl Feed<'_> {
         if !meta.certificates.is_empty() {
             self.reducer.certificates(meta.certificates);
         }
+        for c in meta.helm_charts {
+            self.reducer.helm_chart(c);
+        }
         Ok(())
     }
 

@@ -41,6 +41,8 @@ pub enum Object {
     Usage(crate::facts::apiusage::Usage),
     /// A webhook configuration, EndpointSlice or Namespace the webhook check reads.
     Admission(crate::facts::webhook::AdmissionObject),
+    /// A deployed Helm release's chart (`--helm`).
+    HelmChart(crate::facts::helm::ChartFacts),
 }
 
 /// Receives objects as they are read.
@@ -60,6 +62,7 @@ impl Sink for Reducer {
             Object::Crd(c) => self.crd(c),
             Object::Usage(u) => self.api_usage(u),
             Object::Admission(a) => self.admission(a),
+            Object::HelmChart(c) => self.helm_chart(c),
         }
         Ok(())
     }
@@ -80,6 +83,10 @@ impl<W: Write> Sink for SnapshotWriter<W> {
                 Ok(())
             }
             Object::Admission(a) => self.admission(a),
+            Object::HelmChart(c) => {
+                self.helm_chart(c.clone());
+                Ok(())
+            }
         };
         written.map_err(ClientError::Output)
     }
@@ -155,6 +162,7 @@ impl LiveMeta {
             notes: self.notes,
             usages: Vec::new(),
             certificates: self.certificates,
+            helm_charts: Vec::new(),
         }
     }
 }

@@ -262,6 +262,11 @@ impl Reducer {
         });
     }
 
+    /// A deployed Helm release's chart.
+    pub fn helm_chart(&mut self, c: crate::facts::helm::ChartFacts) {
+        self.inv.helm_charts.push(c);
+    }
+
     /// The connection's certificates (live only).
     pub fn certificates(&mut self, certs: Vec<crate::facts::cert::CertFacts>) {
         self.inv.certificates = certs;

@@ -305,6 +305,7 @@ async fn helm_releases(conn: &Connection, sink: &mut dyn Sink) -> Result<Vec<Str
             Ok(release) => {
                 let (usages, bad) = helm::manifest_usages(&release, ns, rel);
                 bad_docs += bad;
+                sink.object(Object::HelmChart(helm::chart_of(&release, ns, rel)))?;
                 for u in usages {
                     sink.object(Object::Usage(u))?;
                 }

@@ -32,6 +32,9 @@ pub struct SnapshotMeta {
     /// API usages with no object in the snapshot (Helm releases, the API server's metric).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub usages: Vec<UsageRecord>,
+    /// Deployed Helm releases' charts (`--helm`): their kubeVersion constraints.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub helm_charts: Vec<crate::facts::helm::ChartFacts>,
     /// The connection's certificates as read when the snapshot was taken (their ends of
     /// validity are judged against the day of the offline check).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -95,6 +98,8 @@ pub struct SnapshotWriter<W: Write> {
     first: bool,
     /// Usages without an object, written into the header at `finish`.
     usages: Vec<UsageRecord>,
+    /// Helm charts, written into the header at `finish`.
+    charts: Vec<crate::facts::helm::ChartFacts>,
 }
 
 impl<W: Write> SnapshotWriter<W> {
@@ -104,6 +109,7 @@ impl<W: Write> SnapshotWriter<W> {
             out,
             first: true,
             usages: Vec::new(),
+            charts: Vec::new(),
         })
     }
 
@@ -218,6 +224,10 @@ impl<W: Write> SnapshotWriter<W> {
         }
     }
 
+    pub fn helm_chart(&mut self, c: crate::facts::helm::ChartFacts) {
+        self.charts.push(c);
+    }
+
     pub fn usage(&mut self, u: &Usage) {
         self.usages.push(UsageRecord::from_usage(u));
     }
@@ -225,6 +235,7 @@ impl<W: Write> SnapshotWriter<W> {
     pub fn finish(mut self, meta: &SnapshotMeta) -> std::io::Result<W> {
         let mut meta = meta.clone();
         meta.usages.extend(std::mem::take(&mut self.usages));
+        meta.helm_charts.extend(std::mem::take(&mut self.charts));
         self.out.write_all(b"\n],\"")?;
         self.out.write_all(META_FIELD.as_bytes())?;
         self.out.write_all(b"\":")?;

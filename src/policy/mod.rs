@@ -6,6 +6,7 @@ pub mod capacity;
 pub mod certs;
 pub mod config;
 pub mod filters;
+pub mod helm;
 pub mod order;
 pub mod path;
 pub mod preflight;
