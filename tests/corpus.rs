@@ -296,6 +296,64 @@ fn a_real_helm_release_secret_is_decoded() {
     assert!(f["message"].as_str().unwrap().contains("re-applying"));
 }
 
+/// The same real Secret given as a file and inside a dump: decoded as the live scan decodes
+/// it (the revision that counts, its manifest's removed API, its chart), no cluster needed.
+#[test]
+fn a_real_helm_release_secret_given_as_a_file_or_in_a_dump() {
+    let secret = corpus().join("helm3-release-secret/secret.json");
+    let run = |args: &[&str]| -> Value {
+        let out = Command::cargo_bin("kubectl-upgrade")
+            .unwrap()
+            .args(args)
+            .args(["--now", "2026-12-03", "-o", "json"])
+            .env("NO_COLOR", "1")
+            .env_remove("KUBECONFIG")
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+    };
+    let helm = |r: &Value| -> Vec<Value> {
+        r["apis"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["source"] == "helm:default/test")
+            .cloned()
+            .collect()
+    };
+    // Manifests alone, planned from 1.15 to 1.16: the removal is that hop's.
+    let r = run(&[
+        "check",
+        "--file",
+        secret.to_str().unwrap(),
+        "--apiserver-version",
+        "v1.15.12",
+        "--to",
+        "v1.16",
+    ]);
+    let rows = helm(&r);
+    assert_eq!(rows.len(), 1, "{}", r["apis"]);
+    assert_eq!(
+        (rows[0]["kind"].as_str(), rows[0]["hop"].as_str()),
+        (Some("Deployment"), Some("1.15 -> 1.16"))
+    );
+    // Inside a dump, beside a real cluster's objects (sonobuoy, 1.19): already removed.
+    let r = run(&[
+        "check",
+        "--snapshot",
+        corpus()
+            .join("sonobuoy-kubeadm-1.19-single")
+            .to_str()
+            .unwrap(),
+        "--snapshot",
+        secret.to_str().unwrap(),
+    ]);
+    let rows = helm(&r);
+    assert_eq!(rows.len(), 1, "{}", r["apis"]);
+    assert_eq!(rows[0]["status"], "alreadyRemoved");
+}
+
 /// Real `policy/v1beta1` PodDisruptionBudgets (captured by OpenShift's Insights Operator, see
 /// SOURCES.md) are read as budgets with their numbers, not rejected or dropped: a string
 /// percentage and an integer `maxUnavailable`, and the disruption controller's status. The

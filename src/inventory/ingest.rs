@@ -791,9 +791,13 @@ impl Feed<'_> {
             for c in crate::facts::config::of_file(&item, &format!("file:{}", self.name)) {
                 self.reducer.component_config(c);
             }
+            self.helm_secret(&kind, &item);
             return Ok(());
         }
         if !KINDS.contains(&kind.as_str()) {
+            if self.helm_secret(&kind, &item) {
+                return Ok(());
+            }
             // Where bound volumes let pods run (simulate).
             match (kind.as_str(), api.as_str()) {
                 ("PersistentVolumeClaim", "v1") => {
@@ -864,6 +868,40 @@ impl Feed<'_> {
             _ => {}
         }
         Ok(())
+    }
+}
+
+impl Feed<'_> {
+    /// A Helm 3 release Secret (`type: helm.sh/release.v1`): decoded as the live scan
+    /// decodes it. Whether it was one.
+    fn helm_secret(&mut self, kind: &str, item: &Value) -> bool {
+        if kind != "Secret"
+            || item.get("type").and_then(Value::as_str) != Some("helm.sh/release.v1")
+        {
+            return false;
+        }
+        let ns = item
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("default");
+        let labels: std::collections::BTreeMap<String, String> = item
+            .pointer("/metadata/labels")
+            .and_then(|l| serde_json::from_value(l.clone()).ok())
+            .unwrap_or_default();
+        // `data.release` under the Secret's own base64, as `kubectl get secret -o json` prints it.
+        let data = item
+            .pointer("/data/release")
+            .and_then(Value::as_str)
+            .and_then(|s| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(s.trim())
+                    .ok()
+            });
+        if let Some(d) = data {
+            self.reducer.helm_release_secret(ns, &labels, &d);
+        }
+        true
     }
 }
 

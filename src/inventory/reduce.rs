@@ -43,6 +43,9 @@ pub struct Reducer {
     /// `simulate`: every node with all its labels and every running pod with what decides
     /// where it may go (`None` for `check`, which keeps far less).
     world: Option<crate::rollout::simulate::World>,
+    /// Helm release Secrets given in a dump or with `--file`, decoded; the revision that
+    /// counts is picked at `finish`, as the live scan picks it.
+    helm_releases: Vec<(crate::facts::helm::ReleaseRef, serde_json::Value)>,
     /// `simulate`: PersistentVolumeClaims and PersistentVolumes given in a dump.
     volumes: crate::policy::capacity::Volumes,
     /// A pod arrived before the webhook configurations (per-node exposure unknown).
@@ -262,6 +265,43 @@ impl Reducer {
         });
     }
 
+    /// A Helm release Secret from a file (`data.release` as the Secret holds it).
+    pub fn helm_release_secret(
+        &mut self,
+        namespace: &str,
+        labels: &BTreeMap<String, String>,
+        data: &[u8],
+    ) {
+        let Some(r) = crate::facts::helm::ReleaseRef::of(namespace, labels) else {
+            return;
+        };
+        match crate::facts::helm::decode_release(data) {
+            Ok(v) => self.helm_releases.push((r, v)),
+            Err(e) => self.note(format!(
+                "Helm release {namespace}/{} revision {} not read: {e}",
+                r.release, r.revision
+            )),
+        }
+    }
+
+    /// The Helm releases given as Secrets: the revision of each that counts, its manifest's
+    /// API usages and its chart.
+    fn finish_helm(&mut self) {
+        let releases = std::mem::take(&mut self.helm_releases);
+        let refs: Vec<crate::facts::helm::ReleaseRef> =
+            releases.iter().map(|(r, _)| r.clone()).collect();
+        for c in crate::facts::helm::current(&refs) {
+            let Some((r, v)) = releases.iter().find(|(r, _)| r == c) else {
+                continue;
+            };
+            let (usages, _) = crate::facts::helm::manifest_usages(v, &r.namespace, &r.release);
+            for u in usages {
+                self.api_usage(u);
+            }
+            self.helm_chart(crate::facts::helm::chart_of(v, &r.namespace, &r.release));
+        }
+    }
+
     /// A deployed Helm release's chart.
     pub fn helm_chart(&mut self, c: crate::facts::helm::ChartFacts) {
         self.inv.helm_charts.push(c);
@@ -399,6 +439,7 @@ impl Reducer {
     }
 
     pub fn finish(mut self) -> Inventory {
+        self.finish_helm();
         let (same, examples, differing) = std::mem::take(&mut self.duplicates);
         if same > 0 {
             self.note(format!(
