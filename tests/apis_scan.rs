@@ -65,9 +65,14 @@ fn cluster() -> Cluster {
 }
 
 fn helm_secret(ns: &str, release: &str, revision: u64, status: &str, manifest: &str) -> Value {
-    use base64::Engine;
     let body = json!({"name": release, "namespace": ns, "version": revision,
         "info": {"status": status}, "manifest": manifest});
+    helm_secret_of(ns, release, revision, status, &body)
+}
+
+/// A Helm 3 release Secret holding `body` (the release JSON) as Helm stores it.
+fn helm_secret_of(ns: &str, release: &str, revision: u64, status: &str, body: &Value) -> Value {
+    use base64::Engine;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(body.to_string().as_bytes()).unwrap();
     let once = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
@@ -499,25 +504,15 @@ fn docker_nodes_block_the_hop_to_1_24() {
 #[test]
 fn helm_chart_kube_version_bites_at_the_hop_it_excludes() {
     let mut c = cluster();
-    let mut secret = helm_secret(
-        "ops",
-        "web",
-        3,
-        "deployed",
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n",
+    // The chart's metadata as `helm install` records it.
+    let body = json!({"name": "web", "namespace": "ops", "version": 3, "info": {"status": "deployed"},
+        "chart": {"metadata": {"name": "web", "version": "2.1.0", "kubeVersion": ">= 1.25.0-0 < 1.33.0-0"}},
+        "manifest": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"});
+    c.add_object(
+        "v1",
+        "secrets",
+        helm_secret_of("ops", "web", 3, "deployed", &body),
     );
-    // Rebuild the payload with the chart's metadata (as `helm install` records it).
-    {
-        use base64::Engine;
-        let body = json!({"name": "web", "namespace": "ops", "version": 3, "info": {"status": "deployed"},
-            "chart": {"metadata": {"name": "web", "version": "2.1.0", "kubeVersion": ">= 1.25.0-0 < 1.33.0-0"}},
-            "manifest": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"});
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(body.to_string().as_bytes()).unwrap();
-        let once = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
-        secret["data"]["release"] = json!(base64::engine::general_purpose::STANDARD.encode(once));
-    }
-    c.add_object("v1", "secrets", secret);
     let server = TestServer::start(c);
     let args = [
         "check",

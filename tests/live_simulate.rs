@@ -233,6 +233,16 @@ fn start(backend: Backend, c: Cluster) -> Live {
     )
 }
 
+/// Three workers at the old version and one at the target (a replace pool).
+fn old_three_and_one_new() -> Cluster {
+    let mut c = Cluster::new();
+    for w in ["old-1", "old-2", "old-3"] {
+        c.add_node(builders::node(w, OLD));
+    }
+    c.add_node(builders::node("new-1", &real_version()));
+    c
+}
+
 fn three(c: &mut Cluster) {
     for w in ["w-1", "w-2", "w-3"] {
         c.add_node(builders::node(w, OLD));
@@ -390,11 +400,7 @@ both!(batches_of_two);
 /// old node (PreferNoSchedule is a preference) and, when that one is drained, has nowhere to
 /// go: drain-next finishes every node and leaves it Pending (no validation after the last).
 fn anti_affinity_strands_a_replacement(backend: Backend) {
-    let mut c = Cluster::new();
-    for w in ["old-1", "old-2", "old-3"] {
-        c.add_node(builders::node(w, OLD));
-    }
-    c.add_node(builders::node("new-1", &real_version()));
+    let mut c = old_three_and_one_new();
     for (i, n) in ["old-1", "old-2"].iter().enumerate() {
         let mut p = pod("shop", &format!("db-{i}"), n, "db", 100);
         if let Some(s) = p.spec.as_mut() {
@@ -614,11 +620,7 @@ both!(a_webhook_that_admits_its_own_backend);
 /// step, and simulate predicts exactly that stop. Without spread in the model both would
 /// say it fits, and the rollout would stop one node later on the Pending replacement.
 fn topology_spread_stops_a_replace(backend: Backend) {
-    let mut c = Cluster::new();
-    for w in ["old-1", "old-2", "old-3"] {
-        c.add_node(builders::node(w, OLD));
-    }
-    c.add_node(builders::node("new-1", &real_version()));
+    let mut c = old_three_and_one_new();
     for (i, n) in ["old-1", "old-2", "old-3"].iter().enumerate() {
         let mut p = pod("shop", &format!("s-{i}"), n, "s", 100);
         if let Some(s) = p.spec.as_mut() {

@@ -164,52 +164,42 @@ fn reduce(p: Parts<'_>) -> Option<Webhook> {
     })
 }
 
+/// The webhooks of a configuration (validating or mutating: the same fields) that can stop
+/// a drain.
+macro_rules! reduce_config {
+    ($kind:literal, $c:expr) => {{
+        let config = format!(
+            "{} {}",
+            $kind,
+            $c.metadata.name.as_deref().unwrap_or_default()
+        );
+        $c.webhooks
+            .iter()
+            .flatten()
+            .filter_map(|w| {
+                reduce(Parts {
+                    config: config.clone(),
+                    name: &w.name,
+                    failure_policy: w.failure_policy.as_deref(),
+                    client: &w.client_config,
+                    rules: w.rules.as_ref(),
+                    namespace_selector: w.namespace_selector.as_ref(),
+                    object_selector: w.object_selector.as_ref(),
+                    conditions: w.match_conditions.as_ref().is_some_and(|m| !m.is_empty()),
+                })
+            })
+            .collect()
+    }};
+}
+
 /// The webhooks of a configuration that can stop a drain.
 pub fn validating(c: &ValidatingWebhookConfiguration) -> Vec<Webhook> {
-    let config = format!(
-        "ValidatingWebhookConfiguration {}",
-        c.metadata.name.as_deref().unwrap_or_default()
-    );
-    c.webhooks
-        .iter()
-        .flatten()
-        .filter_map(|w| {
-            reduce(Parts {
-                config: config.clone(),
-                name: &w.name,
-                failure_policy: w.failure_policy.as_deref(),
-                client: &w.client_config,
-                rules: w.rules.as_ref(),
-                namespace_selector: w.namespace_selector.as_ref(),
-                object_selector: w.object_selector.as_ref(),
-                conditions: w.match_conditions.as_ref().is_some_and(|m| !m.is_empty()),
-            })
-        })
-        .collect()
+    reduce_config!("ValidatingWebhookConfiguration", c)
 }
 
 /// The webhooks of a configuration that can stop a drain.
 pub fn mutating(c: &MutatingWebhookConfiguration) -> Vec<Webhook> {
-    let config = format!(
-        "MutatingWebhookConfiguration {}",
-        c.metadata.name.as_deref().unwrap_or_default()
-    );
-    c.webhooks
-        .iter()
-        .flatten()
-        .filter_map(|w| {
-            reduce(Parts {
-                config: config.clone(),
-                name: &w.name,
-                failure_policy: w.failure_policy.as_deref(),
-                client: &w.client_config,
-                rules: w.rules.as_ref(),
-                namespace_selector: w.namespace_selector.as_ref(),
-                object_selector: w.object_selector.as_ref(),
-                conditions: w.match_conditions.as_ref().is_some_and(|m| !m.is_empty()),
-            })
-        })
-        .collect()
+    reduce_config!("MutatingWebhookConfiguration", c)
 }
 
 /// The Service (`ns/name`) a slice belongs to, and its endpoints.

@@ -908,10 +908,10 @@ mod tests {
         assert!(d.removal("networking.k8s.io/v1beta1", "Ingress").is_some());
     }
 
-    #[test]
-    fn usages_bite_at_their_hop() {
-        let d = builtin();
-        let us = vec![
+    /// A FlowSchema a 1.32 hop removes, an Ingress removed in 1.22, an alpha claim in a file
+    /// removed in 1.34.
+    fn three_usages() -> Vec<Usage> {
+        vec![
             usage(
                 "flowcontrol.apiserver.k8s.io/v1beta3",
                 "FlowSchema",
@@ -925,19 +925,30 @@ mod tests {
                 UsageSource::LastApplied,
             ),
             usage(
-                "extensions/v1beta1",
-                "Ingress",
-                "hist",
-                UsageSource::ManagedFields,
-            ),
-            usage(
                 "resource.k8s.io/v1alpha3",
                 "ResourceClaim",
                 "gpu",
                 UsageSource::File("x.yaml".into()),
             ),
-            usage("apps/v1", "Deployment", "fine", UsageSource::LastApplied),
-        ];
+        ]
+    }
+
+    #[test]
+    fn usages_bite_at_their_hop() {
+        let d = builtin();
+        let mut us = three_usages();
+        us.push(usage(
+            "extensions/v1beta1",
+            "Ingress",
+            "hist",
+            UsageSource::ManagedFields,
+        ));
+        us.push(usage(
+            "apps/v1",
+            "Deployment",
+            "fine",
+            UsageSource::LastApplied,
+        ));
         let (rows, f) = judge_usages(&d, &us, Some(m("1.31")), Some(m("1.33")));
         assert_eq!(rows.len(), 4, "apps/v1 is no finding");
         let fs = rows.iter().find(|r| r.name == "fs").unwrap();
@@ -976,26 +987,7 @@ mod tests {
     #[test]
     fn each_row_says_where_its_removal_falls_and_stale_ones_are_info() {
         let d = builtin();
-        let mut us = vec![
-            usage(
-                "flowcontrol.apiserver.k8s.io/v1beta3",
-                "FlowSchema",
-                "fs",
-                UsageSource::LastApplied,
-            ),
-            usage(
-                "extensions/v1beta1",
-                "Ingress",
-                "old",
-                UsageSource::LastApplied,
-            ),
-            usage(
-                "resource.k8s.io/v1alpha3",
-                "ResourceClaim",
-                "gpu",
-                UsageSource::File("x.yaml".into()),
-            ),
-        ];
+        let mut us = three_usages();
         let status =
             |rows: &[ApiRow], name: &str| rows.iter().find(|r| r.name == name).map(|r| r.status);
         let (rows, _) = judge_usages(&d, &us, Some(m("1.31")), Some(m("1.33")));
