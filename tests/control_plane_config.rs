@@ -218,3 +218,90 @@ fn configuration_read_through_the_api(backend: Backend) {
     }
 }
 both!(configuration_read_through_the_api);
+
+/// `check --kubelet-configz`: each kubelet's live configuration through the API server's
+/// proxy. On the test server (it answers `/configz` as a kubelet would) a removed gate set on
+/// one node's kubelet is that hop's violation naming the node; without the flag nothing is
+/// asked; without `get nodes/proxy` the refusal is a note naming the role.
+#[test]
+fn kubelet_configz_on_the_test_server() {
+    let mut c = Cluster::new();
+    c.add_node(builders::control_plane_node("cp-1", "v1.25.16"));
+    c.add_node(builders::node("w-1", "v1.25.16"));
+    c.add_pod(builders::static_pod(
+        "kube-apiserver",
+        "cp-1",
+        "registry.k8s.io/kube-apiserver:v1.25.16",
+    ));
+    c.set_kubelet_config(
+        "w-1",
+        serde_json::json!({"kind": "KubeletConfiguration", "featureGates": {"DynamicKubeletConfig": false}}),
+    );
+    let server = kube_testserver::TestServer::start_with(
+        c,
+        kube_testserver::Options {
+            git_version: "v1.25.16".into(),
+            ..Default::default()
+        },
+    );
+    let kc = server.kubeconfig().to_str().expect("utf8").to_string();
+    let (_, r) = check(&["--kubeconfig", &kc, "--to", "v1.26", "--kubelet-configz"]);
+    let f = config_findings(&r);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(
+        (f[0].0.as_str(), f[0].1.as_str()),
+        ("hop 1.25 -> 1.26", "violation")
+    );
+    assert!(
+        f[0].2.contains(
+            "feature gate DynamicKubeletConfig=false (kubelet) is set (node w-1 (configz))"
+        ),
+        "{}",
+        f[0].2
+    );
+    assert_eq!(
+        server.count("get", "nodes/proxy"),
+        2,
+        "one /configz per node"
+    );
+    // Not asked without the flag.
+    let (_, r) = check(&["--kubeconfig", &kc, "--to", "v1.26"]);
+    assert!(config_findings(&r).is_empty());
+    assert_eq!(server.count("get", "nodes/proxy"), 2);
+    // Refused: a note naming the role, the report still made.
+    server.forbid("get", "nodes/proxy");
+    let (code, r) = check(&["--kubeconfig", &kc, "--to", "v1.26", "--kubelet-configz"]);
+    assert!(matches!(code, 0..=2), "{r}");
+    assert!(
+        r["cluster"]["notes"]
+            .to_string()
+            .contains("kubectl-upgrade-kubelet-configz"),
+        "{}",
+        r["cluster"]["notes"]
+    );
+}
+
+/// The real control plane's nodes are kwok's, with no kubelet behind the API server's proxy:
+/// the question is asked and the silence said, the report still made.
+#[test]
+fn kubelet_configz_without_kubelets_is_a_note() {
+    let live = Live::start(Backend::Real, {
+        let mut c = Cluster::new();
+        c.add_node(builders::node("w-1", &backend::real_version()));
+        c
+    });
+    let r = live.run(&[
+        "check",
+        "-o",
+        "json",
+        "--now",
+        "2026-12-06",
+        "--kubelet-configz",
+    ]);
+    assert!(matches!(r.code, 0..=2), "{}", r.all());
+    let notes = r.json()["cluster"]["notes"].to_string();
+    assert!(
+        notes.contains("did not answer /configz") && notes.contains("w-1"),
+        "{notes}"
+    );
+}

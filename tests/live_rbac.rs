@@ -342,10 +342,21 @@ fn the_check_roles_are_sufficient_and_minimal() {
     let roles = [
         ("ClusterRole", "kubectl-upgrade-check"),
         ("Role", "kubectl-upgrade-check"),
+        ("ClusterRole", "kubectl-upgrade-kubelet-configz"),
     ];
     let granted = bind(&live, "alice", &roles);
     let me = live.real().expect("real").plane.user_kubeconfig("alice");
-    let r = live.run_as(&me, &["check", "--now", "2026-12-06", "-o", "json"]);
+    let r = live.run_as(
+        &me,
+        &[
+            "check",
+            "--now",
+            "2026-12-06",
+            "-o",
+            "json",
+            "--kubelet-configz",
+        ],
+    );
     assert!(matches!(r.code, 0..=2), "{}", r.all());
     assert!(
         !r.stdout.contains("forbidden") && !r.stderr.contains("forbidden"),

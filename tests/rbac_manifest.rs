@@ -168,6 +168,7 @@ fn roles_parse_and_are_named() {
         ("ClusterRole", "kubectl-upgrade-drain"),
         ("ClusterRole", "kubectl-upgrade-drain-delete"),
         ("ClusterRole", "kubectl-upgrade-helm"),
+        ("ClusterRole", "kubectl-upgrade-kubelet-configz"),
     ];
     let want: Vec<(String, String)> = want
         .iter()

@@ -76,6 +76,11 @@ pub struct CheckArgs {
     /// ClusterRole kubectl-upgrade-helm in deploy/rbac.yaml.
     #[arg(long)]
     pub helm: bool,
+    /// Also read each kubelet's live configuration (`nodes/NAME/proxy/configz`) for feature
+    /// gates a hop removes. Needs `get nodes/proxy`, a powerful permission the read-only role
+    /// does not grant: see ClusterRole kubectl-upgrade-kubelet-configz in deploy/rbac.yaml.
+    #[arg(long)]
+    pub kubelet_configz: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -205,7 +210,7 @@ pub async fn live_report(
     connect: &crate::client::connect::ConnectOpts,
     inputs: &Inputs,
 ) -> Result<CheckReport, CliError> {
-    let inv = live::inventory(connect, &inputs.apis, args.helm).await?;
+    let inv = live::inventory(connect, &inputs.apis, args.helm, args.kubelet_configz).await?;
     Ok(report::build(&inv, &inputs.context())?)
 }
 
@@ -239,8 +244,13 @@ pub async fn build_report(args: &CheckArgs, global: &Global) -> Result<CheckRepo
                 "--apiserver-version is for --snapshot dumps; a live cluster answers /version itself",
             ));
         }
-        live::inventory(&global.connect, apis, args.helm).await?
+        live::inventory(&global.connect, apis, args.helm, args.kubelet_configz).await?
     } else {
+        if args.kubelet_configz {
+            return Err(CliError::usage(
+                "--kubelet-configz asks the live kubelets; give a kubelet's configuration file with --file instead",
+            ));
+        }
         if args.helm {
             return Err(CliError::usage(
                 "--helm reads the live cluster's Secrets; a snapshot keeps the Helm findings it was taken with (`snapshot --helm`)",

@@ -6,6 +6,7 @@ pub mod access;
 pub mod admission;
 pub mod apiservers;
 pub mod certs;
+pub mod configz;
 pub mod connect;
 pub mod error;
 pub mod lock;

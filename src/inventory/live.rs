@@ -98,6 +98,7 @@ pub async fn inventory(
     connect: &crate::client::connect::ConnectOpts,
     apis: &crate::policy::apis::ApiData,
     helm: bool,
+    kubelet_configz: bool,
 ) -> Result<crate::facts::inventory::Inventory, ClientError> {
     let conn = connect.connect().await?;
     let mut reducer = Reducer::new(conn.description.clone());
@@ -111,6 +112,14 @@ pub async fn inventory(
     reducer.certificates(certs);
     meta.notes
         .extend(super::scan::scan(&conn, apis, helm, &mut reducer).await?);
+    if kubelet_configz {
+        let nodes = reducer.node_names();
+        let (configs, notes) = crate::client::configz::read(&conn, &nodes).await;
+        for c in configs {
+            reducer.component_config(c);
+        }
+        meta.notes.extend(notes);
+    }
     reducer.set_server_version(meta.server_version);
     reducer.set_kubectl_version(kubectl);
     for n in meta.notes.into_iter().chain(kubectl_note) {

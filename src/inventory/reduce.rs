@@ -103,6 +103,11 @@ impl Reducer {
         self.inv.kubectl_version = v;
     }
 
+    /// The names of the nodes fed so far.
+    pub fn node_names(&self) -> Vec<String> {
+        self.inv.nodes.iter().map(|n| n.name.clone()).collect()
+    }
+
     /// Nodes fed so far.
     pub fn node_count(&self) -> usize {
         self.inv.nodes.len()

@@ -100,6 +100,8 @@ struct ResReq {
     resource: String,
     name: Option<String>,
     sub: Option<String>,
+    /// After `nodes/NAME/proxy/`: the path proxied to the kubelet (`configz`).
+    proxied: Option<String>,
 }
 
 fn parse_resource_path(path: &str) -> Option<ResReq> {
@@ -115,10 +117,15 @@ fn parse_resource_path(path: &str) -> Option<ResReq> {
         }
         _ => (None, rest),
     };
+    let mut proxied = None;
     let (resource, name, sub) = match rest {
         [r] => (*r, None, None),
         [r, n] => (*r, Some(*n), None),
         [r, n, s] => (*r, Some(*n), Some(*s)),
+        [r, n, "proxy", p @ ..] => {
+            proxied = Some(p.join("/"));
+            (*r, Some(*n), Some("proxy"))
+        }
         _ => return None,
     };
     if resource.is_empty() || name == Some("") {
@@ -131,6 +138,7 @@ fn parse_resource_path(path: &str) -> Option<ResReq> {
         resource: resource.to_string(),
         name: name.map(str::to_string),
         sub: sub.map(str::to_string),
+        proxied,
     })
 }
 
@@ -274,6 +282,7 @@ pub(crate) async fn handle(
         ctx.rr.resource.as_str(),
     ) {
         ("", "v1", "pods") if ctx.rr.sub.as_deref() == Some("eviction") => eviction(&ctx),
+        ("", "v1", "nodes") if ctx.rr.sub.as_deref() == Some("proxy") => kubelet_proxy(&ctx),
         ("policy", "v1" | "v1beta1", "poddisruptionbudgets") => {
             resource::<PodDisruptionBudget>(&ctx).await
         }
@@ -288,6 +297,24 @@ pub(crate) async fn handle(
             workload(&ctx)
         }
         _ => generic_route(&ctx),
+    }
+}
+
+/// `GET nodes/NAME/proxy/configz`: the kubelet's live configuration, as a kubelet answers it
+/// (`{"kubeletconfig": {...}}`), from [`crate::Cluster::set_kubelet_config`] (`{}` unless
+/// set). Anything else proxied to a kubelet is not simulated (502, as an unreachable kubelet).
+fn kubelet_proxy(ctx: &Ctx) -> Response<Body> {
+    let name = ctx.rr.name.clone().unwrap_or_default();
+    let c = lock(&ctx.sh.state);
+    if c.node(&name).is_none() {
+        return error_response(&ApiError::not_found("", "nodes", &name));
+    }
+    match (ctx.verb, ctx.rr.proxied.as_deref()) {
+        ("get", Some("configz")) => {
+            let config = c.kubelet_config(&name);
+            value_response(200, &json!({ "kubeletconfig": config }))
+        }
+        _ => error_response(&ApiError::injected(502)),
     }
 }
 

@@ -279,6 +279,8 @@ pub struct Cluster {
     seed: u64,
     /// Every other kind, stored as JSON (see `generic`).
     pub(crate) generic: crate::generic::Store,
+    /// What `nodes/NAME/proxy/configz` answers per node (a KubeletConfiguration).
+    kubelet_configs: BTreeMap<String, serde_json::Value>,
 }
 
 impl Default for Cluster {
@@ -455,6 +457,7 @@ impl Cluster {
             seq: 0,
             seed,
             generic: crate::generic::Store::new(),
+            kubelet_configs: BTreeMap::new(),
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             c.add_namespace(ns);
@@ -605,6 +608,19 @@ impl Cluster {
                 ..Default::default()
             }),
         });
+    }
+
+    /// The KubeletConfiguration node `name`'s kubelet reports at `/configz`.
+    pub fn set_kubelet_config(&mut self, name: &str, config: serde_json::Value) {
+        self.kubelet_configs.insert(name.to_string(), config);
+    }
+
+    /// What `/configz` of node `name` answers (`{}` unless set).
+    pub fn kubelet_config(&self, name: &str) -> serde_json::Value {
+        self.kubelet_configs
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({}))
     }
 
     /// The node called `name`.
