@@ -451,9 +451,10 @@ impl Bite {
     }
 }
 
-/// Where a removal falls relative to the plan.
+/// Where a removal falls relative to the plan (API versions here, flags and feature gates in
+/// [`crate::policy::config`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Bite {
+pub(crate) enum Bite {
     /// In a hop of this plan: the hop's violation.
     Hop(Minor),
     /// Not served any more by the cluster's minor: re-applying what uses it fails.
@@ -463,7 +464,7 @@ enum Bite {
 }
 
 /// With no `from` (manifests alone), every removal up to the target bites at its hop.
-fn bite(removed_in: Minor, from: Option<Minor>, to: Option<Minor>) -> Bite {
+pub(crate) fn bite(removed_in: Minor, from: Option<Minor>, to: Option<Minor>) -> Bite {
     match from {
         Some(f) if removed_in <= f => Bite::Already,
         _ if to.is_some_and(|t| removed_in <= t) => Bite::Hop(removed_in),
@@ -471,7 +472,7 @@ fn bite(removed_in: Minor, from: Option<Minor>, to: Option<Minor>) -> Bite {
     }
 }
 
-fn hop_label(to: Minor) -> String {
+pub(crate) fn hop_label(to: Minor) -> String {
     format!("{} -> {}", to.prev(), to)
 }
 

@@ -9,6 +9,7 @@
 use crate::facts::config::ComponentConfig;
 use crate::facts::version::Minor;
 use crate::findings::{bounded, Finding, Section, Severity, NAMES_SHOWN};
+use crate::policy::apis::{bite, hop_label, Bite};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -55,21 +56,6 @@ pub fn builtin() -> &'static ConfigData {
             flags: vec![],
         })
     })
-}
-
-/// Where the removal falls for a plan from `from` to `to`.
-enum Falls {
-    Hop(Minor),
-    Already,
-    Later,
-}
-
-fn falls(removed: Minor, from: Option<Minor>, to: Option<Minor>) -> Falls {
-    match from {
-        Some(f) if removed <= f => Falls::Already,
-        _ if to.is_some_and(|t| removed <= t) => Falls::Hop(removed),
-        _ => Falls::Later,
-    }
 }
 
 fn source_text(s: &str) -> String {
@@ -137,22 +123,22 @@ pub fn judge(
         sources.sort();
         sources.dedup();
         let at = bounded(&sources, NAMES_SHOWN);
-        let (severity, subject, message) = match falls(removed, from, to) {
-            Falls::Hop(m) => (
+        let (severity, subject, message) = match bite(removed, from, to) {
+            Bite::Hop(m) => (
                 Severity::Violation,
-                format!("hop {} -> {m}", m.prev()),
+                format!("hop {}", hop_label(m)),
                 format!(
                     "{what} is set ({at}), and {m} no longer accepts it: the component will not start after this hop; remove it first"
                 ),
             ),
-            Falls::Already => (
+            Bite::Already => (
                 Severity::Warn,
                 what.clone(),
                 format!(
                     "{what} is set ({at}), but {removed} already removed it: a component of this cluster's minor would not start with it; remove it"
                 ),
             ),
-            Falls::Later => (
+            Bite::Later => (
                 Severity::Info,
                 what.clone(),
                 format!("{what} is set ({at}); {removed} removes it, beyond this plan: remove it before then"),
