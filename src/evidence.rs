@@ -180,11 +180,7 @@ pub fn sarif(report: &CheckReport) -> Value {
             let crate::facts::apiusage::UsageSource::File(path) = &a.source else {
                 continue;
             };
-            let api = if a.group.is_empty() {
-                a.version.clone()
-            } else {
-                format!("{}/{}", a.group, a.version)
-            };
+            let api = a.api_version();
             let level = match (a.status, a.stale.is_some()) {
                 (_, true) => "note",
                 ("removedAtHop", _) => "error",

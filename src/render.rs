@@ -392,11 +392,7 @@ fn apis_section(out: &mut String, r: &CheckReport, wide: bool, colour: bool) {
     if wide && !r.apis.is_empty() {
         let mut t = table(&["API", "KIND", "OBJECT", "SOURCE", "REMOVED", "HOP"]);
         for a in &r.apis {
-            let api = if a.group.is_empty() {
-                a.version.clone()
-            } else {
-                format!("{}/{}", a.group, a.version)
-            };
+            let api = a.api_version();
             let obj = match &a.namespace {
                 Some(ns) => format!("{ns}/{}", a.name),
                 None => a.name.clone(),

@@ -100,6 +100,16 @@ fn rewritten_after(
         })
 }
 
+/// `apps/v1` from `("apps", "v1")`, `v1` from `("", "v1")`: the inverse of
+/// [`split_api_version`].
+pub fn join_api_version(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    }
+}
+
 /// `("apps", "v1")` from `apps/v1`, `("", "v1")` from `v1`.
 pub fn split_api_version(api_version: &str) -> (&str, &str) {
     match api_version.split_once('/') {
@@ -323,11 +333,7 @@ pub fn deprecated_api_requests(metrics: &str) -> Vec<(String, String, String)> {
             continue;
         };
         let group = label("group").unwrap_or_default();
-        let api = if group.is_empty() {
-            version
-        } else {
-            format!("{group}/{version}")
-        };
+        let api = join_api_version(&group, &version);
         out.push((api, resource, label("removed_release").unwrap_or_default()));
     }
     out

@@ -43,11 +43,7 @@ pub struct Removal {
 
 impl Removal {
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
+        crate::facts::apiusage::join_api_version(&self.group, &self.version)
     }
 }
 
@@ -438,6 +434,13 @@ pub struct ApiRow {
     /// through another version (the reason, from managedFields); its findings are INFO.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stale: Option<String>,
+}
+
+impl ApiRow {
+    /// `group/version`, or `version` for the core group.
+    pub fn api_version(&self) -> String {
+        crate::facts::apiusage::join_api_version(&self.group, &self.version)
+    }
 }
 
 impl Bite {
