@@ -17,14 +17,6 @@ const SLICES: (&str, &str) = ("discovery.k8s.io", "endpointslices");
 const SERVICES: (&str, &str) = ("", "services");
 const SERVICE_NAME: &str = "kubernetes.io/service-name";
 
-fn pod_ready(p: &k8s_openapi::api::core::v1::Pod) -> bool {
-    p.metadata.deletion_timestamp.is_none()
-        && p.status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
 impl Cluster {
     /// Keep one EndpointSlice per Service with a selector, as the EndpointSlice controller
     /// does. Cheap when there are no Services (every commit calls it).
@@ -55,9 +47,10 @@ impl Cluster {
                 })
                 .filter_map(|((pns, pname), p)| {
                     let node = p.spec.as_ref()?.node_name.clone()?;
+                    let ready = crate::cluster::pod_is_healthy(p);
                     Some(json!({
                         "addresses": [p.status.as_ref().and_then(|s| s.pod_ip.clone()).unwrap_or_else(|| "10.0.0.1".into())],
-                        "conditions": {"ready": pod_ready(p), "serving": pod_ready(p), "terminating": p.metadata.deletion_timestamp.is_some()},
+                        "conditions": {"ready": ready, "serving": ready, "terminating": p.metadata.deletion_timestamp.is_some()},
                         "nodeName": node,
                         "targetRef": {"kind": "Pod", "namespace": pns, "name": pname},
                     }))
