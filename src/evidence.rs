@@ -13,19 +13,6 @@ pub const SARIF_VERSION: &str = "2.1.0";
 const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 const INFORMATION_URI: &str = "https://github.com/kubectl-upgrade/kubectl-upgrade";
 
-fn section_name(s: Section) -> &'static str {
-    match s {
-        Section::Cluster => "cluster",
-        Section::Components => "components",
-        Section::Nodes => "nodes",
-        Section::Skew => "skew",
-        Section::Support => "support",
-        Section::Path => "path",
-        Section::Apis => "apis",
-        Section::Drain => "drain",
-    }
-}
-
 /// `skew/kubelet-never-newer-than-kube-apiserver`: the section and the rule text's first
 /// words, so that one policy is one rule.
 fn slug(section: Section, rule: &str) -> String {
@@ -50,7 +37,7 @@ fn slug(section: Section, rule: &str) -> String {
     } else {
         words.join("-")
     };
-    format!("{}/{body}", section_name(section))
+    format!("{}/{body}", section.name())
 }
 
 /// The first web address a rule cites (`kubernetes.io/docs/...`, with or without a scheme).
@@ -136,7 +123,7 @@ pub fn sarif(report: &CheckReport) -> Value {
                 "shortDescription": {"text": short},
                 "fullDescription": {"text": text},
                 "help": {"text": text},
-                "properties": {"section": section_name(*section), "tags": ["kubernetes-upgrade", section_name(*section)]},
+                "properties": {"section": section.name(), "tags": ["kubernetes-upgrade", section.name()]},
             });
             if let Some(uri) = help_uri(text) {
                 r["helpUri"] = json!(uri);
@@ -157,7 +144,7 @@ pub fn sarif(report: &CheckReport) -> Value {
                 "level": level,
                 "message": {"text": format!("{}: {}", f.subject, f.message)},
                 "locations": [{"logicalLocations": [{"name": f.subject, "kind": "resource"}]}],
-                "properties": {"section": section_name(f.section), "severity": f.severity},
+                "properties": {"section": f.section.name(), "severity": f.severity},
             })
         })
         .collect();
@@ -237,7 +224,7 @@ pub fn junit(report: &CheckReport) -> Result<String, String> {
     sections.sort();
     sections.dedup();
     for s in sections {
-        let mut suite = TestSuite::new(format!("kubectl-upgrade.{}", section_name(s)));
+        let mut suite = TestSuite::new(format!("kubectl-upgrade.{}", s.name()));
         for f in report.findings.iter().filter(|f| f.section == s) {
             let id = &rules.ids[rules.index(f)].2;
             let status = if f.severity == Severity::Violation {
@@ -250,7 +237,7 @@ pub fn junit(report: &CheckReport) -> Result<String, String> {
                 TestCaseStatus::success()
             };
             let mut case = TestCase::new(format!("{} [{}]", f.subject, id), status);
-            case.set_classname(format!("kubectl-upgrade.{}", section_name(s)));
+            case.set_classname(format!("kubectl-upgrade.{}", s.name()));
             if f.severity != Severity::Violation {
                 case.set_system_out(format!("{}: {}", f.severity.label(), f.message));
             }

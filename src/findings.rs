@@ -39,6 +39,23 @@ pub enum Section {
     Drain,
 }
 
+impl Section {
+    /// The section's name as the JSON report spells it (the serde names above; a test
+    /// holds the two together), for SARIF rule ids and JUnit suite names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Section::Cluster => "cluster",
+            Section::Components => "components",
+            Section::Nodes => "nodes",
+            Section::Skew => "skew",
+            Section::Support => "support",
+            Section::Path => "path",
+            Section::Apis => "apis",
+            Section::Drain => "drain",
+        }
+    }
+}
+
 /// One verdict, citing the rule it applies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -146,5 +163,24 @@ mod tests {
         assert_eq!(listed_of(&["a", "b"], 5), "a, b (+3 more)");
         assert_eq!(listed_of(&["a", "b"], 2), "a, b");
         assert_eq!(listed_of::<&str>(&[], 2), "(+2 more)");
+    }
+
+    #[test]
+    fn section_names_are_the_json_names() {
+        for s in [
+            Section::Cluster,
+            Section::Components,
+            Section::Nodes,
+            Section::Skew,
+            Section::Support,
+            Section::Path,
+            Section::Apis,
+            Section::Drain,
+        ] {
+            assert_eq!(
+                serde_json::to_value(s).ok(),
+                Some(serde_json::json!(s.name()))
+            );
+        }
     }
 }
