@@ -22,6 +22,7 @@ pub mod facts;
 pub mod findings;
 pub mod fleet;
 pub mod inventory;
+pub mod memory;
 pub mod policy;
 pub mod render;
 pub mod report;

@@ -397,6 +397,13 @@ fn bench_simulate(launcher: &mut Launcher, nodes: usize, pods: usize, runs: usiz
     let server = TestServer::start(cluster);
     let kubeconfig = server.kubeconfig().to_string_lossy().into_owned();
     println!("simulate benchmark: {nodes} nodes, {pods} pods ({anti} with required pod anti-affinity), {pdbs} PDBs; every worker rolled to v1.34.0; {runs} run(s) each, median");
+    if std::env::var_os("UPGRADE_BENCH_HOLD").is_some() {
+        // For profiling by hand: the cluster stays up until the bench is stopped.
+        println!("  holding the cluster up: KUBECONFIG={kubeconfig}");
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
     let (mut sim_walls, mut sim_rss, mut read_walls, mut read_rss) = (vec![], 0, vec![], 0);
     for _ in 0..runs {
         let c = launcher.report(&plugin, &["check"], &kubeconfig)?;

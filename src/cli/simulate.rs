@@ -135,6 +135,8 @@ pub async fn run(args: &SimulateArgs, global: &Global) -> Result<Code, CliError>
             ))
         })?,
     };
+    // The pages read are freed; what glibc keeps of them goes back before the long part.
+    crate::memory::release_freed();
     let selected = selected(&world, args.selector.as_ref())?;
     let sim = simulate::simulate(
         &world,

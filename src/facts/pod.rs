@@ -77,12 +77,12 @@ impl PodFacts {
     /// Finished: Succeeded or Failed (it runs nothing; the Eviction API removes it without a
     /// budget check, kubectl's filters let it go even from a DaemonSet).
     pub fn is_finished(&self) -> bool {
-        self.phase == "Succeeded" || self.phase == "Failed"
+        finished_phase(&self.phase)
     }
 
     /// Owned by a DaemonSet (its controller puts it back on the node).
     pub fn is_daemonset(&self) -> bool {
-        self.controller_kind.as_deref() == Some("DaemonSet")
+        self.controller_kind.as_deref().is_some_and(daemonset_kind)
     }
 
     /// Does a drain move it off the node? Mirror (static) pods and DaemonSet pods stay: the
@@ -90,6 +90,16 @@ impl PodFacts {
     pub fn moves_on_drain(&self) -> bool {
         !self.mirror && !self.is_daemonset()
     }
+}
+
+/// A phase in which the pod runs nothing any more: Succeeded or Failed.
+pub fn finished_phase(phase: &str) -> bool {
+    phase == "Succeeded" || phase == "Failed"
+}
+
+/// A controller kind whose controller puts its pod back on the same node.
+pub fn daemonset_kind(kind: &str) -> bool {
+    kind == "DaemonSet"
 }
 
 /// The cluster components the inventory reads from pods.

@@ -1549,6 +1549,6 @@ mod volumes_in_dumps {
             .expect("read")
             .finish_world();
         assert_eq!(world.pods.len(), 1);
-        assert_eq!(world.pods[0].moving.volume_affinity.len(), 1);
+        assert_eq!(world.pods[0].moving.rules.volume_affinity.len(), 1);
     }
 }

@@ -50,8 +50,8 @@ pub struct Reducer {
     volumes: crate::policy::capacity::Volumes,
     /// A pod arrived before the webhook configurations (per-node exposure unknown).
     webhooks_after_pods: bool,
-    /// `simulate`: label sets seen, shared between the pods that carry the same.
-    label_sets: std::collections::HashSet<std::sync::Arc<BTreeMap<String, String>>>,
+    /// `simulate`: what many pods carry alike (strings, labels, rules), kept once.
+    strings: crate::rollout::simulate::Interner,
 }
 
 impl Reducer {
@@ -80,7 +80,9 @@ impl Reducer {
         let volumes = std::mem::take(&mut self.volumes);
         let inv = self.finish();
         for p in &mut world.pods {
-            p.facts.pdbs = index.covering(&inv.pdbs, &p.facts.namespace, &p.moving.labels);
+            p.pdbs = index
+                .covering(&inv.pdbs, &p.moving.namespace, &p.moving.labels)
+                .into();
         }
         world.pdbs = inv.pdbs.clone();
         world.nodes.sort_by(|a, b| a.name.cmp(&b.name));
@@ -361,20 +363,22 @@ impl Reducer {
         let mut facts = PodFacts::from_pod(&pod);
         if let Some(w) = self.world.as_mut() {
             if facts.node.is_some() && !facts.is_finished() && !facts.deleting {
-                let mut sim = crate::rollout::simulate::SimPod::from_pod(&pod, &[]);
-                match self.label_sets.get(&sim.moving.labels) {
-                    Some(shared) => sim.moving.labels = shared.clone(),
-                    None => {
-                        self.label_sets.insert(sim.moving.labels.clone());
-                    }
-                }
-                // Grown in steps, not doubled: a SimPod is a few hundred bytes and a
-                // doubled Vec of 150,000 of them leaves tens of MB unused.
+                let sim = crate::rollout::simulate::SimPod::from_pod(
+                    &pod,
+                    &facts,
+                    &[],
+                    &mut self.strings,
+                );
+                // Grown in steps, not doubled: a doubled Vec of 150,000 pods would leave
+                // MB unused.
                 if w.pods.len() == w.pods.capacity() {
                     w.pods.reserve_exact(8192);
                 }
                 w.pods.push(sim);
             }
+            // The simulation keeps its own pods; what `check`'s drain preview and load
+            // figures keep of them is not read.
+            return;
         }
         if let Some(node) = facts.node.as_deref() {
             if !facts.is_finished() {

@@ -69,11 +69,22 @@ pub struct SpreadTerm {
 #[derive(Debug, Clone, Default)]
 pub struct Moving {
     /// `ns/name`.
-    pub key: String,
-    pub namespace: String,
+    pub key: std::sync::Arc<str>,
+    /// Shared between the pods of a namespace where the reader interns it.
+    pub namespace: std::sync::Arc<str>,
     /// Shared: the replicas of one workload carry the same labels (interned by the reader).
     pub labels: std::sync::Arc<BTreeMap<String, String>>,
     pub requests: Resources,
+    /// Its scheduling rules; shared where a reader interns them (replicas carry the same).
+    pub rules: std::sync::Arc<Rules>,
+    /// Its PersistentVolumeClaims (names in its namespace; generic ephemeral volumes'
+    /// claims included).
+    pub claims: Vec<String>,
+}
+
+/// What decides where a pod may go, besides room and its claims.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
     pub node_selector: BTreeMap<String, String>,
     /// Required node affinity: any one term must hold (each a selector over node labels).
     pub affinity: Vec<Selector>,
@@ -82,12 +93,17 @@ pub struct Moving {
     pub anti: Vec<AntiTerm>,
     /// Topology spread constraints that filter (DoNotSchedule).
     pub spread: Vec<SpreadTerm>,
-    /// Its PersistentVolumeClaims (names in its namespace; generic ephemeral volumes'
-    /// claims included).
-    pub claims: Vec<String>,
     /// Where its bound volumes may be used: per volume, any one term must hold
     /// ([`Volumes::apply`]).
     pub volume_affinity: Vec<Vec<Selector>>,
+}
+
+impl Rules {
+    /// Rules that place alike, as text: equal texts, equal rules (for interning and
+    /// [`shapes`]).
+    pub fn text(&self) -> String {
+        format!("{self:?}")
+    }
 }
 
 /// Bound volumes' node affinity, by claim: what the scheduler's VolumeBinding filter reads.
@@ -132,7 +148,7 @@ impl Volumes {
     /// Fill `m.volume_affinity` from its claims (claims not bound, or bound to a volume
     /// without node affinity, do not restrict it).
     pub fn apply(&self, m: &mut Moving) {
-        m.volume_affinity = m
+        std::sync::Arc::make_mut(&mut m.rules).volume_affinity = m
             .claims
             .iter()
             .filter_map(|c| self.bound.get(&format!("{}/{c}", m.namespace)))
@@ -256,24 +272,27 @@ impl Moving {
                     .collect()
             })
             .unwrap_or_default();
-        let namespace = p.metadata.namespace.clone().unwrap_or_default();
+        let namespace = p.metadata.namespace.as_deref().unwrap_or_default();
         Moving {
             key: format!(
                 "{namespace}/{}",
                 p.metadata.name.as_deref().unwrap_or_default()
-            ),
-            namespace,
+            )
+            .into(),
+            namespace: namespace.into(),
             labels: std::sync::Arc::new(p.metadata.labels.clone().unwrap_or_default()),
             requests: Resources::requested_by(p),
-            node_selector: spec
-                .and_then(|s| s.node_selector.clone())
-                .unwrap_or_default(),
-            affinity: node_affinity,
-            tolerations: spec.and_then(|s| s.tolerations.clone()).unwrap_or_default(),
-            anti,
-            spread: spread_terms(p),
+            rules: std::sync::Arc::new(Rules {
+                node_selector: spec
+                    .and_then(|s| s.node_selector.clone())
+                    .unwrap_or_default(),
+                affinity: node_affinity,
+                tolerations: spec.and_then(|s| s.tolerations.clone()).unwrap_or_default(),
+                anti,
+                spread: spread_terms(p),
+                volume_affinity: Vec::new(),
+            }),
             claims: claims(p),
-            volume_affinity: Vec::new(),
         }
     }
 }
@@ -282,9 +301,10 @@ impl Moving {
 #[derive(Debug, Clone, Default)]
 pub struct Destination {
     pub name: String,
-    pub labels: BTreeMap<String, String>,
+    /// Shared: a placer is cloned for each trial of a simulation.
+    pub labels: std::sync::Arc<BTreeMap<String, String>>,
     /// `key=value:Effect` / `key:Effect`, as [`crate::facts::node::NodeFacts`] keeps them.
-    pub taints: Vec<String>,
+    pub taints: std::sync::Arc<Vec<String>>,
     pub free: Resources,
     /// Takes no pods (cordoned, not Ready, not at the target), but counts as a topology
     /// spread domain with its pods.
@@ -317,21 +337,26 @@ fn tolerated(t: &str, tolerations: &[Toleration]) -> bool {
 
 /// Does `d` match the pod's nodeSelector and required node affinity?
 fn selected(pod: &Moving, d: &Destination) -> bool {
-    pod.node_selector
+    pod.rules
+        .node_selector
         .iter()
         .all(|(k, v)| d.labels.get(k) == Some(v))
-        && (pod.affinity.is_empty() || pod.affinity.iter().any(|t| t.matches(&d.labels)))
+        && (pod.rules.affinity.is_empty()
+            || pod.rules.affinity.iter().any(|t| t.matches(&d.labels)))
 }
 
 /// May every bound volume of the pod be used on `d`?
 fn volumes_reach(pod: &Moving, d: &Destination) -> bool {
-    pod.volume_affinity
+    pod.rules
+        .volume_affinity
         .iter()
         .all(|terms| terms.iter().any(|t| t.matches(&d.labels)))
 }
 
 fn taints_tolerated(pod: &Moving, d: &Destination) -> bool {
-    d.taints.iter().all(|t| tolerated(t, &pod.tolerations))
+    d.taints
+        .iter()
+        .all(|t| tolerated(t, &pod.rules.tolerations))
 }
 
 /// May `pod` go to `d` at all (ignoring room and other pods)?
@@ -351,9 +376,10 @@ pub fn shapes<T: AsRef<Moving>>(pods: &[T]) -> Vec<u32> {
     pods.iter()
         .map(|p| {
             let p = p.as_ref();
+            let r = &p.rules;
             let key = format!(
                 "{:?}|{:?}|{:?}|{:?}",
-                p.node_selector, p.affinity, p.tolerations, p.volume_affinity
+                r.node_selector, r.affinity, r.tolerations, r.volume_affinity
             );
             let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
             *ids.entry(key).or_insert(next)
@@ -370,6 +396,7 @@ impl AsRef<Moving> for Moving {
 /// Places pods (indices into a slice of them) on destinations one at a time, keeping each
 /// destination's free room and its pods (for anti-affinity). Destinations can be closed
 /// (cordoned, being drained) and opened again; pods can be taken off.
+#[derive(Clone)]
 pub struct Placer<'p, T: AsRef<Moving>> {
     pods: &'p [T],
     shape_of: &'p [u32],
@@ -399,6 +426,7 @@ struct Domains {
     min: i64,
 }
 
+#[derive(Clone)]
 struct ShapeState {
     eligible: Vec<bool>,
     open: std::collections::BTreeSet<usize>,
@@ -486,7 +514,7 @@ impl<'p, T: AsRef<Moving>> Placer<'p, T> {
 
     /// Would `pod` on `i` keep every spread term within its skew?
     fn spread_ok(&self, pod: &Moving, i: usize, domains: &[Domains]) -> bool {
-        pod.spread.iter().zip(domains).all(|(t, d)| {
+        pod.rules.spread.iter().zip(domains).all(|(t, d)| {
             let Some(v) = self.dests[i].labels.get(&t.topology_key) else {
                 return false; // a node without the key is no domain: the filter fails
             };
@@ -547,9 +575,9 @@ impl<'p, T: AsRef<Moving>> Placer<'p, T> {
         if !counted {
             self.dests[i].free = self.dests[i].free.minus(m.requests);
         }
-        if !m.anti.is_empty() {
+        if !m.rules.anti.is_empty() {
             self.anti_on[i].push(pod);
-            for t in &m.anti {
+            for t in &m.rules.anti {
                 if !self.anti_keys.contains(&t.topology_key) {
                     self.anti_keys.push(t.topology_key.clone());
                     self.know_key(&t.topology_key);
@@ -560,19 +588,20 @@ impl<'p, T: AsRef<Moving>> Placer<'p, T> {
     }
 
     /// Take every pod off destination `i` for which `leaves` holds; their room comes back.
-    pub fn vacate(&mut self, i: usize, leaves: impl Fn(u32) -> bool) -> Vec<u32> {
-        let (gone, stay): (Vec<u32>, Vec<u32>) = std::mem::take(&mut self.on[i])
-            .into_iter()
-            .partition(|&p| leaves(p));
-        self.on[i] = stay;
-        for &p in &gone {
-            let m = self.pod(p);
-            self.dests[i].free.add(m.requests);
-            if !m.anti.is_empty() {
-                self.anti_on[i].retain(|&o| o != p);
+    pub fn vacate(&mut self, i: usize, leaves: impl Fn(u32) -> bool) {
+        let pods = self.pods;
+        let (free, anti) = (&mut self.dests[i].free, &mut self.anti_on[i]);
+        self.on[i].retain(|&p| {
+            if !leaves(p) {
+                return true;
             }
-        }
-        gone
+            let m = pods[p as usize].as_ref();
+            free.add(m.requests);
+            if !m.rules.anti.is_empty() {
+                anti.retain(|&o| o != p);
+            }
+            false
+        });
     }
 
     /// Pods on destination `i`.
@@ -583,19 +612,19 @@ impl<'p, T: AsRef<Moving>> Placer<'p, T> {
     /// Would `pod` on `i` break a required anti-affinity term of `key`, its own or another
     /// pod's?
     fn repelled_by(&self, pod: &Moving, i: usize, key: &str) -> bool {
-        let mine = pod.anti.iter().any(|t| t.topology_key == key);
+        let mine = pod.rules.anti.iter().any(|t| t.topology_key == key);
         let conflict_on = |j: usize| {
             // Its own terms against every occupant; the occupants' terms against it.
             (mine
                 && self.on[j].iter().any(|&o| {
                     let o = self.pod(o);
-                    pod.anti.iter().any(|t| {
+                    pod.rules.anti.iter().any(|t| {
                         t.topology_key == key && t.selects(&pod.namespace, &o.namespace, &o.labels)
                     })
                 }))
                 || self.anti_on[j].iter().any(|&o| {
                     let o = self.pod(o);
-                    o.anti.iter().any(|t| {
+                    o.rules.anti.iter().any(|t| {
                         t.topology_key == key
                             && t.selects(&o.namespace, &pod.namespace, &pod.labels)
                     })
@@ -615,13 +644,14 @@ impl<'p, T: AsRef<Moving>> Placer<'p, T> {
     }
 
     fn repelled(&self, pod: &Moving, i: usize) -> bool {
-        pod.anti
+        pod.rules
+            .anti
             .iter()
             .any(|t| self.repelled_by(pod, i, &t.topology_key))
             || self
                 .anti_keys
                 .iter()
-                .filter(|k| !pod.anti.iter().any(|t| &t.topology_key == *k))
+                .filter(|k| !pod.rules.anti.iter().any(|t| &t.topology_key == *k))
                 .any(|k| self.repelled_by(pod, i, k))
     }
 
@@ -631,7 +661,7 @@ impl<'p, T: AsRef<Moving>> Placer<'p, T> {
     pub fn place(&mut self, idx: u32) -> Result<(usize, bool), String> {
         let pod = self.pod(idx);
         let shape = self.shape_of[idx as usize];
-        for t in &pod.anti {
+        for t in &pod.rules.anti {
             self.know_key(&t.topology_key);
         }
         if !self.shapes.contains_key(&shape) {
@@ -655,8 +685,13 @@ impl<'p, T: AsRef<Moving>> Placer<'p, T> {
             return Err(NO_MATCH.to_string());
         }
         let turn = state.turn;
-        let check_anti = !pod.anti.is_empty() || !self.anti_keys.is_empty();
-        let domains: Vec<Domains> = pod.spread.iter().map(|t| self.domains(pod, t)).collect();
+        let check_anti = !pod.rules.anti.is_empty() || !self.anti_keys.is_empty();
+        let domains: Vec<Domains> = pod
+            .rules
+            .spread
+            .iter()
+            .map(|t| self.domains(pod, t))
+            .collect();
         let mut repelled = false;
         let mut skewed = false;
         let mut found = None;
@@ -685,7 +720,7 @@ impl<'p, T: AsRef<Moving>> Placer<'p, T> {
             return Ok((i, preferred));
         }
         Err(if skewed {
-            let t = &pod.spread[0];
+            let t = &pod.rules.spread[0];
             format!(
                 "no eligible destination has room for {} within its topology spread constraint (maxSkew {} over {}; cordoned and drained nodes count as domains)",
                 pod.requests.text(),
@@ -730,7 +765,7 @@ pub fn place(
     let mut pending = Vec::new();
     for k in order {
         if let Err(why) = placer.place(k as u32) {
-            pending.push((all[k].key.clone(), why));
+            pending.push((all[k].key.to_string(), why));
         }
     }
     pending
@@ -751,11 +786,13 @@ mod tests {
     fn dest(name: &str, labels: &[(&str, &str)], taints: &[&str], free: Resources) -> Destination {
         Destination {
             name: name.into(),
-            labels: labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            taints: taints.iter().map(|t| t.to_string()).collect(),
+            labels: std::sync::Arc::new(
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            taints: std::sync::Arc::new(taints.iter().map(|t| t.to_string()).collect()),
             free,
             closed: false,
         }
@@ -869,7 +906,7 @@ mod tests {
         );
         v.apply(&mut m);
         assert_eq!(
-            m.volume_affinity.len(),
+            m.rules.volume_affinity.len(),
             1,
             "the volume without affinity does not restrict"
         );
@@ -945,7 +982,7 @@ mod tests {
 
         // Room: two 600m pods and one destination with 1000m free: the second stays Pending.
         let web = |n: &str| Moving {
-            key: format!("app/{n}"),
+            key: format!("app/{n}").into(),
             requests: r(600, 100),
             ..Moving::default()
         };
@@ -980,10 +1017,13 @@ mod tests {
             namespaces: vec![],
         };
         let db = |n: &str, key: &str| Moving {
-            key: format!("shop/{n}"),
+            key: format!("shop/{n}").into(),
             namespace: "shop".into(),
             labels: std::sync::Arc::new([("app".to_string(), "db".to_string())].into()),
-            anti: vec![term(key)],
+            rules: std::sync::Arc::new(Rules {
+                anti: vec![term(key)],
+                ..Rules::default()
+            }),
             ..Moving::default()
         };
         let host = |n: &str, zone: &str| {
@@ -1014,7 +1054,7 @@ mod tests {
         // The occupant's term keeps a plain db pod (no terms of its own) off its node; a pod
         // of another namespace is not selected.
         let plain = Moving {
-            anti: vec![],
+            rules: Default::default(),
             ..db("db-9", "kubernetes.io/hostname")
         };
         let other = Moving {
@@ -1041,7 +1081,7 @@ mod tests {
         };
         let pods: Vec<Moving> = (0..6)
             .map(|n| Moving {
-                key: n.to_string(),
+                key: n.to_string().into(),
                 requests: r(100, 10),
                 ..Moving::default()
             })
@@ -1064,9 +1104,12 @@ mod tests {
         assert_eq!(p.place(4), Ok((1, true)));
         p.set_open(1, false);
         assert_eq!(p.place(5), Err(NO_MATCH.to_string()));
-        let gone = p.vacate(0, |m| m == 0);
-        assert_eq!(gone, vec![0]);
+        let before = p.destinations()[0].free;
+        p.vacate(0, |m| m == 0);
         assert_eq!(p.pods_on(0), &[2, 3], "2 and 3 stay");
+        let mut back = before;
+        back.add(pods[0].requests);
+        assert_eq!(p.destinations()[0].free, back, "its room comes back");
         assert_eq!(p.index_of("b"), Some(1));
     }
 }

@@ -616,8 +616,8 @@ pub fn replace_capacity(
     let open: Vec<&NodeFacts> = view.destinations(batch).collect();
     // Topology spread counts every node with its pods (cordoned and old ones too): then the
     // other nodes join, closed; the pods leaving the batch are not among their occupants.
-    let spread = moving.iter().any(|m| !m.spread.is_empty());
-    let leaving: std::collections::HashSet<&str> = moving.iter().map(|m| m.key.as_str()).collect();
+    let spread = moving.iter().any(|m| !m.rules.spread.is_empty());
+    let leaving: std::collections::HashSet<&str> = moving.iter().map(|m| &*m.key).collect();
     let closed: Vec<&NodeFacts> = if spread {
         view.nodes
             .iter()
@@ -635,7 +635,7 @@ pub fn replace_capacity(
             let mut used = Resources::default();
             for p in running_on(pods, &n.name) {
                 let m = Moving::from_pod(p);
-                if leaving.contains(m.key.as_str()) {
+                if leaving.contains(&*m.key) {
                     continue;
                 }
                 used.add(Resources::requested_by(p));
@@ -643,8 +643,8 @@ pub fn replace_capacity(
             }
             Destination {
                 name: n.name.clone(),
-                labels: n.labels.clone(),
-                taints: n.taints.clone(),
+                labels: std::sync::Arc::new(n.labels.clone()),
+                taints: std::sync::Arc::new(n.taints.clone()),
                 free: n.allocatable.unwrap_or(unknown_room).minus(used),
                 closed,
             }

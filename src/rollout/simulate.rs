@@ -16,29 +16,133 @@ use crate::facts::pod::PodFacts;
 use crate::facts::resources::Resources;
 use crate::facts::version::Version;
 use crate::policy::batch;
-use crate::policy::capacity::{self, Destination, Moving, Placer};
+use crate::policy::capacity::{self, Destination, Moving, Placer, Rules};
 use crate::policy::order;
 use crate::policy::preflight::{self, Verdict};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// A pod as the simulation needs it.
+/// A pod as the simulation needs it, kept small: a large cluster holds 150,000 of them.
+/// Its drain facts are kept as flags and shared strings ([`Interner`]);
+/// [`SimPod::facts`] gives them back as the [`PodFacts`] the drain's filters read.
 #[derive(Debug, Clone)]
 pub struct SimPod {
-    /// Its facts, with `pdbs` matched.
-    pub facts: PodFacts,
     pub moving: Moving,
+    /// Its node's name.
+    pub node: Option<Arc<str>>,
+    pub phase: Arc<str>,
+    /// Its controller owner: kind and name.
+    pub controller: Option<Arc<Controller>>,
+    pub ready: bool,
+    pub mirror: bool,
+    pub has_empty_dir: bool,
+    pub deleting: bool,
+    /// Its budgets (indices into [`World::pdbs`]), matched by the reader.
+    pub pdbs: Budgets,
     /// Seconds from creation to Ready, when the pod says (for the duration estimate).
-    pub ready_after: Option<u64>,
+    pub ready_after: Option<u32>,
+}
+
+/// A pod's controller owner.
+#[derive(Debug)]
+pub struct Controller {
+    pub kind: Arc<str>,
+    pub name: Arc<str>,
+}
+
+/// A pod's budgets: none or one (most pods) without an allocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Budgets {
+    #[default]
+    None,
+    One(usize),
+    Many(Box<[usize]>),
+}
+
+impl Budgets {
+    pub fn as_slice(&self) -> &[usize] {
+        match self {
+            Budgets::None => &[],
+            Budgets::One(b) => std::slice::from_ref(b),
+            Budgets::Many(bs) => bs,
+        }
+    }
+}
+
+impl From<Vec<usize>> for Budgets {
+    fn from(v: Vec<usize>) -> Budgets {
+        match v.as_slice() {
+            [] => Budgets::None,
+            [b] => Budgets::One(*b),
+            _ => Budgets::Many(v.into_boxed_slice()),
+        }
+    }
+}
+
+/// What many pods carry alike (namespaces, node names, phases, controllers, the labels and
+/// scheduling rules of one workload's replicas), kept once.
+#[derive(Debug, Default)]
+pub struct Interner {
+    strings: std::collections::HashSet<Arc<str>>,
+    labels: std::collections::HashSet<Arc<BTreeMap<String, String>>>,
+    rules: std::collections::HashMap<String, Arc<Rules>>,
+    controllers: std::collections::HashMap<(Arc<str>, Arc<str>), Arc<Controller>>,
+}
+
+impl Interner {
+    pub fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.strings.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.strings.insert(a.clone());
+        a
+    }
+
+    fn labels(&mut self, l: Arc<BTreeMap<String, String>>) -> Arc<BTreeMap<String, String>> {
+        match self.labels.get(&l) {
+            Some(shared) => shared.clone(),
+            None => {
+                self.labels.insert(l.clone());
+                l
+            }
+        }
+    }
+
+    fn controller(&mut self, kind: &str, name: &str) -> Arc<Controller> {
+        let key = (self.get(kind), self.get(name));
+        self.controllers
+            .entry(key.clone())
+            .or_insert_with(|| {
+                Arc::new(Controller {
+                    kind: key.0,
+                    name: key.1,
+                })
+            })
+            .clone()
+    }
+
+    fn rules(&mut self, r: Arc<Rules>) -> Arc<Rules> {
+        self.rules.entry(r.text()).or_insert(r).clone()
+    }
 }
 
 impl SimPod {
-    /// From a pod, its budgets matched against `pdbs`.
-    pub fn from_pod(p: &k8s_openapi::api::core::v1::Pod, pdbs: &[PdbFacts]) -> SimPod {
-        let mut facts = PodFacts::from_pod(p);
-        let moving = Moving::from_pod(p);
-        facts.pdbs = PdbFacts::covering(pdbs, &facts.namespace, &moving.labels);
+    /// From a pod and its facts ([`PodFacts::from_pod`]), its budgets matched against
+    /// `pdbs`.
+    pub fn from_pod(
+        p: &k8s_openapi::api::core::v1::Pod,
+        facts: &PodFacts,
+        pdbs: &[PdbFacts],
+        strings: &mut Interner,
+    ) -> SimPod {
+        let mut moving = Moving::from_pod(p);
+        moving.namespace = strings.get(&facts.namespace);
+        moving.labels = strings.labels(moving.labels);
+        moving.rules = strings.rules(moving.rules);
+        let pdbs = PdbFacts::covering(pdbs, &facts.namespace, &moving.labels).into();
         let created = p.metadata.creation_timestamp.as_ref().map(|t| t.0);
         let ready_at = p
             .status
@@ -48,14 +152,57 @@ impl SimPod {
             .and_then(|c| c.last_transition_time.as_ref())
             .map(|t| t.0);
         let ready_after = match (created, ready_at) {
-            (Some(c), Some(r)) => u64::try_from(r.as_second() - c.as_second()).ok(),
+            (Some(c), Some(r)) => u32::try_from(r.as_second() - c.as_second()).ok(),
             _ => None,
         };
         SimPod {
-            facts,
+            node: facts.node.as_deref().map(|n| strings.get(n)),
+            phase: strings.get(&facts.phase),
+            controller: facts.controller_kind.as_deref().map(|k| {
+                strings.controller(k, facts.controller_name.as_deref().unwrap_or_default())
+            }),
+            ready: facts.ready,
+            mirror: facts.mirror,
+            has_empty_dir: facts.has_empty_dir,
+            deleting: facts.deleting,
+            pdbs,
             moving,
             ready_after,
         }
+    }
+
+    /// Its facts as the drain's filters read them.
+    pub fn facts(&self) -> PodFacts {
+        let ns = &*self.moving.namespace;
+        let name = self
+            .moving
+            .key
+            .strip_prefix(ns)
+            .and_then(|r| r.strip_prefix('/'))
+            .unwrap_or(&self.moving.key);
+        PodFacts {
+            namespace: ns.to_string(),
+            name: name.to_string(),
+            node: self.node.as_deref().map(str::to_string),
+            phase: self.phase.to_string(),
+            ready: self.ready,
+            controller_kind: self.controller.as_ref().map(|c| c.kind.to_string()),
+            controller_name: self.controller.as_ref().map(|c| c.name.to_string()),
+            mirror: self.mirror,
+            has_empty_dir: self.has_empty_dir,
+            deleting: self.deleting,
+            pdbs: self.pdbs.as_slice().to_vec(),
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        crate::facts::pod::finished_phase(&self.phase)
+    }
+
+    fn is_daemonset(&self) -> bool {
+        self.controller
+            .as_ref()
+            .is_some_and(|c| crate::facts::pod::daemonset_kind(&c.kind))
     }
 }
 
@@ -113,12 +260,23 @@ pub struct Blocked {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Move {
-    pub pod: String,
-    pub from: String,
+    /// Names shared with the pods and nodes read (a rollout records every pod's move).
+    pub pod: Arc<str>,
+    pub from: Arc<str>,
     /// `None`: nowhere (it would stay Pending; `why` says why).
-    pub to: Option<String>,
+    pub to: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub why: Option<String>,
+}
+
+/// A move as a run records it, by index: a few bytes where a named [`Move`] takes tens,
+/// while the search for the largest safe batch runs beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Moved {
+    pod: u32,
+    from: u32,
+    to: Option<u32>,
+    why: Option<String>,
 }
 
 /// A budget the step's evictions take turns on.
@@ -141,6 +299,9 @@ pub struct Step {
     pub step: usize,
     pub nodes: Vec<String>,
     pub moves: Vec<Move>,
+    /// The moves as a run records them (named into `moves` once the search is done).
+    #[serde(skip)]
+    moved: Vec<Moved>,
     /// Budgets that make the step's evictions take turns.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub turns: Vec<Turns>,
@@ -262,11 +423,10 @@ pub fn simulate(
     for (r, &k) in by_size.iter().enumerate() {
         rank[k as usize] = r as u32;
     }
+    let shapes = capacity::shapes(&world.pods);
     let sim = Sim {
         world,
         opts,
-        target,
-        shapes: capacity::shapes(&world.pods),
         rank,
         order: sel
             .next
@@ -279,6 +439,17 @@ pub fn simulate(
             })
             .collect(),
         ready,
+        verdicts: world
+            .pods
+            .iter()
+            .map(|p| verdict(p, opts, &world.pdbs))
+            .collect(),
+        names: world
+            .nodes
+            .iter()
+            .map(|n| Arc::from(n.name.as_str()))
+            .collect(),
+        start: Sim::start(world, opts, target, &shapes),
     };
     let run = sim.run(size, true);
     let safe = if opts.strategy == Strategy::AllAtOnce {
@@ -290,6 +461,10 @@ pub fn simulate(
         );
         sim.largest_safe(considered, known)
     };
+    let mut run = run;
+    for step in &mut run.steps {
+        sim.name_moves(step);
+    }
     let seconds = run.steps.iter().map(|s| s.seconds).sum();
     Simulation {
         schema: SCHEMA,
@@ -322,6 +497,20 @@ pub fn simulate(
     }
 }
 
+/// The drain's verdict for a pod, or `None` when a drain leaves it where it is (it does not
+/// move on drains, is outside the drain's scope, or the filters skip it).
+fn verdict(p: &SimPod, opts: &Options, pdbs: &[PdbFacts]) -> Option<Verdict> {
+    let opts = &opts.drain;
+    let f = p.facts();
+    if !f.moves_on_drain() || !opts.scope.contains(&f.namespace, &p.moving.labels) {
+        return None;
+    }
+    match preflight::verdict(&f, None, &opts.filter, pdbs, !opts.disable_eviction) {
+        Verdict::Skip(_) => None,
+        v => Some(v),
+    }
+}
+
 /// How long a replacement takes to become Ready, and where that figure comes from.
 fn readiness(world: &World, flag: Option<Duration>) -> (&'static str, u64) {
     if let Some(d) = flag {
@@ -330,8 +519,8 @@ fn readiness(world: &World, flag: Option<Duration>) -> (&'static str, u64) {
     let mut seen: Vec<u64> = world
         .pods
         .iter()
-        .filter(|p| p.facts.controller_kind.is_some() && !p.facts.is_daemonset())
-        .filter_map(|p| p.ready_after)
+        .filter(|p| p.controller.is_some() && !p.is_daemonset())
+        .filter_map(|p| p.ready_after.map(u64::from))
         // A pod Ready long after it was made flapped or waited: not a start-up time.
         .filter(|&s| s <= 600)
         .collect();
@@ -340,6 +529,64 @@ fn readiness(world: &World, flag: Option<Duration>) -> (&'static str, u64) {
     }
     seen.sort_unstable();
     ("observed", seen[seen.len() / 2].max(1))
+}
+
+/// The largest `k` in `lo..=hi` for which `safe` holds, `lo` known to hold and `safe`
+/// monotone (true up to the answer, false above). `pair(a, b)` tests two sizes at once.
+/// The first round tests `guess` and the size above it; then the search gallops (steps
+/// doubling) in the direction the answer lies until it brackets it, then splits the
+/// bracket in thirds. A good guess answers in one or two rounds; a bad one costs about
+/// twice the rounds of plain thirds.
+fn search_largest(
+    mut lo: usize,
+    mut hi: usize,
+    guess: usize,
+    pair: impl Fn(usize, usize) -> (bool, bool),
+) -> usize {
+    // Direction of the last round: 1 up (both held), -1 down (neither), 0 bracketed.
+    let mut dir = 0i8;
+    let mut step = 1usize;
+    let mut first = true;
+    while lo < hi {
+        let (a, b) = if hi - lo == 1 {
+            (hi, hi)
+        } else if first {
+            let g = guess.clamp(lo + 1, hi);
+            if g < hi {
+                (g, g + 1)
+            } else {
+                (hi - 1, hi)
+            }
+        } else if dir > 0 {
+            // Just above what held: lo + step, lo + 2 step.
+            let b = (lo + 2 * step).min(hi);
+            ((lo + step).min(b), b)
+        } else if dir < 0 {
+            // Just below what failed: hi - (2 step - 1), hi - (step - 1).
+            let a = hi.saturating_sub(2 * step - 1).max(lo + 1);
+            (a, hi.saturating_sub(step - 1).max(a))
+        } else {
+            let third = (hi - lo).div_ceil(3);
+            (lo + third, (lo + 2 * third).min(hi))
+        };
+        let (safe_a, safe_b) = pair(a, b);
+        let was = dir;
+        if safe_b {
+            lo = b;
+            dir = if first || was > 0 { 1 } else { 0 };
+        } else if safe_a {
+            (lo, hi) = (a, b - 1);
+            dir = 0;
+        } else {
+            hi = a - 1;
+            dir = if first || was < 0 { -1 } else { 0 };
+        }
+        if !first && dir == was && dir != 0 {
+            step *= 2;
+        }
+        first = false;
+    }
+    lo
 }
 
 impl AsRef<Moving> for SimPod {
@@ -352,14 +599,18 @@ impl AsRef<Moving> for SimPod {
 struct Sim<'a> {
     world: &'a World,
     opts: &'a Options,
-    target: &'a Version,
-    shapes: Vec<u32>,
     /// Each pod's place in the order a step places leaving pods (largest first).
     rank: Vec<u32>,
     /// drain-next's order (name, control plane?), from [`order::select`].
     order: Vec<(String, bool)>,
     /// Seconds for a replacement to become Ready.
     ready: u64,
+    /// Each pod's drain verdict ([`verdict`]).
+    verdicts: Vec<Option<Verdict>>,
+    /// The nodes' names, in the placer's order (shared by the moves recorded).
+    names: Vec<Arc<str>>,
+    /// Every node as a destination, every running pod on its node: where each run starts.
+    start: Placer<'a, SimPod>,
 }
 
 struct Run {
@@ -370,20 +621,22 @@ struct Run {
 }
 
 /// A pod leaving a node in a step: the node, the pod's index in the world.
-type Leaving = (String, u32);
+/// A pod leaving a node: the node's index (in [`World::nodes`], the placer's order), the
+/// pod's.
+type Leaving = (u32, u32);
 
 /// Budget index -> how many of its pods a step evicts.
 type Evicted = BTreeMap<usize, usize>;
 
-impl Sim<'_> {
+impl<'a> Sim<'a> {
     fn pod(&self, i: u32) -> &SimPod {
         &self.world.pods[i as usize]
     }
 
     /// The largest batch below every worker whose rollout completes with every pod placed.
     /// A larger batch only takes more room and more of each budget at once, so the answer is
-    /// searched: `known` is the shown run's (batch size, safe?); each round then tries two
-    /// sizes at once, one per thread, and keeps the third of the range that holds the answer.
+    /// searched ([`search_largest`]): `known` is the shown run's (batch size, safe?); each
+    /// round tries two sizes at once, one per thread, first around [`Sim::room_bound`].
     fn largest_safe(&self, considered: usize, known: (usize, bool)) -> Option<usize> {
         let safe = |k: usize| {
             let r = self.run(k, false);
@@ -391,7 +644,7 @@ impl Sim<'_> {
         };
         // Every worker at once is downtime, never "safe".
         let top = considered.saturating_sub(1).max(1);
-        let (mut lo, mut hi) = match known {
+        let (lo, hi) = match known {
             (k, true) if k <= top => (k, top),
             (k, false) if k <= 1 => return None,
             (k, false) => (1, (k - 1).min(top)),
@@ -400,31 +653,60 @@ impl Sim<'_> {
         if lo == 1 && known != (1, true) && !safe(1) {
             return None;
         }
-        while lo < hi {
-            if hi - lo == 1 {
-                if safe(hi) {
-                    lo = hi;
-                } else {
-                    hi = lo;
-                }
-                continue;
+        let pair = |a: usize, b: usize| {
+            if a == b {
+                let one = safe(a);
+                return (one, one);
             }
-            let third = (hi - lo).div_ceil(3);
-            let (a, b) = (lo + third, (lo + 2 * third).min(hi));
-            let (safe_a, safe_b) = std::thread::scope(|s| {
+            std::thread::scope(|s| {
                 let other = s.spawn(|| safe(b));
                 let here = safe(a);
                 (here, other.join().unwrap_or(false))
-            });
-            if safe_b {
-                lo = b;
-            } else if safe_a {
-                (lo, hi) = (a, b - 1);
-            } else {
-                hi = a - 1;
+            })
+        };
+        Some(search_largest(lo, hi, self.room_bound(), pair))
+    }
+
+    /// How many of the first workers in the order could be drained at once with their
+    /// moving pods' requests still within the free room of the open nodes left, summed
+    /// (fragmentation, selectors, taints and anti-affinity ignored): the guess the search
+    /// tests first, never an answer on its own.
+    fn room_bound(&self) -> usize {
+        let placer = self.placer();
+        let dests = placer.destinations();
+        let open: Vec<bool> = self.world.nodes.iter().map(|n| n.can_take_pods()).collect();
+        // Saturating: a node that does not say its allocatable has unbounded room.
+        let sum = |a: Resources, b: Resources| Resources {
+            cpu_millis: a.cpu_millis.saturating_add(b.cpu_millis),
+            memory_bytes: a.memory_bytes.saturating_add(b.memory_bytes),
+            pods: a.pods.saturating_add(b.pods),
+        };
+        let mut free = dests
+            .iter()
+            .zip(&open)
+            .filter(|(_, o)| **o)
+            .fold(Resources::default(), |f, (d, _)| sum(f, d.free));
+        let mut leaving = Resources::default();
+        let mut k = 0;
+        // Control-plane nodes go one at a time, outside the batches.
+        for (name, _) in self.order.iter().filter(|(_, cp)| !cp) {
+            let Some(i) = placer.index_of(name) else {
+                continue;
+            };
+            if open[i] {
+                free = free.minus(dests[i].free);
             }
+            for &p in placer.pods_on(i) {
+                if self.verdicts[p as usize].is_some() {
+                    leaving.add(self.pod(p).moving.requests);
+                }
+            }
+            if !free.holds(leaving) {
+                break;
+            }
+            k += 1;
         }
-        Some(lo)
+        k
     }
 
     /// One rollout with batches of `size`; `record`: keep every move (the prediction shown),
@@ -456,13 +738,14 @@ impl Sim<'_> {
                 }
                 // In place, the pods with nowhere else to go wait for their node to come back.
                 for (node, k) in stranded {
-                    let key = self.pod(k).moving.key.clone();
+                    let node = &self.names[node as usize];
+                    let key = self.pod(k).moving.key.to_string();
                     match placer.place(k) {
                         Ok(_) => step.down_until_back.push(key),
                         Err(why) => {
                             step.blocked.get_or_insert(Blocked {
                                 kind: "noRoom",
-                                node,
+                                node: node.to_string(),
                                 subject: key,
                                 reason: format!(
                                     "would find no node even with the step's nodes back ({why}): its replacement stays Pending and the validation before the next node stops the rollout"
@@ -481,10 +764,13 @@ impl Sim<'_> {
                 .is_some_and(|b| b.stops == "afterDrain");
             if at >= self.order.len() && after {
                 let mut pending: Vec<String> = step
-                    .moves
+                    .moved
                     .iter()
                     .filter(|m| m.to.is_none())
-                    .map(|m| format!("{} ({})", m.pod, m.why.as_deref().unwrap_or_default()))
+                    .map(|m| {
+                        let pod = &self.pod(m.pod).moving.key;
+                        format!("{pod} ({})", m.why.as_deref().unwrap_or_default())
+                    })
                     .collect();
                 if pending.is_empty() {
                     pending = step
@@ -519,63 +805,72 @@ impl Sim<'_> {
         }
     }
 
+    /// The cluster as read, placed: [`Sim::start`], copied.
+    fn placer(&self) -> Placer<'a, SimPod> {
+        self.start.clone()
+    }
+
     /// Every node as a destination (closed unless it can take pods; for replace, the nodes
     /// at the target preferred), every running pod on its node.
-    fn placer(&self) -> Placer<'_, SimPod> {
+    fn start(
+        world: &'a World,
+        opts: &Options,
+        target: &Version,
+        shapes: &'a [u32],
+    ) -> Placer<'a, SimPod> {
         let unknown_room = Resources {
             cpu_millis: u64::MAX / 4,
             memory_bytes: u64::MAX / 4,
             pods: u64::MAX / 4,
         };
-        let world = self.world;
         let dests: Vec<Destination> = world
             .nodes
             .iter()
             .map(|n| Destination {
                 name: n.name.clone(),
-                labels: n.labels.clone(),
-                taints: n.taints.clone(),
+                labels: Arc::new(n.labels.clone()),
+                taints: Arc::new(n.taints.clone()),
                 free: n.allocatable.unwrap_or(unknown_room),
                 closed: false,
             })
             .collect();
-        let mut placer = Placer::new(dests, &world.pods, &self.shapes);
+        let mut placer = Placer::new(dests, &world.pods, shapes);
         for (i, n) in world.nodes.iter().enumerate() {
             placer.set_open(i, n.can_take_pods());
             // Replace taints the old nodes PreferNoSchedule: pods prefer the nodes at the
             // target and land on old ones only when those have no room (to move again).
-            let at_target = order::at_target(&n.kubelet_version, self.target) == Some(true);
-            placer.set_preferred(i, self.opts.strategy != Strategy::Replace || at_target);
+            let at_target = order::at_target(&n.kubelet_version, target) == Some(true);
+            placer.set_preferred(i, opts.strategy != Strategy::Replace || at_target);
         }
         for (k, p) in world.pods.iter().enumerate() {
-            if p.facts.is_finished() || p.facts.deleting {
+            if p.is_finished() || p.deleting {
                 continue;
             }
-            if let Some(i) = p.facts.node.as_deref().and_then(|n| placer.index_of(n)) {
+            if let Some(i) = p.node.as_deref().and_then(|n| placer.index_of(n)) {
                 placer.occupy(i, k as u32, false);
             }
         }
         placer
     }
 
-    /// The drain's verdict for pod `k`, or `None` when a drain leaves it where it is (it
-    /// does not move on drains, is outside the drain's scope, or the filters skip it).
-    fn verdict(&self, k: u32) -> Option<Verdict> {
-        let p = self.pod(k);
-        let (opts, f) = (&self.opts.drain, &p.facts);
-        if !f.moves_on_drain() || !opts.scope.contains(&f.namespace, &p.moving.labels) {
-            return None;
-        }
-        match preflight::verdict(
-            f,
-            None,
-            &opts.filter,
-            &self.world.pdbs,
-            !opts.disable_eviction,
-        ) {
-            Verdict::Skip(_) => None,
-            v => Some(v),
-        }
+    /// The step's recorded moves, named (by pod).
+    fn name_moves(&self, step: &mut Step) {
+        let name = |i: u32| self.names[i as usize].clone();
+        step.moves = std::mem::take(&mut step.moved)
+            .into_iter()
+            .map(|m| Move {
+                pod: self.pod(m.pod).moving.key.clone(),
+                from: name(m.from),
+                to: m.to.map(name),
+                why: m.why,
+            })
+            .collect();
+        step.moves.sort_by(|a, b| a.pod.cmp(&b.pod));
+    }
+
+    /// The drain's verdict for pod `k` ([`verdict`]), worked out once per simulation.
+    fn verdict(&self, k: u32) -> Option<&Verdict> {
+        self.verdicts[k as usize].as_ref()
     }
 
     /// Drain the step's nodes: preflight, budgets, placement. The step, and the pods that
@@ -591,6 +886,7 @@ impl Sim<'_> {
             step: number,
             nodes: nodes.to_vec(),
             moves: vec![],
+            moved: vec![],
             turns: vec![],
             seconds: 0,
             down_until_back: vec![],
@@ -648,7 +944,7 @@ impl Sim<'_> {
                         let why: Vec<&str> = reasons.iter().map(|r| r.describe()).collect();
                         return Err(Box::new(block(
                             "preflight",
-                            p.moving.key.clone(),
+                            p.moving.key.to_string(),
                             why.join("; "),
                         )));
                     }
@@ -657,14 +953,14 @@ impl Sim<'_> {
                             pdbs.iter().map(|&b| world.pdbs[b].key()).collect();
                         return Err(Box::new(block(
                             "preflight",
-                            p.moving.key.clone(),
+                            p.moving.key.to_string(),
                             format!(
                                 "covered by several PodDisruptionBudgets ({}): the Eviction API refuses it (500)",
                                 names.join(", ")
                             ),
                         )));
                     }
-                    Verdict::WaitsOn(b) => {
+                    &Verdict::WaitsOn(b) => {
                         if let Budget::Never(why) = world.pdbs[b].budget() {
                             if !opts.drain.ignore_blockers {
                                 return Err(Box::new(block(
@@ -681,9 +977,9 @@ impl Sim<'_> {
                     }
                     _ => {}
                 }
-                leaving.push((node.clone(), k));
+                leaving.push((i as u32, k));
             }
-            if let Some(b) = self.webhook_stop(node, &leaving) {
+            if let Some(b) = self.webhook_stop(i, &leaving) {
                 return Err(Box::new(b));
             }
         }
@@ -692,21 +988,22 @@ impl Sim<'_> {
 
     /// The drain's webhook preflight for `node` (the one judgement, on the pods leaving it):
     /// a webhook that blocks stops the drain before it starts.
-    fn webhook_stop(&self, node: &str, leaving: &[Leaving]) -> Option<Blocked> {
+    fn webhook_stop(&self, i: usize, leaving: &[Leaving]) -> Option<Blocked> {
+        let node = &*self.names[i];
         use crate::policy::webhooks::{risks, Exposure};
         let adm = &self.world.admission;
         if adm.webhooks.is_empty() || self.opts.drain.ignore_blockers {
             return None;
         }
         let mut exposure = Exposure::new(adm);
-        for &(_, k) in leaving.iter().filter(|(n, _)| n == node) {
+        for &(_, k) in leaving.iter().filter(|(n, _)| *n as usize == i) {
             let p = self.pod(k);
             exposure.add(
                 adm,
                 &p.moving.key,
-                &p.facts.namespace,
+                &p.moving.namespace,
                 &p.moving.labels,
-                p.facts.controller_kind.is_some(),
+                p.controller.is_some(),
             );
         }
         let r = risks(adm, &BTreeSet::from([node]), &exposure)
@@ -750,18 +1047,21 @@ impl Sim<'_> {
                 Budget::ZeroNow | Budget::Never(_) => {
                     let node = leaving
                         .iter()
-                        .find(|(_, k)| self.pod(*k).facts.pdbs == [b])
-                        .map_or_else(|| nodes.join(", "), |(n, _)| n.clone());
+                        .find(|(_, k)| self.pod(*k).pdbs.as_slice() == [b])
+                        .map_or_else(
+                            || nodes.join(", "),
+                            |(n, _)| self.names[*n as usize].to_string(),
+                        );
                     // What a drain's timeout would say of it: the same explanation.
                     let selected: Vec<crate::facts::pod::PodFacts> = world
                         .pods
                         .iter()
-                        .filter(|p| p.facts.pdbs.contains(&b))
-                        .map(|p| p.facts.clone())
+                        .filter(|p| p.pdbs.as_slice().contains(&b))
+                        .map(SimPod::facts)
                         .collect();
                     let stuck_not_ready = leaving.iter().any(|(_, k)| {
-                        let f = &self.pod(*k).facts;
-                        f.pdbs.contains(&b) && !f.ready
+                        let p = self.pod(*k);
+                        p.pdbs.as_slice().contains(&b) && !p.ready
                     });
                     let held = crate::drain::outcome::held_budget(pdb, &selected, stuck_not_ready);
                     return Err(Box::new(Blocked {
@@ -795,10 +1095,10 @@ impl Sim<'_> {
     ) -> (Step, Vec<Leaving>) {
         let opts = self.opts;
         // Placement: the leaving pods taken off, then placed, largest first.
-        let gone: BTreeSet<u32> = leaving.iter().map(|(_, k)| *k).collect();
+        // What leaves is every pod of the step's nodes the drain moves (`leaving`).
         for node in nodes {
             if let Some(i) = placer.index_of(node) {
-                placer.vacate(i, |k| gone.contains(&k));
+                placer.vacate(i, |k| self.verdicts[k as usize].is_some());
             }
         }
         leaving.sort_by_key(|(_, k)| self.rank[*k as usize]);
@@ -806,40 +1106,44 @@ impl Sim<'_> {
         // drain-next's capacity preview (replace) counts only the nodes at the target.
         let previewed = opts.strategy == Strategy::Replace && !opts.ignore_capacity;
         let mut off_target: Vec<Leaving> = Vec::new();
+        if record {
+            step.moved.reserve_exact(leaving.len());
+        }
         for (node, k) in leaving {
-            let key = || self.pod(k).moving.key.clone();
             match placer.place(k) {
                 Ok((i, preferred)) => {
                     if previewed && !preferred {
-                        off_target.push((node.clone(), k));
+                        off_target.push((node, k));
                     }
                     if record {
-                        step.moves.push(Move {
-                            pod: key(),
+                        step.moved.push(Moved {
+                            pod: k,
                             from: node,
-                            to: Some(placer.destinations()[i].name.clone()),
+                            to: Some(i as u32),
                             why: None,
                         })
                     }
                 }
                 Err(why) => {
-                    step.moves.push(Move {
-                        pod: key(),
-                        from: node.clone(),
-                        to: None,
-                        why: Some(why),
-                    });
+                    // A search needs only to know that one has no node (and why).
+                    if record || stranded.is_empty() {
+                        step.moved.push(Moved {
+                            pod: k,
+                            from: node,
+                            to: None,
+                            why: Some(why),
+                        });
+                    }
                     stranded.push((node, k));
                 }
             }
         }
-        step.moves.sort_by(|a, b| a.pod.cmp(&b.pod));
         step.seconds = rounds as u64 * self.ready;
         if let Some((node, k)) = off_target.first().filter(|_| stranded.is_empty()) {
             step.blocked = Some(Blocked {
                 kind: "noRoom",
-                node: node.clone(),
-                subject: self.pod(*k).moving.key.clone(),
+                node: self.names[*node as usize].to_string(),
+                subject: self.pod(*k).moving.key.to_string(),
                 reason: format!(
                     "{} pod(s) would find no node at the target (they would land on old nodes and move again): drain-next's capacity preview refuses the step, nothing touched (add nodes at the target, or pass --ignore-capacity)",
                     off_target.len()
@@ -865,18 +1169,19 @@ impl Sim<'_> {
     fn stranded_stop(&self, step: &Step, stranded: &[Leaving]) -> Option<Blocked> {
         let (world, opts) = (self.world, self.opts);
         let (node, first) = &stranded[0];
-        let first = &self.pod(*first).moving.key;
+        let node = &self.names[*node as usize];
         let why = step
-            .moves
+            .moved
             .iter()
-            .find(|m| &m.pod == first)
+            .find(|m| m.pod == *first)
             .and_then(|m| m.why.clone())
             .unwrap_or_default();
+        let first = &self.pod(*first).moving.key;
         let total = stranded.len();
         let stop = |reason: String, stops: &'static str| Blocked {
             kind: "noRoom",
-            node: node.clone(),
-            subject: first.clone(),
+            node: node.to_string(),
+            subject: first.to_string(),
             reason,
             stops,
         };
@@ -888,7 +1193,7 @@ impl Sim<'_> {
         }
         let mut per_pdb: BTreeMap<usize, usize> = BTreeMap::new();
         for (_, k) in stranded {
-            if let [b] = self.pod(*k).facts.pdbs.as_slice() {
+            if let [b] = self.pod(*k).pdbs.as_slice() {
                 *per_pdb.entry(*b).or_default() += 1;
             }
         }
@@ -941,18 +1246,19 @@ mod tests {
         let labels: std::sync::Arc<BTreeMap<String, String>> =
             std::sync::Arc::new([("app".to_string(), app.to_string())].into());
         SimPod {
-            facts: PodFacts {
-                namespace: "shop".into(),
-                name: name.into(),
-                node: Some(node.into()),
-                phase: "Running".into(),
-                ready: true,
-                controller_kind: Some("ReplicaSet".into()),
-                controller_name: Some(format!("{app}-rs")),
-                ..PodFacts::default()
-            },
+            node: Some(node.into()),
+            phase: "Running".into(),
+            controller: Some(Arc::new(Controller {
+                kind: "ReplicaSet".into(),
+                name: format!("{app}-rs").into(),
+            })),
+            ready: true,
+            mirror: false,
+            has_empty_dir: false,
+            deleting: false,
+            pdbs: Budgets::default(),
             moving: Moving {
-                key: format!("shop/{name}"),
+                key: format!("shop/{name}").into(),
                 namespace: "shop".into(),
                 labels,
                 requests: Resources {
@@ -983,7 +1289,7 @@ mod tests {
 
     fn world(nodes: Vec<NodeFacts>, mut pods: Vec<SimPod>, pdbs: Vec<PdbFacts>) -> World {
         for p in &mut pods {
-            p.facts.pdbs = PdbFacts::covering(&pdbs, &p.facts.namespace, &p.moving.labels);
+            p.pdbs = PdbFacts::covering(&pdbs, &p.moving.namespace, &p.moving.labels).into();
         }
         World {
             nodes,
@@ -991,6 +1297,92 @@ mod tests {
             pdbs,
             notes: vec![],
             admission: Default::default(),
+        }
+    }
+
+    /// The compact pod gives back the facts the drain's filters would read from the pod,
+    /// its strings shared between pods.
+    #[test]
+    fn a_sim_pod_keeps_the_drain_facts_of_its_pod() {
+        let pod = |name: &str, phase: &str| -> k8s_openapi::api::core::v1::Pod {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"namespace": "shop", "name": name, "labels": {"app": "web"},
+                    "annotations": {"kubernetes.io/config.mirror": "x"},
+                    "deletionTimestamp": "2026-01-01T00:00:00Z",
+                    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                        "name": "web-1", "uid": "u", "controller": true}]},
+                "spec": {"nodeName": "w-1", "containers": [{"name": "c"}],
+                    "volumes": [{"name": "v", "emptyDir": {}}]},
+                "status": {"phase": phase,
+                    "conditions": [{"type": "Ready", "status": "True"}]}
+            }))
+            .unwrap()
+        };
+        let pdbs = vec![pdb("web", 1, 1)];
+        let mut strings = Interner::default();
+        let (a, b) = (pod("web-a", "Running"), pod("web-b", "Succeeded"));
+        let (sa, sb) = (
+            SimPod::from_pod(&a, &PodFacts::from_pod(&a), &pdbs, &mut strings),
+            SimPod::from_pod(&b, &PodFacts::from_pod(&b), &pdbs, &mut strings),
+        );
+        for (sim, pod) in [(&sa, &a), (&sb, &b)] {
+            let mut want = PodFacts::from_pod(pod);
+            want.pdbs = vec![0];
+            assert_eq!(sim.facts(), want);
+        }
+        assert!(sb.is_finished() && !sa.is_finished());
+        assert!(Arc::ptr_eq(
+            sa.node.as_ref().unwrap(),
+            sb.node.as_ref().unwrap()
+        ));
+        assert!(Arc::ptr_eq(&sa.moving.namespace, &sb.moving.namespace));
+        assert!(Arc::ptr_eq(&sa.moving.labels, &sb.moving.labels));
+        assert!(Arc::ptr_eq(&sa.moving.rules, &sb.moving.rules));
+    }
+
+    /// The search finds the exact answer of any monotone predicate, whatever the guess, and
+    /// a good guess takes at most two rounds.
+    #[test]
+    fn the_search_finds_the_largest_safe_size_from_any_guess() {
+        for (lo, hi) in [(1, 2), (1, 3), (1, 10), (3, 97), (1, 4999)] {
+            for answer in (lo..=hi).step_by(((hi - lo) / 40).max(1)).chain([hi]) {
+                for guess in [
+                    0,
+                    lo,
+                    answer.saturating_sub(3),
+                    answer,
+                    answer + 1,
+                    answer + 50,
+                    hi,
+                    100_000,
+                ] {
+                    let rounds = std::cell::Cell::new(0);
+                    let pair = |a: usize, b: usize| {
+                        assert!(
+                            lo < a && a <= b && b <= hi,
+                            "probes {a},{b} outside ({lo},{hi}]"
+                        );
+                        rounds.set(rounds.get() + 1);
+                        (a <= answer, b <= answer)
+                    };
+                    let found = search_largest(lo, hi, guess, pair);
+                    assert_eq!(found, answer, "lo {lo} hi {hi} guess {guess}");
+                    if guess == answer && hi - lo > 1 {
+                        assert!(
+                            rounds.get() <= 2,
+                            "{} rounds for a right guess",
+                            rounds.get()
+                        );
+                    }
+                    // Never much worse than thirds with galloping's extra rounds.
+                    let thirds = ((hi - lo + 1) as f64).log(3.0).ceil() as usize + 1;
+                    assert!(
+                        rounds.get() <= 2 * thirds + 2,
+                        "{} rounds ({lo},{hi}) answer {answer} guess {guess}",
+                        rounds.get()
+                    );
+                }
+            }
         }
     }
 
@@ -1021,7 +1413,7 @@ mod tests {
         assert_eq!(order, ["cp", "w-1", "w-2", "w-3"]);
         // w-1's pod moves to an open node, never to w-1 itself.
         let m = &s.steps[1].moves[0];
-        assert_eq!((m.pod.as_str(), m.from.as_str()), ("shop/web-0", "w-1"));
+        assert_eq!((&*m.pod, &*m.from), ("shop/web-0", "w-1"));
         assert!(m.to.as_deref().is_some_and(|t| t != "w-1"), "{m:?}");
         assert_eq!(s.estimate.pod_ready_seconds, 12);
         assert_eq!(s.estimate.source, "observed");
@@ -1121,7 +1513,7 @@ mod tests {
             pod("db-1", "w-3", "db", 100),
             pod("db-2", "w-3", "db", 100),
         ];
-        pods[0].facts.ready = false;
+        pods[0].ready = false;
         // maxUnavailable 1 of 4 expected: 3 desired, 2 healthy (one not Ready, one missing).
         let mut held = pdb("db", 0, 1);
         (
