@@ -305,3 +305,112 @@ fn kubelet_configz_without_kubelets_is_a_note() {
         "{notes}"
     );
 }
+
+/// A real kube-apiserver v1.36.3 started with a feature gate v1.37 removed (`SidecarContainers`,
+/// GA and locked since 1.33; data/control-plane.yaml from the components' own source): the
+/// command line the process runs, shown through the API as a kubeadm cluster's kubelet shows
+/// it (a mirror pod), is the 1.36 -> 1.37 hop's violation naming the gate and its source; and
+/// the real v1.37.2 kube-apiserver, given the same gate, does not start, as the data says.
+#[test]
+fn a_real_apiserver_started_with_a_gate_the_next_minor_removed() {
+    use backend::real;
+    use kube::api::{Api, PostParams};
+    use kube_testserver::k8s_openapi::api::core::v1::Pod;
+    const OLD: &str = "v1.36.3";
+    const GATE: &str = "--feature-gates=SidecarContainers=true";
+    let plane = real::start_with(Some(OLD), &[GATE]);
+    assert_eq!(plane.version, OLD);
+    // The running process's own command line.
+    let pids = std::fs::read_to_string(plane.dir.join("pids")).expect("pids");
+    let pid = pids
+        .lines()
+        .find_map(|l| l.strip_prefix("kube-apiserver "))
+        .expect("the apiserver's pid")
+        .trim()
+        .to_string();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("its command line");
+    let mut argv: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    assert!(argv.iter().any(|a| a == GATE), "{argv:?}");
+    argv[0] = "kube-apiserver".into();
+    let mut c = Cluster::new();
+    c.add_node(builders::control_plane_node("cp-1", OLD));
+    c.add_node(builders::node("w-1", OLD));
+    plane.block_on(real::materialize(&plane.client, &c));
+    let mut mirror = builders::static_pod(
+        "kube-apiserver",
+        "cp-1",
+        &format!("registry.k8s.io/kube-apiserver:{OLD}"),
+    );
+    mirror.status = None;
+    mirror.metadata.owner_references = None;
+    if let Some(ct) = mirror.spec.as_mut().and_then(|s| s.containers.first_mut()) {
+        ct.command = Some(argv);
+    }
+    let pods: Api<Pod> = Api::namespaced(plane.client.clone(), "kube-system");
+    plane
+        .block_on(pods.create(&PostParams::default(), &mirror))
+        .expect("mirror pod");
+    let (code, report) = check(&[
+        "--kubeconfig",
+        &plane.kubeconfig.to_string_lossy(),
+        "--to",
+        "v1.37.2",
+    ]);
+    let f = config_findings(&report);
+    let gate: Vec<_> = f
+        .iter()
+        .filter(|f| {
+            f.2.contains("feature gate SidecarContainers=true (kube-apiserver)")
+        })
+        .collect();
+    assert_eq!(gate.len(), 1, "{f:#?}");
+    assert_eq!(
+        (gate[0].0.as_str(), gate[0].1.as_str()),
+        ("hop 1.36 -> 1.37", "violation")
+    );
+    assert!(
+        gate[0].2.contains("pod kube-system/kube-apiserver-cp-1"),
+        "{}",
+        gate[0].2
+    );
+    assert_eq!(code, 2, "a violation: {report}");
+    let rule = report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|x| x["message"].as_str() == Some(gate[0].2.as_str()))
+        .map(|x| x["rule"].to_string())
+        .unwrap_or_default();
+    assert!(
+        rule.contains("k8s.io/kubernetes v1.36.3 -> v1.37.2"),
+        "the finding cites its source: {rule}"
+    );
+    // The next minor refuses it: a v1.37.2 kube-apiserver on the same etcd does not start.
+    let out = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/real-control-plane.sh"
+    ))
+    .arg("apiserver")
+    .arg(&plane.dir)
+    .args([
+        "--version",
+        "v1.37.2",
+        "--name",
+        "next",
+        "--apiserver-arg",
+        GATE,
+    ])
+    .output()
+    .expect("runs");
+    assert!(!out.status.success(), "v1.37.2 started with {GATE}");
+    let log = std::fs::read_to_string(plane.dir.join("logs/next.log")).unwrap_or_default();
+    assert!(
+        log.contains("unrecognized feature gate: SidecarContainers"),
+        "{}\n{log}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
