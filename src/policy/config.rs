@@ -227,6 +227,44 @@ mod tests {
         assert_eq!(eph.removed_in, m("1.27"));
     }
 
+    /// The removals found in the components' source bite where the source says: a kubelet
+    /// still given the sandbox image flag at 1.35, a 1.36 apiserver's locked gate at 1.37.
+    #[test]
+    fn removals_from_the_components_source_bite_at_their_hop() {
+        let d = builtin();
+        let kubelet = from_args(
+            "kubelet",
+            "file kubeadm-flags.env",
+            ["--pod-infra-container-image=registry.k8s.io/pause:3.10"],
+        );
+        let api = from_args(
+            "kube-apiserver",
+            "pod kube-system/kube-apiserver-cp-1",
+            ["--feature-gates=SidecarContainers=true,InTreePluginPortworxUnregister=false"],
+        );
+        let f = judge(d, &[kubelet, api], Some(m("1.34")), Some(m("1.37")));
+        let got: Vec<(&str, Severity)> =
+            f.iter().map(|f| (f.subject.as_str(), f.severity)).collect();
+        assert_eq!(
+            got,
+            [
+                ("hop 1.34 -> 1.35", Severity::Violation),
+                ("hop 1.35 -> 1.36", Severity::Violation),
+                ("hop 1.36 -> 1.37", Severity::Violation)
+            ],
+            "{f:#?}"
+        );
+        assert!(f[0]
+            .message
+            .contains("kubelet flag --pod-infra-container-image"));
+        assert!(f[1]
+            .rule
+            .contains("InTreePluginPortworxUnregister: Alpha since 1.23"));
+        assert!(f[2]
+            .rule
+            .contains("the components' source, k8s.io/kubernetes v1.36.3 -> v1.37.2"));
+    }
+
     #[test]
     fn a_removed_flag_or_gate_bites_at_its_hop() {
         let d = builtin();
