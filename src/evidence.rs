@@ -110,6 +110,18 @@ fn artifact_uri(path: &str) -> String {
     }
 }
 
+/// A finding's SARIF locations: the files given with `--file` where it is written, else
+/// what it is about (a logical location).
+fn locations(f: &crate::findings::Finding) -> Value {
+    if f.files.is_empty() {
+        return json!([{"logicalLocations": [{"name": f.subject, "kind": "resource"}]}]);
+    }
+    f.files
+        .iter()
+        .map(|p| json!({"physicalLocation": {"artifactLocation": {"uri": artifact_uri(p)}}}))
+        .collect()
+}
+
 /// The report as one SARIF 2.1.0 log.
 pub fn sarif(report: &CheckReport) -> Value {
     let rules = Rules::of(&report.findings);
@@ -143,7 +155,7 @@ pub fn sarif(report: &CheckReport) -> Value {
                 "kind": kind,
                 "level": level,
                 "message": {"text": format!("{}: {}", f.subject, f.message)},
-                "locations": [{"logicalLocations": [{"name": f.subject, "kind": "resource"}]}],
+                "locations": locations(f),
                 "properties": {"section": f.section.name(), "severity": f.severity},
             })
         })

@@ -68,6 +68,9 @@ pub struct Finding {
     pub message: String,
     /// The rule applied, e.g. `kubelet: never newer than kube-apiserver; at most 3 minors older (apiserver >= 1.28)`.
     pub rule: String,
+    /// Files given with `--file` where what it is about is written (SARIF locations).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
 }
 
 impl Finding {
@@ -84,7 +87,14 @@ impl Finding {
             subject: subject.into(),
             message: message.into(),
             rule: rule.into(),
+            files: vec![],
         }
+    }
+
+    /// The same finding, located in these files.
+    pub fn in_files(mut self, files: Vec<String>) -> Self {
+        self.files = files;
+        self
     }
 }
 

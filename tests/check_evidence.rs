@@ -172,6 +172,51 @@ fn sarif_locates_removed_apis_in_manifest_files() {
     );
 }
 
+/// A removed flag or gate found in a file given with `--file` is located in that file.
+#[test]
+fn sarif_locates_removed_flags_and_gates_in_their_files() {
+    let args = [
+        "check",
+        "--file",
+        "tests/config/kube-apiserver-1.23.yaml",
+        "--file",
+        "tests/config/kubeadm-1.23.yaml",
+        "--to",
+        "v1.24",
+    ];
+    let sarif = run(&[&args[..], &["-o", "sarif"]].concat());
+    let log = json(&sarif);
+    assert_valid(&log);
+    assert_matches_report(&log, &json(&run(&[&args[..], &["-o", "json"]].concat())));
+    let flag: Vec<&Value> = log["runs"][0]["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            r["message"]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("kube-apiserver flag --insecure-port"))
+        })
+        .collect();
+    assert_eq!(flag.len(), 1, "{flag:#?}");
+    assert_eq!(flag[0]["level"], "error");
+    let mut uris: Vec<&str> = flag[0]["locations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["physicalLocation"]["artifactLocation"]["uri"].as_str())
+        .collect();
+    uris.sort();
+    assert_eq!(
+        uris,
+        [
+            "tests/config/kube-apiserver-1.23.yaml",
+            "tests/config/kubeadm-1.23.yaml"
+        ],
+        "{flag:#?}"
+    );
+}
+
 #[test]
 fn junit_is_read_back_by_a_junit_parser() {
     let args = ["check", "--file", "examples/manifests", "--to", "v1.33"];

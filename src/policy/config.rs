@@ -37,11 +37,25 @@ pub struct FlagRemoval {
     pub source: String,
 }
 
+/// A feature gate locked to one value from a minor on: a component of that minor given the
+/// other value does not start.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct GateLock {
+    pub name: String,
+    pub value: bool,
+    pub stage: String,
+    pub locked_in: Minor,
+    pub source: String,
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigData {
     pub as_of: String,
     pub gates: Vec<GateRemoval>,
+    #[serde(default)]
+    pub locked: Vec<GateLock>,
     pub flags: Vec<FlagRemoval>,
 }
 
@@ -53,6 +67,7 @@ pub fn builtin() -> &'static ConfigData {
         serde_yaml::from_str(BUILTIN_YAML).unwrap_or(ConfigData {
             as_of: String::new(),
             gates: vec![],
+            locked: vec![],
             flags: vec![],
         })
     })
@@ -104,6 +119,22 @@ pub fn judge(
             }
         }
         for (g, on) in &c.gates {
+            // Set to the other value than the one it is locked to: refused from that minor.
+            if let Some(l) = data.locked.iter().find(|l| &l.name == g && l.value != *on) {
+                let what = format!("feature gate {}={on} ({})", l.name, c.component);
+                let rule = format!(
+                    "feature gate {}: {}, locked to {} from {} on: setting it to {on} is refused (data/control-plane.yaml: {})",
+                    l.name,
+                    l.stage,
+                    l.value,
+                    l.locked_in,
+                    source_text(&l.source)
+                );
+                hits.entry((l.locked_in, what))
+                    .or_insert_with(|| (rule, vec![]))
+                    .1
+                    .push(c.source.clone());
+            }
             if let Some(r) = data.gates.iter().find(|r| &r.name == g) {
                 let what = format!("feature gate {}={on} ({})", r.name, c.component);
                 let rule = format!(
@@ -139,22 +170,28 @@ pub fn judge(
                 Severity::Warn,
                 what.clone(),
                 format!(
-                    "{what} is set ({at}), but {removed} already removed it: a component of this cluster's minor would not start with it; remove it"
+                    "{what} is set ({at}), but {removed} already refuses it: a component of this cluster's minor would not start with it; remove it"
                 ),
             ),
             Bite::Later => (
                 Severity::Info,
                 what.clone(),
-                format!("{what} is set ({at}); {removed} removes it, beyond this plan: remove it before then"),
+                format!("{what} is set ({at}); {removed} refuses it, beyond this plan: remove it before then"),
             ),
         };
-        out.push(Finding::new(
-            Section::Apis,
-            severity,
-            subject,
-            message,
-            rule,
-        ));
+        out.push(
+            Finding::new(Section::Apis, severity, subject, message, rule).in_files(
+                sources
+                    .iter()
+                    .filter_map(|s| s.strip_prefix("file:"))
+                    // `file:PATH` or, for kubeadm's configuration, `file:PATH apiServer.extraArgs`.
+                    .map(|r| match r.rsplit_once(' ') {
+                        Some((path, part)) if part.ends_with(".extraArgs") => path.to_string(),
+                        _ => r.to_string(),
+                    })
+                    .collect(),
+            ),
+        );
     }
     out
 }
@@ -185,6 +222,24 @@ mod tests {
             assert_eq!(g.removed_in, g.last_usable.next(), "{}", g.name);
             assert!(!g.source.is_empty(), "{}: a source", g.name);
         }
+        for l in &d.locked {
+            assert!(l.source.starts_with("goModules:"), "{}", l.name);
+            assert!(
+                matches!(l.stage.as_str(), "GA" | "Deprecated" | "Beta"),
+                "{}: {}",
+                l.name,
+                l.stage
+            );
+            // A gate removed later was locked before (or as) it went.
+            if let Some(r) = d.gates.iter().find(|g| g.name == l.name) {
+                assert!(l.locked_in <= r.last_usable, "{}", l.name);
+            }
+        }
+        let mut locked: Vec<&str> = d.locked.iter().map(|l| l.name.as_str()).collect();
+        locked.sort();
+        let n = locked.len();
+        locked.dedup();
+        assert_eq!(locked.len(), n, "each lock once");
         // Every minor from 1.22 to 1.37 has its removals (none left out).
         let mut minor = m("1.22");
         while minor <= m("1.37") {
@@ -263,6 +318,42 @@ mod tests {
         assert!(f[2]
             .rule
             .contains("the components' source, k8s.io/kubernetes v1.36.3 -> v1.37.2"));
+    }
+
+    /// A gate set against its lock bites at the minor that locked it; set to the locked value
+    /// it is said only where it is later removed.
+    #[test]
+    fn a_gate_set_against_its_lock_bites_where_the_lock_starts() {
+        let d = builtin();
+        let api = from_args(
+            "kube-apiserver",
+            "pod kube-system/kube-apiserver-cp-1",
+            ["--feature-gates=SidecarContainers=false"],
+        );
+        let f = judge(d, &[api], Some(m("1.32")), Some(m("1.37")));
+        let got: Vec<(&str, Severity)> =
+            f.iter().map(|f| (f.subject.as_str(), f.severity)).collect();
+        assert_eq!(
+            got,
+            [
+                ("hop 1.32 -> 1.33", Severity::Violation),
+                ("hop 1.36 -> 1.37", Severity::Violation)
+            ],
+            "{f:#?}"
+        );
+        assert!(
+            f[0].rule.contains("locked to true from 1.33 on"),
+            "{}",
+            f[0].rule
+        );
+        let on = from_args(
+            "kube-apiserver",
+            "x",
+            ["--feature-gates=SidecarContainers=true"],
+        );
+        let f = judge(d, &[on], Some(m("1.32")), Some(m("1.37")));
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].subject, "hop 1.36 -> 1.37");
     }
 
     #[test]
