@@ -437,7 +437,7 @@ pub fn build(
     findings.extend(crate::policy::helm::judge(
         &inv.helm_charts,
         cp.as_ref().map(|v| v.raw.as_str()),
-        plan.as_ref(),
+        &crate::policy::helm::hops_of(plan.as_ref()),
     ));
     findings.extend(crate::policy::certs::judge(
         &inv.certificates,
@@ -519,11 +519,18 @@ pub fn build_manifests(inv: &Inventory, ctx: &Context) -> CheckReport {
         from,
         to,
     ));
-    let files = inv.api_usages.len() + inv.component_configs.len();
+    // Helm release Secrets given as files: their charts against each hop from where the
+    // files start (no hops without a start).
+    let hops = match (from, to) {
+        (Some(f), Some(t)) => crate::policy::helm::hops_between(ctx.calendar, f, t),
+        _ => Vec::new(),
+    };
+    findings.extend(crate::policy::helm::judge(&inv.helm_charts, None, &hops));
+    let files = inv.api_usages.len() + inv.component_configs.len() + inv.helm_charts.len();
     let target = to.map(|t| t.to_string()).unwrap_or_else(|| "?".into());
     let mut notes = inv.notes.clone();
     notes.push(format!(
-        "manifests only (no cluster read): {files} API usage(s) and component configuration(s) judged for every minor up to {target}{}",
+        "manifests only (no cluster read): {files} API usage(s), component configuration(s) and Helm release(s) judged for every minor up to {target}{}",
         from.map(|f| format!(" from {f}")).unwrap_or_default()
     ));
     if apis.is_empty() {

@@ -499,6 +499,54 @@ fn docker_nodes_block_the_hop_to_1_24() {
     assert!(f["message"].as_str().unwrap().contains("dockershim"));
 }
 
+/// A Helm release Secret given with `--file` and no cluster: its chart is held against each
+/// hop from where the files start (`--apiserver-version`) to `--to`; without a start, no hop
+/// is judged.
+#[test]
+fn helm_chart_kube_version_from_a_file_without_a_cluster() {
+    let body = json!({"name": "web", "namespace": "ops", "version": 3, "info": {"status": "deployed"},
+        "chart": {"metadata": {"name": "web", "version": "2.1.0", "kubeVersion": ">= 1.25.0-0 < 1.33.0-0"}},
+        "manifest": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"});
+    let mut secret = helm_secret_of("ops", "web", 3, "deployed", &body);
+    secret["apiVersion"] = json!("v1");
+    secret["kind"] = json!("Secret");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("release.json");
+    std::fs::write(&file, secret.to_string()).unwrap();
+    let file = file.to_string_lossy().into_owned();
+    let helm = |args: &[&str]| -> Vec<(String, String)> {
+        let (_, out, err) = run(None, args);
+        let r: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+        r["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| f["rule"].as_str().is_some_and(|x| x.starts_with("helm:")))
+            .map(|f| {
+                (
+                    f["subject"].as_str().unwrap_or_default().to_string(),
+                    f["severity"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let base = [
+        "check",
+        "--file",
+        file.as_str(),
+        "--to",
+        "v1.34",
+        "-o",
+        "json",
+    ];
+    let with_start = [&base[..], &["--apiserver-version", "v1.31.4"]].concat();
+    assert_eq!(
+        helm(&with_start),
+        [("hop 1.32 -> 1.33".to_string(), "violation".to_string())]
+    );
+    assert_eq!(helm(&base), [], "no start, no hops");
+}
+
 /// A deployed release whose chart's `kubeVersion` stops short of the plan: the hop it
 /// excludes is a violation naming the release and chart, live and from a snapshot alike.
 #[test]

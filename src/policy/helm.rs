@@ -122,7 +122,49 @@ fn version(s: &str) -> Option<V> {
 
 /// Findings: each release whose chart's constraint excludes a hop's version, at the first
 /// such hop; one excluding the cluster's own version already is a warning.
-pub fn judge(charts: &[ChartFacts], current: Option<&str>, plan: Option<&Plan>) -> Vec<Finding> {
+/// A hop a chart is held against: where it goes (minor) and the version it lands on.
+pub struct HelmHop {
+    pub to: crate::facts::version::Minor,
+    /// The hop's version, e.g. `1.31.14` (the plan's, or the calendar's newest patch).
+    pub to_version: String,
+}
+
+/// The plan's hops.
+pub fn hops_of(plan: Option<&Plan>) -> Vec<HelmHop> {
+    plan.map(|p| {
+        p.hops
+            .iter()
+            .map(|h| HelmHop {
+                to: h.to,
+                to_version: h.to_version.clone(),
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// The hops from `from` to `to` with no cluster (`check --file`): each minor's newest patch
+/// from the release calendar (minors it does not list are left out).
+pub fn hops_between(
+    cal: &crate::policy::releases::Calendar,
+    from: crate::facts::version::Minor,
+    to: crate::facts::version::Minor,
+) -> Vec<HelmHop> {
+    let mut hops = Vec::new();
+    let mut m = from.next();
+    while m <= to {
+        if let Some(r) = cal.get(m) {
+            hops.push(HelmHop {
+                to: m,
+                to_version: r.latest_patch.clone(),
+            });
+        }
+        m = m.next();
+    }
+    hops
+}
+
+pub fn judge(charts: &[ChartFacts], current: Option<&str>, hops: &[HelmHop]) -> Vec<Finding> {
     // (hop label, chart constraint) -> releases
     let mut at_hop: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     let mut now: Vec<String> = Vec::new();
@@ -137,8 +179,7 @@ pub fn judge(charts: &[ChartFacts], current: Option<&str>, plan: Option<&Plan>) 
             now.push(format!("{label}: kubeVersion '{}'", c.kube_version));
             continue;
         }
-        let Some(plan) = plan else { continue };
-        for h in &plan.hops {
+        for h in hops {
             let Some(v) = version(&h.to_version) else {
                 continue;
             };
@@ -151,7 +192,11 @@ pub fn judge(charts: &[ChartFacts], current: Option<&str>, plan: Option<&Plan>) 
                 Some(false) => {
                     at_hop
                         .entry((
-                            format!("hop {} -> {}|{}", h.from, h.to, h.to_version),
+                            format!(
+                                "hop {}|{}",
+                                crate::policy::apis::hop_label(h.to),
+                                h.to_version
+                            ),
                             c.kube_version.clone(),
                         ))
                         .or_default()
