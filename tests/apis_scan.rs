@@ -499,6 +499,23 @@ fn docker_nodes_block_the_hop_to_1_24() {
     assert!(f["message"].as_str().unwrap().contains("dockershim"));
 }
 
+/// The Helm findings of a report: (subject, severity, message).
+fn helm_findings(r: &Value) -> Vec<(String, String, String)> {
+    r["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["rule"].as_str().is_some_and(|x| x.starts_with("helm:")))
+        .map(|f| {
+            (
+                f["subject"].as_str().unwrap_or_default().to_string(),
+                f["severity"].as_str().unwrap_or_default().to_string(),
+                f["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
 /// A Helm release Secret given with `--file` and no cluster: its chart is held against each
 /// hop from where the files start (`--apiserver-version`) to `--to`; without a start, no hop
 /// is judged.
@@ -517,17 +534,9 @@ fn helm_chart_kube_version_from_a_file_without_a_cluster() {
     let helm = |args: &[&str]| -> Vec<(String, String)> {
         let (_, out, err) = run(None, args);
         let r: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
-        r["findings"]
-            .as_array()
+        helm_findings(&r)
             .into_iter()
-            .flatten()
-            .filter(|f| f["rule"].as_str().is_some_and(|x| x.starts_with("helm:")))
-            .map(|f| {
-                (
-                    f["subject"].as_str().unwrap_or_default().to_string(),
-                    f["severity"].as_str().unwrap_or_default().to_string(),
-                )
-            })
+            .map(|(s, v, _)| (s, v))
             .collect()
     };
     let base = [
@@ -574,21 +583,7 @@ fn helm_chart_kube_version_bites_at_the_hop_it_excludes() {
     ];
     let (_, out, err) = run(Some(server.kubeconfig()), &args);
     let r: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
-    let helm = |r: &Value| -> Vec<(String, String, String)> {
-        r["findings"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|f| f["rule"].as_str().is_some_and(|x| x.starts_with("helm:")))
-            .map(|f| {
-                (
-                    f["subject"].as_str().unwrap_or_default().to_string(),
-                    f["severity"].as_str().unwrap_or_default().to_string(),
-                    f["message"].as_str().unwrap_or_default().to_string(),
-                )
-            })
-            .collect()
-    };
+    let helm = helm_findings;
     let got = helm(&r);
     assert_eq!(got.len(), 1, "{got:#?}");
     assert_eq!(

@@ -100,6 +100,12 @@ pub fn judge(
 ) -> Vec<Finding> {
     // (removed minor, what) -> (rule, sources where it is set)
     let mut hits: BTreeMap<(Minor, String), (String, Vec<String>)> = BTreeMap::new();
+    let mut hit = |minor: Minor, what: String, rule: String, source: &str| {
+        hits.entry((minor, what))
+            .or_insert_with(|| (rule, vec![]))
+            .1
+            .push(source.to_string());
+    };
     for c in configs {
         for f in &c.flags {
             if let Some(r) = data
@@ -110,12 +116,13 @@ pub fn judge(
                 let what = format!("{} flag {}", c.component, r.flag);
                 let rule = format!(
                     "{}: {} deprecated in {}, removed in {} (data/control-plane.yaml: {})",
-                    r.component, r.flag, r.deprecated_in, r.removed_in, r.source
+                    r.component,
+                    r.flag,
+                    r.deprecated_in,
+                    r.removed_in,
+                    source_text(&r.source)
                 );
-                hits.entry((r.removed_in, what))
-                    .or_insert_with(|| (rule, vec![]))
-                    .1
-                    .push(c.source.clone());
+                hit(r.removed_in, what, rule, &c.source);
             }
         }
         for (g, on) in &c.gates {
@@ -130,10 +137,7 @@ pub fn judge(
                     l.locked_in,
                     source_text(&l.source)
                 );
-                hits.entry((l.locked_in, what))
-                    .or_insert_with(|| (rule, vec![]))
-                    .1
-                    .push(c.source.clone());
+                hit(l.locked_in, what, rule, &c.source);
             }
             if let Some(r) = data.gates.iter().find(|r| &r.name == g) {
                 let what = format!("feature gate {}={on} ({})", r.name, c.component);
@@ -146,10 +150,7 @@ pub fn judge(
                     r.removed_in,
                     source_text(&r.source)
                 );
-                hits.entry((r.removed_in, what))
-                    .or_insert_with(|| (rule, vec![]))
-                    .1
-                    .push(c.source.clone());
+                hit(r.removed_in, what, rule, &c.source);
             }
         }
     }
