@@ -166,7 +166,8 @@ pub fn hops_between(
 
 pub fn judge(charts: &[ChartFacts], current: Option<&str>, hops: &[HelmHop]) -> Vec<Finding> {
     // (hop label, chart constraint) -> releases
-    let mut at_hop: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let mut at_hop: BTreeMap<(crate::facts::version::Minor, String, String), Vec<String>> =
+        BTreeMap::new();
     let mut now: Vec<String> = Vec::new();
     let mut unread: Vec<String> = Vec::new();
     for c in charts.iter().filter(|c| !c.kube_version.trim().is_empty()) {
@@ -191,14 +192,7 @@ pub fn judge(charts: &[ChartFacts], current: Option<&str>, hops: &[HelmHop]) -> 
                 Some(true) => {}
                 Some(false) => {
                     at_hop
-                        .entry((
-                            format!(
-                                "hop {}|{}",
-                                crate::policy::apis::hop_label(h.to),
-                                h.to_version
-                            ),
-                            c.kube_version.clone(),
-                        ))
+                        .entry((h.to, h.to_version.clone(), c.kube_version.clone()))
                         .or_default()
                         .push(label.clone());
                     break;
@@ -207,12 +201,11 @@ pub fn judge(charts: &[ChartFacts], current: Option<&str>, hops: &[HelmHop]) -> 
         }
     }
     let mut out = Vec::new();
-    for ((hop, constraint), releases) in at_hop {
-        let (subject, to_version) = hop.split_once('|').unwrap_or((hop.as_str(), ""));
+    for ((to, to_version, constraint), releases) in at_hop {
         out.push(Finding::new(
             Section::Path,
             Severity::Violation,
-            subject,
+            format!("hop {}", crate::policy::apis::hop_label(to)),
             format!(
                 "{} Helm release(s) have a chart whose kubeVersion '{constraint}' excludes {to_version}: after this hop `helm upgrade` and `helm rollback` of them fail; upgrade the chart to a version that admits it first: {}",
                 releases.len(),

@@ -672,7 +672,8 @@ impl<'a> Sim<'a> {
     /// (fragmentation, selectors, taints and anti-affinity ignored): the guess the search
     /// tests first, never an answer on its own.
     fn room_bound(&self) -> usize {
-        let placer = self.placer();
+        // The cluster as read: the start every run copies, read here, not copied.
+        let placer = &self.start;
         let dests = placer.destinations();
         let open: Vec<bool> = self.world.nodes.iter().map(|n| n.can_take_pods()).collect();
         // Saturating: a node that does not say its allocatable has unbounded room.
